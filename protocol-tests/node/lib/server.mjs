@@ -1,0 +1,110 @@
+// Starts the server under test, shared by every suite.
+//
+// The server is the executable named by SIOBRIDGE_SERVER (siobridge's
+// conformance example), or the Node reference server when it is unset. Its
+// contract: with CONFORMANCE_PORT=0 it listens on an ephemeral port of
+// 127.0.0.1, prints `listening on 127.0.0.1:<port>` as its first stdout line,
+// and exits cleanly on SIGTERM.
+//
+// Set SIOBRIDGE_TEST_VERBOSE to see the server's stderr and stdout on the
+// test's stderr.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const REFERENCE_SERVER = fileURLToPath(new URL('../reference/engine-echo-server.mjs', import.meta.url));
+const LISTENING_LINE = /^listening on 127\.0\.0\.1:(\d+)$/;
+const START_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 5_000;
+// How much of the server's stderr to quote when it fails to start.
+const STDERR_TAIL_CHARS = 4000;
+
+/**
+ * Spawns the server and waits for its `listening on` line.
+ *
+ * @param {{ env?: Record<string, string> }} options extra environment for the server
+ * @returns {Promise<{ url: string, port: number, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
+ *   `stop()` sends SIGTERM and resolves once the process exited (`forced` when
+ *   it had to be killed after STOP_GRACE_MS); calling it again is harmless.
+ */
+export async function startServer({ env = {} } = {}) {
+  const executable = path.resolve(process.env.SIOBRIDGE_SERVER || REFERENCE_SERVER);
+  const [command, args] = /\.m?js$/.test(executable)
+    ? [process.execPath, [executable]]
+    : [executable, []];
+  const verbose = Boolean(process.env.SIOBRIDGE_TEST_VERBOSE);
+
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env, CONFORMANCE_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Never leave a server behind, even when a test file crashes.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      process.off('exit', killOnExit);
+      resolve({ code, signal });
+    });
+  });
+
+  let stderrTail = '';
+  child.stderr.on('data', (chunk) => {
+    if (verbose) process.stderr.write(chunk);
+    stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+  });
+
+  const lines = readline.createInterface({ input: child.stdout });
+  // Keep draining stdout so a chatty server never blocks on a full pipe.
+  lines.on('line', (line) => {
+    if (verbose) process.stderr.write(`[server stdout] ${line}\n`);
+  });
+
+  const name = `${command} ${args.join(' ')}`.trim();
+  let port;
+  await new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (reason) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      const stderr = stderrTail ? `\n--- server stderr ---\n${stderrTail}` : '';
+      reject(new Error(`server ${name} ${reason}${stderr}`));
+    };
+    const timer = setTimeout(
+      () => fail(`did not print its listening line within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    );
+    lines.once('line', (line) => {
+      const match = LISTENING_LINE.exec(line);
+      if (!match) return fail(`printed ${JSON.stringify(line)} instead of "listening on 127.0.0.1:<port>"`);
+      settled = true;
+      clearTimeout(timer);
+      port = Number(match[1]);
+      resolve();
+    });
+    child.on('error', (error) => fail(`could not be started: ${error.message}`));
+    exited.then(({ code, signal }) => fail(`exited (code ${code}, signal ${signal}) before listening`));
+  });
+
+  let stopping;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      let forced = false;
+      const killTimer = setTimeout(() => {
+        forced = true;
+        child.kill('SIGKILL');
+      }, STOP_GRACE_MS);
+      const { code, signal } = await exited;
+      clearTimeout(killTimer);
+      return { code, signal, forced };
+    })();
+    return stopping;
+  };
+
+  return { url: `http://127.0.0.1:${port}`, port, stop };
+}

@@ -1,0 +1,120 @@
+//! Engine.IO settings and limits, each with the reference server's default.
+
+use std::time::Duration;
+
+/// Which transports the server accepts.
+///
+/// engine.io-protocol v4, "Transports": HTTP long-polling and WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transports {
+    /// Serve HTTP long-polling. Default `true`.
+    pub polling: bool,
+    /// Serve WebSocket, directly and as an upgrade. Default `true`.
+    pub websocket: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Transports {
+            polling: true,
+            websocket: true,
+        }
+    }
+}
+
+/// Settings of an Engine.IO server; every limit a session enforces lives here.
+///
+/// # Defaults
+/// The defaults are the reference Node server's (engine.io 6.x `ServerOptions`):
+/// `pingInterval` 25 s, `pingTimeout` 20 s, `upgradeTimeout` 10 s,
+/// `maxHttpBufferSize` 1,000,000 bytes. The reference server has no bound on
+/// buffered packets; ours is [`Config::max_buffered_packets`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// How long the server waits after a PONG (or the handshake) before it
+    /// sends the next PING. Default 25 s. Advertised as `pingInterval`.
+    pub ping_interval: Duration,
+    /// How long the server waits for a PONG after sending a PING before it
+    /// closes the session with "ping timeout". Default 20 s. Advertised as
+    /// `pingTimeout`. This is also what reclaims abandoned sessions: a client
+    /// that vanished never answers, so its session is gone within
+    /// `ping_interval + ping_timeout`.
+    pub ping_timeout: Duration,
+    /// How long a polling-to-WebSocket upgrade may take from the WebSocket's
+    /// arrival to the client's UPGRADE packet. Default 10 s. Bounds a client
+    /// that opens a probe WebSocket and never finishes.
+    pub upgrade_timeout: Duration,
+    /// Largest POST body or WebSocket message accepted, in bytes. Default
+    /// 1,000,000. Advertised as `maxPayload`. Bounds memory per request; a
+    /// larger one closes the session.
+    pub max_payload: usize,
+    /// Most application packets queued for one session that the client has
+    /// not taken yet. Default 1,024. Bounds memory per slow client: once full,
+    /// [`Session::send`](super::Session::send) refuses with
+    /// [`SendError::Full`](super::SendError::Full) and the layer above decides
+    /// (drop a volatile message, disconnect a slow consumer).
+    pub max_buffered_packets: usize,
+    /// Transports served. Default: both.
+    pub transports: Transports,
+    /// Whether polling sessions may upgrade to WebSocket. Default `true`.
+    pub allow_upgrades: bool,
+    /// Seed for the session-id generator. `None` (default) seeds from the OS;
+    /// tests and fuzzers pass a seed so that sids are reproducible.
+    pub rng_seed: Option<[u8; 32]>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_payload: 1_000_000,
+            max_buffered_packets: 1_024,
+            transports: Transports::default(),
+            allow_upgrades: true,
+            rng_seed: None,
+        }
+    }
+}
+
+impl Config {
+    /// Sets `ping_interval` and `ping_timeout`.
+    pub fn with_heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.ping_interval = interval;
+        self.ping_timeout = timeout;
+        self
+    }
+
+    /// Sets `max_payload`.
+    pub fn with_max_payload(mut self, max_payload: usize) -> Self {
+        self.max_payload = max_payload;
+        self
+    }
+
+    /// Sets `upgrade_timeout`.
+    pub fn with_upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.upgrade_timeout = timeout;
+        self
+    }
+
+    /// Sets `max_buffered_packets`.
+    pub fn with_max_buffered_packets(mut self, max: usize) -> Self {
+        self.max_buffered_packets = max;
+        self
+    }
+
+    /// Sets the transports served.
+    pub fn with_transports(mut self, polling: bool, websocket: bool) -> Self {
+        self.transports = Transports { polling, websocket };
+        self
+    }
+
+    /// Sets the seed of the session-id generator.
+    pub fn with_rng_seed(mut self, seed: [u8; 32]) -> Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+}

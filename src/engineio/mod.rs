@@ -1,0 +1,26 @@
+//! A sans-IO Engine.IO v4 core.
+//!
+//! Implements engine.io-protocol v4 (<https://github.com/socketio/engine.io-protocol>):
+//! packets and polling payloads ([`packet`], [`payload`]), the handshake and the
+//! routing of each HTTP request ([`handshake`]), and the per-session state
+//! machine ([`Session`]) with heartbeat, upgrade and close.
+//!
+//! Nothing here reads the clock, sleeps, spawns or touches a socket: time and
+//! bytes are arguments, packets and events are return values. The `server`
+//! module drives these types over tokio and hyper; tests drive them on a
+//! virtual clock.
+
+pub mod config;
+pub mod error;
+pub mod handshake;
+pub mod packet;
+pub mod payload;
+pub mod session;
+pub mod sid;
+
+pub use config::{Config, Transports};
+pub use error::{CloseReason, DecodeError, Rejection, SendError};
+pub use handshake::{Method, Query, RequestHead, Route, TransportKind, route};
+pub use packet::{Data, Frame, Packet, PacketType};
+pub use session::{Event, PostError, Session};
+pub use sid::{Sid, SidGenerator};

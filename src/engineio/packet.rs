@@ -1,0 +1,374 @@
+//! One Engine.IO packet: the seven wire types, decoded from and encoded to
+//! text or binary.
+//!
+//! engine.io-protocol v4, "Protocol › Packet": `<packet type><data>`, where the
+//! type is one ASCII digit and the data is the rest of the text. A binary
+//! MESSAGE has no type byte on WebSocket (the frame itself is binary) and is
+//! written `b<base64>` inside a text payload (HTTP long-polling).
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+
+use super::error::DecodeError;
+
+/// The data of a MESSAGE packet: text or binary.
+///
+/// Text is held as `Arc<str>` and binary as [`Bytes`], so that one message
+/// broadcast to many sessions is shared rather than copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    /// A UTF-8 text message.
+    Text(Arc<str>),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Data {
+    /// Length of the message data in bytes (before any base64 encoding).
+    pub fn len(&self) -> usize {
+        match self {
+            Data::Text(t) => t.len(),
+            Data::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the message carries no bytes at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<&str> for Data {
+    fn from(s: &str) -> Self {
+        Data::Text(Arc::from(s))
+    }
+}
+
+impl From<String> for Data {
+    fn from(s: String) -> Self {
+        Data::Text(Arc::from(s))
+    }
+}
+
+impl From<Bytes> for Data {
+    fn from(b: Bytes) -> Self {
+        Data::Binary(b)
+    }
+}
+
+impl From<Vec<u8>> for Data {
+    fn from(b: Vec<u8>) -> Self {
+        Data::Binary(Bytes::from(b))
+    }
+}
+
+/// An Engine.IO v4 packet: exactly the seven types of the wire.
+///
+/// engine.io-protocol v4, "Protocol › Packet": `0` open, `1` close, `2` ping,
+/// `3` pong, `4` message, `5` upgrade, `6` noop. Transport details (the `b`
+/// prefix of base64 binary in polling payloads, the `probe` string of the
+/// upgrade) are encoding details or data, never extra variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// `0`: sent by the server once, carrying the handshake JSON text.
+    Open(String),
+    /// `1`: the session is closing.
+    Close,
+    /// `2`: heartbeat request; data is empty except `probe` during an upgrade.
+    Ping(String),
+    /// `3`: heartbeat answer; data echoes the ping's (`probe` during an upgrade).
+    Pong(String),
+    /// `4`: application data.
+    Message(Data),
+    /// `5`: the client completes the polling-to-WebSocket upgrade.
+    Upgrade,
+    /// `6`: does nothing; ends a pending poll during an upgrade.
+    Noop,
+}
+
+/// The packet type alone, as its wire digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketType {
+    /// `0`
+    Open,
+    /// `1`
+    Close,
+    /// `2`
+    Ping,
+    /// `3`
+    Pong,
+    /// `4`
+    Message,
+    /// `5`
+    Upgrade,
+    /// `6`
+    Noop,
+}
+
+impl PacketType {
+    /// The type for a wire digit, `None` for any other byte.
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            b'0' => PacketType::Open,
+            b'1' => PacketType::Close,
+            b'2' => PacketType::Ping,
+            b'3' => PacketType::Pong,
+            b'4' => PacketType::Message,
+            b'5' => PacketType::Upgrade,
+            b'6' => PacketType::Noop,
+            _ => return None,
+        })
+    }
+
+    /// The wire digit of this type.
+    pub fn as_char(self) -> char {
+        match self {
+            PacketType::Open => '0',
+            PacketType::Close => '1',
+            PacketType::Ping => '2',
+            PacketType::Pong => '3',
+            PacketType::Message => '4',
+            PacketType::Upgrade => '5',
+            PacketType::Noop => '6',
+        }
+    }
+}
+
+impl fmt::Display for PacketType {
+    /// Prints the spec's name: `OPEN`, `CLOSE`, `PING`, ...
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PacketType::Open => "OPEN",
+            PacketType::Close => "CLOSE",
+            PacketType::Ping => "PING",
+            PacketType::Pong => "PONG",
+            PacketType::Message => "MESSAGE",
+            PacketType::Upgrade => "UPGRADE",
+            PacketType::Noop => "NOOP",
+        })
+    }
+}
+
+/// How a packet travels on a WebSocket: one frame, text or binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text frame: the packet's text encoding.
+    Text(String),
+    /// A binary frame: the raw bytes of a binary MESSAGE.
+    Binary(Bytes),
+}
+
+impl Packet {
+    /// The packet's type.
+    pub fn packet_type(&self) -> PacketType {
+        match self {
+            Packet::Open(_) => PacketType::Open,
+            Packet::Close => PacketType::Close,
+            Packet::Ping(_) => PacketType::Ping,
+            Packet::Pong(_) => PacketType::Pong,
+            Packet::Message(_) => PacketType::Message,
+            Packet::Upgrade => PacketType::Upgrade,
+            Packet::Noop => PacketType::Noop,
+        }
+    }
+
+    /// A text MESSAGE packet.
+    pub fn text(s: &str) -> Packet {
+        Packet::Message(Data::from(s))
+    }
+
+    /// Decodes one packet from text: a WebSocket text frame, or one record of a
+    /// polling payload.
+    ///
+    /// engine.io-protocol v4, "Protocol › Packet encoding": the first character
+    /// is the type digit. As the reference parser does on every transport, a
+    /// text starting with `b` is a binary MESSAGE in base64
+    /// ("Protocol › Payload"). CLOSE, UPGRADE and NOOP carry no data: trailing
+    /// text after them is rejected, so every decoded packet re-encodes to the
+    /// same bytes.
+    pub fn decode_text(input: &str) -> Result<Packet, DecodeError> {
+        let Some(&first) = input.as_bytes().first() else {
+            return Err(DecodeError::Empty);
+        };
+        if first == b'b' {
+            let bytes = BASE64
+                .decode(&input[1..])
+                .map_err(|_| DecodeError::InvalidBase64)?;
+            return Ok(Packet::Message(Data::Binary(Bytes::from(bytes))));
+        }
+        let kind = PacketType::from_byte(first).ok_or(DecodeError::UnknownPacketType(first))?;
+        // The type digit is ASCII, so index 1 is a char boundary.
+        let data = &input[1..];
+        let no_data = |packet: Packet| {
+            if data.is_empty() {
+                Ok(packet)
+            } else {
+                Err(DecodeError::UnexpectedData(kind))
+            }
+        };
+        match kind {
+            PacketType::Open => Ok(Packet::Open(data.to_owned())),
+            PacketType::Close => no_data(Packet::Close),
+            PacketType::Ping => Ok(Packet::Ping(data.to_owned())),
+            PacketType::Pong => Ok(Packet::Pong(data.to_owned())),
+            PacketType::Message => Ok(Packet::Message(Data::from(data))),
+            PacketType::Upgrade => no_data(Packet::Upgrade),
+            PacketType::Noop => no_data(Packet::Noop),
+        }
+    }
+
+    /// Decodes a WebSocket binary frame: always a binary MESSAGE in v4
+    /// ("Protocol › Packet encoding": binary data is sent as-is).
+    pub fn decode_binary(frame: Bytes) -> Packet {
+        Packet::Message(Data::Binary(frame))
+    }
+
+    /// Appends the text encoding of this packet to `out`, as inside a polling
+    /// payload: binary MESSAGEs are written `b<base64>`.
+    pub fn encode_text_into(&self, out: &mut String) {
+        match self {
+            Packet::Message(Data::Binary(bytes)) => {
+                out.push('b');
+                BASE64.encode_string(bytes, out);
+            }
+            Packet::Message(Data::Text(t)) => {
+                out.push('4');
+                out.push_str(t);
+            }
+            Packet::Open(d) | Packet::Ping(d) | Packet::Pong(d) => {
+                out.push(self.packet_type().as_char());
+                out.push_str(d);
+            }
+            Packet::Close | Packet::Upgrade | Packet::Noop => {
+                out.push(self.packet_type().as_char());
+            }
+        }
+    }
+
+    /// The text encoding of this packet (binary as `b<base64>`).
+    pub fn encode_text(&self) -> String {
+        let mut out = String::with_capacity(self.encoded_len_hint());
+        self.encode_text_into(&mut out);
+        out
+    }
+
+    /// The WebSocket frame for this packet: binary MESSAGEs as binary frames,
+    /// everything else as text frames.
+    pub fn to_frame(&self) -> Frame {
+        match self {
+            Packet::Message(Data::Binary(bytes)) => Frame::Binary(bytes.clone()),
+            other => Frame::Text(other.encode_text()),
+        }
+    }
+
+    fn encoded_len_hint(&self) -> usize {
+        match self {
+            Packet::Message(Data::Binary(b)) => 1 + b.len().div_ceil(3) * 4,
+            Packet::Message(Data::Text(t)) => 1 + t.len(),
+            Packet::Open(d) | Packet::Ping(d) | Packet::Pong(d) => 1 + d.len(),
+            _ => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known answers from engine.io-protocol v4, "Protocol › Packet" examples:
+    /// (input, value, canonical re-encoding).
+    fn kat() -> Vec<(&'static str, Packet, &'static str)> {
+        vec![
+            (
+                "0{\"sid\":\"abc\"}",
+                Packet::Open("{\"sid\":\"abc\"}".into()),
+                "0{\"sid\":\"abc\"}",
+            ),
+            ("1", Packet::Close, "1"),
+            ("2", Packet::Ping(String::new()), "2"),
+            ("2probe", Packet::Ping("probe".into()), "2probe"),
+            ("3", Packet::Pong(String::new()), "3"),
+            ("3probe", Packet::Pong("probe".into()), "3probe"),
+            ("4hello", Packet::text("hello"), "4hello"),
+            ("4", Packet::text(""), "4"),
+            ("4€ and ✓", Packet::text("€ and ✓"), "4€ and ✓"),
+            ("5", Packet::Upgrade, "5"),
+            ("6", Packet::Noop, "6"),
+            (
+                "bAQIDBA==",
+                Packet::Message(Data::Binary(Bytes::from_static(&[1, 2, 3, 4]))),
+                "bAQIDBA==",
+            ),
+            ("b", Packet::Message(Data::Binary(Bytes::new())), "b"),
+        ]
+    }
+
+    #[test]
+    fn known_answers_decode_encode_and_decode_again() {
+        for (input, value, canonical) in kat() {
+            let decoded = Packet::decode_text(input).unwrap();
+            assert_eq!(decoded, value, "decoding {input:?}");
+            let encoded = decoded.encode_text();
+            assert_eq!(encoded, canonical, "encoding {input:?}");
+            assert_eq!(Packet::decode_text(&encoded).unwrap(), value);
+        }
+    }
+
+    #[test]
+    fn binary_message_is_a_binary_frame_on_websocket() {
+        let p = Packet::decode_binary(Bytes::from_static(&[1, 2, 3, 4]));
+        assert_eq!(
+            p.to_frame(),
+            Frame::Binary(Bytes::from_static(&[1, 2, 3, 4]))
+        );
+        assert_eq!(Packet::text("hi").to_frame(), Frame::Text("4hi".into()));
+    }
+
+    #[test]
+    fn rejects_empty_input() {
+        assert_eq!(Packet::decode_text(""), Err(DecodeError::Empty));
+    }
+
+    #[test]
+    fn rejects_unknown_packet_type() {
+        assert_eq!(
+            Packet::decode_text("abc"),
+            Err(DecodeError::UnknownPacketType(b'a'))
+        );
+        assert_eq!(
+            Packet::decode_text("7"),
+            Err(DecodeError::UnknownPacketType(b'7'))
+        );
+    }
+
+    #[test]
+    fn rejects_data_after_close_upgrade_and_noop() {
+        assert_eq!(
+            Packet::decode_text("1x"),
+            Err(DecodeError::UnexpectedData(PacketType::Close))
+        );
+        assert_eq!(
+            Packet::decode_text("5probe"),
+            Err(DecodeError::UnexpectedData(PacketType::Upgrade))
+        );
+        assert_eq!(
+            Packet::decode_text("6 "),
+            Err(DecodeError::UnexpectedData(PacketType::Noop))
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_base64() {
+        assert_eq!(Packet::decode_text("b!!"), Err(DecodeError::InvalidBase64));
+    }
+
+    #[test]
+    fn display_prints_spec_names() {
+        assert_eq!(PacketType::Message.to_string(), "MESSAGE");
+        assert_eq!(PacketType::Noop.to_string(), "NOOP");
+    }
+}

@@ -1,0 +1,24 @@
+//! # siobridge
+//!
+//! A Socket.IO v5 / Engine.IO v4 server written from the wire up.
+//!
+//! ```text
+//!  bin/siobridge ─► bridge/ ──► socketio/ ──► engineio/
+//!       │                          ▲             ▲
+//!       └─────────► server/ ───────┴─────────────┘
+//! ```
+//!
+//! - [`engineio`]: a sans-IO Engine.IO v4 core (packets, payloads, handshake,
+//!   sessions with heartbeat and upgrade).
+//! - [`server`]: the only module that touches sockets, tasks and the clock
+//!   (tokio, hyper, tokio-tungstenite), behind the default `server` feature.
+//!
+//! The protocol cores never read the clock, sleep, spawn or do I/O: they take
+//! bytes and time as arguments and return packets and events. Building with
+//! `--no-default-features` proves it: the cores compile without tokio.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod engineio;
+#[cfg(feature = "server")]
+pub mod server;
