@@ -10,6 +10,8 @@
 //!
 //! - [`engineio`]: a sans-IO Engine.IO v4 core (packets, payloads, handshake,
 //!   sessions with heartbeat and upgrade).
+//! - [`socketio`]: a sans-IO Socket.IO v5 core (packet grammar with nom,
+//!   binary attachments).
 //! - [`server`]: the only module that touches sockets, tasks and the clock
 //!   (tokio, hyper, tokio-tungstenite), behind the default `server` feature.
 //!
@@ -22,3 +24,4 @@
 pub mod engineio;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod socketio;

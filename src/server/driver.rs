@@ -1,0 +1,292 @@
+//! One task per session: the timer, the WebSocket, and the handler calls.
+//!
+//! The session's core sits behind a mutex that is never held across an
+//! `await`. Whoever changes the core (a POST, a GET, the application sending)
+//! wakes the driver and the pending GET; the driver then drains the core's
+//! outputs: events to the [`Handler`](super::Handler), frames to the
+//! WebSocket, and the next deadline for its one timer.
+
+use std::future::pending;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::sync::Notify;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{Shared, lock};
+use crate::engineio::{
+    CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
+};
+
+/// A server-side WebSocket over a hyper-upgraded connection.
+pub(super) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+
+/// The session's core and the means to wake those waiting on it.
+pub(super) struct SessionHandle {
+    sid: Sid,
+    core: Mutex<Session>,
+    /// Wakes the driver task.
+    driver_wake: Notify,
+    /// Wakes the pending polling GET (there is at most one).
+    poll_wake: Notify,
+    /// A WebSocket handed over by an upgrade request, for the driver to take.
+    incoming_ws: Mutex<Option<WsStream>>,
+}
+
+impl SessionHandle {
+    pub(super) fn new(session: Session) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle {
+            sid: session.sid(),
+            core: Mutex::new(session),
+            driver_wake: Notify::new(),
+            poll_wake: Notify::new(),
+            incoming_ws: Mutex::new(None),
+        })
+    }
+
+    /// Locks the core. Callers must call [`changed`](Self::changed) after any
+    /// input they give it.
+    pub(super) fn core(&self) -> MutexGuard<'_, Session> {
+        lock(&self.core)
+    }
+
+    /// Something changed in the core: its outputs must be drained.
+    pub(super) fn changed(&self) {
+        self.driver_wake.notify_one();
+        self.poll_wake.notify_one();
+    }
+
+    pub(super) fn transport(&self) -> TransportKind {
+        self.core().transport()
+    }
+
+    /// Waits until the core may have a response for the pending GET.
+    pub(super) async fn poll_changed(&self) {
+        self.poll_wake.notified().await;
+    }
+
+    pub(super) fn shutdown(&self, now: Instant) {
+        self.core().shutdown(now);
+        self.changed();
+    }
+
+    /// Hands the driver a WebSocket to probe for an upgrade.
+    pub(super) fn attach_ws(&self, ws: WsStream) {
+        *lock(&self.incoming_ws) = Some(ws);
+        self.changed();
+    }
+
+    fn send(&self, data: Data) -> Result<(), SendError> {
+        let result = self.core().send(data);
+        if result.is_ok() {
+            self.changed();
+        }
+        result
+    }
+
+    fn close(&self) {
+        self.core().close(Instant::now());
+        self.changed();
+    }
+}
+
+/// The application's handle on one Engine.IO session. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineSocket {
+    handle: Arc<SessionHandle>,
+}
+
+impl EngineSocket {
+    /// The session id.
+    pub fn sid(&self) -> Sid {
+        self.handle.sid
+    }
+
+    /// The transport the session currently uses.
+    pub fn transport(&self) -> TransportKind {
+        self.handle.transport()
+    }
+
+    /// Queues a message for the client; see
+    /// [`Session::send`](crate::engineio::Session::send) for the errors.
+    pub fn send(&self, data: Data) -> Result<(), SendError> {
+        self.handle.send(data)
+    }
+
+    /// Closes the session: queued messages are delivered, then CLOSE.
+    pub fn close(&self) {
+        self.handle.close();
+    }
+}
+
+impl std::fmt::Debug for EngineSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineSocket")
+            .field("sid", &self.handle.sid)
+            .finish()
+    }
+}
+
+/// Adds a new session to the table and starts its driver.
+pub(super) fn spawn(shared: Arc<Shared>, handle: Arc<SessionHandle>, ws: Option<WsStream>) {
+    shared.sessions().insert(handle.sid, handle.clone());
+    tokio::spawn(run(shared, handle, ws));
+}
+
+/// The driver loop: drain the core, write, then wait for the next input,
+/// timer or wake-up. Ends when the session is closed.
+async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsStream>) {
+    let socket = EngineSocket {
+        handle: handle.clone(),
+    };
+    shared.handler.on_open(&socket);
+    let mut frames = Vec::new();
+    let mut events = Vec::new();
+    loop {
+        if let Some(incoming) = lock(&handle.incoming_ws).take() {
+            // Only one WebSocket per session: a newer probe replaces nothing
+            // live, because the core refuses a second upgrade.
+            ws = Some(incoming);
+        }
+
+        // 1. Drain the core.
+        let (deadline, close_ws, closed, poll_pending) = {
+            let mut core = handle.core();
+            core.handle_timeout(Instant::now());
+            events.extend(std::iter::from_fn(|| core.poll_event()));
+            if ws.is_some() {
+                frames.extend(std::iter::from_fn(|| core.poll_ws_frame()));
+            }
+            (
+                core.poll_timeout(),
+                core.take_ws_close(),
+                core.is_closed(),
+                core.is_poll_pending(),
+            )
+        };
+        if poll_pending {
+            handle.poll_wake.notify_one();
+        }
+
+        // 2. Hand events to the application, outside the lock.
+        for event in events.drain(..) {
+            match event {
+                Event::Message(data) => shared.handler.on_message(&socket, data),
+                Event::Upgraded => shared.handler.on_upgrade(&socket),
+                Event::Closed(reason) => shared.handler.on_close(&socket, reason),
+            }
+        }
+
+        // 3. Write to the WebSocket.
+        if let Some(socket_ws) = ws.as_mut()
+            && !frames.is_empty()
+            && write_frames(socket_ws, &mut frames).await.is_err()
+        {
+            frames.clear();
+            ws = None;
+            handle
+                .core()
+                .handle_ws_closed(Instant::now(), CloseReason::TransportError);
+            continue;
+        }
+        if close_ws && let Some(mut socket_ws) = ws.take() {
+            let _ = socket_ws.close(None).await;
+        }
+        if closed {
+            break;
+        }
+
+        // 4. Wait for something to happen.
+        tokio::select! {
+            () = sleep_until(deadline) => {}
+            () = handle.driver_wake.notified() => {}
+            message = next_message(&mut ws) => {
+                let outcome = feed_ws_message(&mut handle.core(), message);
+                handle.poll_wake.notify_one();
+                match outcome {
+                    WsOutcome::Open => {}
+                    WsOutcome::Gone => ws = None,
+                    WsOutcome::TooBig => {
+                        if let Some(mut socket_ws) = ws.take() {
+                            // As the reference server: 1009 "message too big".
+                            let frame = CloseFrame {
+                                code: CloseCode::Size,
+                                reason: "message too big".into(),
+                            };
+                            let _ = socket_ws.close(Some(frame)).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    shared.sessions().remove(&handle.sid);
+    shared.session_removed.notify_waiters();
+}
+
+/// What became of the WebSocket after one read.
+enum WsOutcome {
+    /// Still open.
+    Open,
+    /// Closed by the peer or failed: drop it.
+    Gone,
+    /// A message over `maxPayload`: close it with 1009.
+    TooBig,
+}
+
+/// Hands one read from the WebSocket to the core.
+fn feed_ws_message(core: &mut Session, message: Option<Result<Message, WsError>>) -> WsOutcome {
+    let now = Instant::now();
+    match message {
+        Some(Ok(Message::Text(text))) => core.handle_ws_text(now, text.as_str()),
+        Some(Ok(Message::Binary(bytes))) => core.handle_ws_binary(now, bytes),
+        // tungstenite answers pings itself on the next write.
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+        Some(Ok(Message::Close(_))) | None => {
+            core.handle_ws_closed(now, CloseReason::TransportClose);
+            return WsOutcome::Gone;
+        }
+        Some(Err(error)) => {
+            core.handle_ws_closed(now, CloseReason::TransportError);
+            return if matches!(error, WsError::Capacity(_)) {
+                WsOutcome::TooBig
+            } else {
+                WsOutcome::Gone
+            };
+        }
+    }
+    WsOutcome::Open
+}
+
+/// Writes every frame already queued, then flushes once: one syscall for a
+/// burst of packets, not one per packet.
+async fn write_frames(ws: &mut WsStream, frames: &mut Vec<Packet>) -> Result<(), WsError> {
+    for packet in frames.drain(..) {
+        let message = match packet.to_frame() {
+            Frame::Text(text) => Message::text(text),
+            Frame::Binary(bytes) => Message::Binary(bytes),
+        };
+        ws.feed(message).await?;
+    }
+    ws.flush().await
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => pending().await,
+    }
+}
+
+async fn next_message(ws: &mut Option<WsStream>) -> Option<Result<Message, WsError>> {
+    match ws {
+        Some(ws) => ws.next().await,
+        None => pending().await,
+    }
+}

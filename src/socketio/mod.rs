@@ -1,0 +1,17 @@
+//! A sans-IO Socket.IO v5 core, over the Engine.IO core.
+//!
+//! Implements socket.io-protocol v5 (<https://github.com/socketio/socket.io-protocol>),
+//! the wire protocol of socket.io 3.x and 4.x: the packet grammar
+//! ([`parse`], with nom), the encoder ([`packet`]), and binary attachments
+//! with their reassembly as an explicit state ([`binary`]).
+
+pub mod binary;
+pub mod packet;
+pub mod parse;
+
+pub use binary::{
+    Decoder, count_placeholders, placeholder, placeholder_num, replace_placeholders,
+    validate_placeholders,
+};
+pub use packet::{MAIN_NAMESPACE, Packet, PacketType};
+pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode_text};
