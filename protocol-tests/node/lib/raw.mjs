@@ -22,17 +22,26 @@ export async function request(url, { timeoutMs = DEFAULT_TIMEOUT_MS, signal, ...
 }
 
 /**
- * Opens a WebSocket and buffers what it receives. `nextMessage()` resolves
- * with text frames as strings and binary frames as Buffers; `nextClose()`
- * with `{ code, reason }`. Connection errors show up as a close (code 1006).
+ * Opens a WebSocket and buffers what it receives. `opened` settles once the
+ * upgrade succeeded (or failed); `nextMessage()` resolves with text frames as
+ * strings and binary frames as Buffers; `nextClose()` with `{ code, reason }`.
+ * Connection errors show up as a close (code 1006).
  */
 export function connectWebSocket(url) {
   const ws = new WebSocket(url);
   ws.on('error', () => {});
   const messages = queue(ws, 'message');
   const closes = queue(ws, 'close');
+  const opened = new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('close', (code) => reject(new Error(`WebSocket ${url} closed (${code}) before opening`)));
+  });
+  // Only tests that need the socket open await this; the others must not see
+  // an unhandled rejection when the server closes it.
+  opened.catch(() => {});
   return {
     ws,
+    opened,
     send: (data) => ws.send(data),
     async nextMessage(options) {
       const [data, isBinary] = await messages.next(options);
