@@ -7,11 +7,21 @@
 //! binary), with pingInterval 300 ms, pingTimeout 200 ms and maxPayload
 //! 1,000,000 bytes: the settings of the test suite in
 //! socketio/engine.io-protocol (`test-suite/`).
+//!
+//! At `/socket.io/` (same settings, connectTimeout 1000 ms) it serves what the
+//! test suite of socketio/socket.io-protocol expects: namespaces `/` and
+//! `/custom`; straight after each connect the server emits `auth` with the
+//! CONNECT payload (`{}` without one); on `/`, `message` is answered with
+//! `message-back` carrying the same arguments, and `message-with-ack` is
+//! acknowledged with the same arguments, binary included.
 
 use std::time::Duration;
 
 use siobridge::engineio::{self, Data};
-use siobridge::server::{Cors, EngineSocket, Handler, Server, ServerConfig, shutdown_signal};
+use siobridge::server::{
+    Cors, EngineSocket, Handler, Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io,
+};
+use siobridge::socketio::{self, SocketIo};
 
 /// Echoes every message to its sender.
 struct Echo;
@@ -43,9 +53,30 @@ async fn main() -> std::io::Result<()> {
         .with_max_payload(1_000_000);
     let config = ServerConfig::default()
         .with_engine(engine)
-        .with_path("/engine.io/")
         .with_cors(Cors::AnyOrigin);
-    Server::new(config, Echo)
+    let engine_echo = Server::new(config.clone().with_path("/engine.io/"), Echo);
+    let io =
+        socket_io(socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)));
+    register(&io);
+    Server::new(config.with_path("/socket.io/"), SocketIoHandler::new(io))
+        .and(engine_echo)
         .serve(listener, shutdown_signal())
         .await
+}
+
+/// The Socket.IO behaviour the socket.io-protocol test suite expects.
+fn register(io: &SocketIo) {
+    for name in ["/", "/custom"] {
+        io.namespace(name)
+            .on_connect(|socket| socket.emit("auth", socket.handshake().auth.clone()));
+    }
+    let main = io.namespace("/");
+    main.on("message", |socket, args, _ack| {
+        socket.emit("message-back", args)
+    });
+    main.on("message-with-ack", |_socket, args, ack| {
+        if let Some(ack) = ack {
+            ack.send(args);
+        }
+    });
 }

@@ -36,7 +36,10 @@ pub(super) async fn handle(
     let path = req.uri().path();
     let base = shared.config.path.trim_end_matches('/');
     if path != shared.config.path && path != base {
-        return Ok(plain(StatusCode::NOT_FOUND, "text/plain", "Not Found"));
+        return match shared.next.get() {
+            Some(next) => Box::pin(handle(next.clone(), req, _peer)).await,
+            None => Ok(plain(StatusCode::NOT_FOUND, "text/plain", "Not Found")),
+        };
     }
 
     let origin = match allowed_origin(&shared.config.cors, req.headers()) {

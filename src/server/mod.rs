@@ -30,11 +30,12 @@
 
 mod driver;
 mod http;
+mod socketio;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -45,6 +46,7 @@ use tokio::sync::{Notify, watch};
 use crate::engineio::{self, CloseReason, Data, Sid, SidGenerator, TransportKind};
 
 pub use driver::EngineSocket;
+pub use socketio::{SocketIoHandler, socket_io};
 
 /// Which cross-origin requests are allowed (HTTP long-polling from a browser
 /// page on another origin needs CORS headers).
@@ -152,6 +154,8 @@ struct Shared {
     sids: Mutex<SidGenerator>,
     /// Signalled whenever a session leaves the table (for shutdown).
     session_removed: Notify,
+    /// The server for requests outside `config.path`, if any.
+    next: OnceLock<Arc<Shared>>,
 }
 
 impl Shared {
@@ -192,8 +196,17 @@ impl Server {
                 sessions: Mutex::new(HashMap::new()),
                 sids: Mutex::new(sids),
                 session_removed: Notify::new(),
+                next: OnceLock::new(),
             }),
         }
+    }
+
+    /// Serves `other` on the same listener, for requests outside this
+    /// server's path (e.g. `/engine.io/` beside `/socket.io/`). Call before
+    /// serving; a second call is ignored.
+    pub fn and(self, other: Server) -> Server {
+        let _ = self.shared.next.set(other.shared);
+        self
     }
 
     /// Number of open sessions.
@@ -273,18 +286,26 @@ impl Server {
 
     async fn close_all_sessions(&self) {
         let now = std::time::Instant::now();
-        let sessions: Vec<_> = self.shared.sessions().values().cloned().collect();
-        for session in sessions {
-            session.shutdown(now);
+        let mut servers = vec![self.shared.clone()];
+        while let Some(next) = servers.last().and_then(|s| s.next.get().cloned()) {
+            servers.push(next);
+        }
+        for shared in &servers {
+            let sessions: Vec<_> = shared.sessions().values().cloned().collect();
+            for session in sessions {
+                session.shutdown(now);
+            }
         }
         let grace = self.shared.config.shutdown_grace;
         let _ = tokio::time::timeout(grace, async {
-            loop {
-                let removed = self.shared.session_removed.notified();
-                if self.shared.sessions().is_empty() {
-                    break;
+            for shared in &servers {
+                loop {
+                    let removed = shared.session_removed.notified();
+                    if shared.sessions().is_empty() {
+                        break;
+                    }
+                    removed.await;
                 }
-                removed.await;
             }
         })
         .await;

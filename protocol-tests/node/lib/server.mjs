@@ -1,10 +1,14 @@
-// Starts the server under test, shared by every suite.
+// Starts a server under test, shared by every suite.
 //
-// The server is the executable named by SIOBRIDGE_SERVER (siobridge's
-// conformance example), or the Node reference server when it is unset. Its
-// contract: with CONFORMANCE_PORT=0 it listens on an ephemeral port of
-// 127.0.0.1, prints `listening on 127.0.0.1:<port>` as its first stdout line,
-// and exits cleanly on SIGTERM.
+// Two servers can be started, each the executable named by an environment
+// variable, or a Node reference server when that variable is unset:
+// - `conformance` (the default): SIOBRIDGE_SERVER, siobridge's conformance
+//   example; reference/engine-echo-server.mjs;
+// - `testapp`: SIOBRIDGE_TESTAPP, siobridge's Socket.IO test app;
+//   reference/socketio-testapp.mjs.
+// Their common contract: with CONFORMANCE_PORT=0 the server listens on an
+// ephemeral port of 127.0.0.1, prints `listening on 127.0.0.1:<port>` as its
+// first stdout line, and exits cleanly on SIGTERM.
 //
 // Set SIOBRIDGE_TEST_VERBOSE to see the server's stderr and stdout on the
 // test's stderr.
@@ -13,7 +17,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const REFERENCE_SERVER = fileURLToPath(new URL('../reference/engine-echo-server.mjs', import.meta.url));
+const reference = (file) => fileURLToPath(new URL(`../reference/${file}`, import.meta.url));
+const SERVERS = {
+  conformance: { variable: 'SIOBRIDGE_SERVER', reference: reference('engine-echo-server.mjs') },
+  testapp: { variable: 'SIOBRIDGE_TESTAPP', reference: reference('socketio-testapp.mjs') },
+};
 const LISTENING_LINE = /^listening on 127\.0\.0\.1:(\d+)$/;
 const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;
@@ -23,13 +31,16 @@ const STDERR_TAIL_CHARS = 4000;
 /**
  * Spawns the server and waits for its `listening on` line.
  *
- * @param {{ env?: Record<string, string> }} options extra environment for the server
+ * @param {{ app?: 'conformance' | 'testapp', env?: Record<string, string> }} options
+ *   which server to start, and extra environment for it
  * @returns {Promise<{ url: string, port: number, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
  *   `stop()` sends SIGTERM and resolves once the process exited (`forced` when
  *   it had to be killed after STOP_GRACE_MS); calling it again is harmless.
  */
-export async function startServer({ env = {} } = {}) {
-  const executable = path.resolve(process.env.SIOBRIDGE_SERVER || REFERENCE_SERVER);
+export async function startServer({ app = 'conformance', env = {} } = {}) {
+  const server = SERVERS[app];
+  if (!server) throw new Error(`unknown server ${JSON.stringify(app)}: expected one of ${Object.keys(SERVERS).join(', ')}`);
+  const executable = path.resolve(process.env[server.variable] || server.reference);
   const [command, args] = /\.m?js$/.test(executable)
     ? [process.execPath, [executable]]
     : [executable, []];

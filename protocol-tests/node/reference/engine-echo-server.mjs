@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Test-only oracle: the conformance server contract implemented with the
 // official `engine.io` package, so the suites can be validated before (and
 // compared against) siobridge's own conformance example.

@@ -107,9 +107,9 @@ const scenarios = {
   },
 
   // Over websocket the server closes the connection (the reference with code
-  // 1009); over polling it refuses the POST (413) and the client gives up
-  // with "transport error". Either way, no echo.
-  async 'is closed by the server when a message exceeds maxPayload'(t, setup) {
+  // 1009, "transport close"); over polling it refuses the POST with 413 and
+  // the client gives up ("transport error"). Either way, no echo.
+  async 'ends the session when a message exceeds maxPayload'(t, setup) {
     const { socket } = await connect(t, setup);
     const echoes = [];
     socket.on('message', (message) => echoes.push(message));

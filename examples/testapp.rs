@@ -1,0 +1,200 @@
+//! The Socket.IO application the official-client tests run against.
+//!
+//! `CONFORMANCE_PORT=0 cargo run --example testapp` listens on 127.0.0.1
+//! (printing `listening on 127.0.0.1:PORT`) and serves Socket.IO at
+//! `/socket.io/` with pingInterval 300 ms, pingTimeout 200 ms, connectTimeout
+//! 1000 ms. Its events exercise the whole server API; the contract is written
+//! out in `protocol-tests/node/README.md`, and
+//! `protocol-tests/node/reference/socketio-testapp.mjs` is the same app on the
+//! Node reference server.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use siobridge::engineio;
+use siobridge::server::{Cors, Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io};
+use siobridge::socketio::{self, AckSender, Args, ConnectError, Namespace, Socket, SocketIo};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let port: u16 = std::env::var("CONFORMANCE_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on {}", listener.local_addr()?);
+
+    let io =
+        socket_io(socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)));
+    register(&io);
+    let engine = engineio::Config::default()
+        .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200));
+    let config = ServerConfig::default()
+        .with_engine(engine)
+        .with_path("/socket.io/")
+        .with_cors(Cors::AnyOrigin);
+    Server::new(config, SocketIoHandler::new(io))
+        .serve(listener, shutdown_signal())
+        .await
+}
+
+fn welcome(socket: &Socket) {
+    socket.emit(
+        "welcome",
+        json!({ "id": socket.id(), "nsp": socket.namespace(), "auth": socket.handshake().auth }),
+    );
+}
+
+/// `echo`: acknowledged with the same arguments, or sent back as `echo`.
+fn echo(ns: &Namespace) {
+    ns.on("echo", |socket, args, ack| match ack {
+        Some(ack) => ack.send(args),
+        None => socket.emit("echo", args),
+    });
+}
+
+/// The first argument's string field `key`.
+fn field<'a>(args: &'a Args, key: &str) -> &'a str {
+    args.first()
+        .and_then(|v| v[key].as_str())
+        .unwrap_or_default()
+}
+
+fn data(args: &Args) -> Value {
+    args.first()
+        .map(|v| v["data"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn done(ack: Option<AckSender>, args: impl Into<Args>) {
+    if let Some(ack) = ack {
+        ack.send(args);
+    }
+}
+
+fn register(io: &SocketIo) {
+    let main = io.namespace("/");
+    main.on_connect(welcome);
+    echo(&main);
+    main.on("join", |socket, args, ack| {
+        let room = args
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        socket.join(&room);
+        done(ack, Value::from(room));
+    });
+    main.on("leave", |socket, args, ack| {
+        let room = args
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        socket.leave(&room);
+        done(ack, Value::from(room));
+    });
+    main.on("rooms", |socket, _args, ack| {
+        done(ack, json!(socket.rooms()))
+    });
+    let io2 = io.clone();
+    main.on("to-room", move |_socket, args, ack| {
+        io2.of("/")
+            .to(field(&args, "room"))
+            .emit(field(&args, "event"), data(&args));
+        done(ack, ());
+    });
+    main.on("to-room-from-me", |socket, args, ack| {
+        socket
+            .to(field(&args, "room"))
+            .emit(field(&args, "event"), data(&args));
+        done(ack, ());
+    });
+    main.on("broadcast", |socket, args, ack| {
+        socket.broadcast().emit(field(&args, "event"), data(&args));
+        done(ack, ());
+    });
+    let io2 = io.clone();
+    main.on("to-all", move |_socket, args, ack| {
+        io2.of("/").emit(field(&args, "event"), data(&args));
+        done(ack, ());
+    });
+    let io2 = io.clone();
+    main.on("except-room", move |_socket, args, ack| {
+        io2.of("/")
+            .except(field(&args, "room"))
+            .emit(field(&args, "event"), data(&args));
+        done(ack, ());
+    });
+    main.on("ask", |socket, args, ack| {
+        let timeout = args
+            .first()
+            .and_then(|v| v["timeout"].as_u64())
+            .unwrap_or(1000);
+        socket.emit_with_ack(
+            field(&args, "event"),
+            data(&args),
+            Duration::from_millis(timeout),
+            move |result| {
+                let answer = match result {
+                    Ok(reply) => json!({ "err": null, "reply": reply.first().cloned() }),
+                    Err(e) => json!({ "err": e.to_string(), "reply": null }),
+                };
+                done(ack, answer);
+            },
+        );
+    });
+    let io2 = io.clone();
+    main.on("ask-all", move |_socket, args, ack| {
+        let timeout = args
+            .first()
+            .and_then(|v| v["timeout"].as_u64())
+            .unwrap_or(1000);
+        io2.of("/").emit_with_ack(
+            field(&args, "event"),
+            data(&args),
+            Duration::from_millis(timeout),
+            move |result| {
+                let (err, replies) = match result {
+                    Ok(replies) => (Value::Null, replies),
+                    Err((e, replies)) => (Value::from(e.to_string()), replies),
+                };
+                let mut replies: Vec<Value> = replies
+                    .into_iter()
+                    .filter_map(|r| r.first().cloned())
+                    .collect();
+                replies.sort_by_key(|v| v.to_string());
+                done(ack, json!({ "err": err, "replies": replies }));
+            },
+        );
+    });
+    main.on("volatile", |socket, args, ack| {
+        socket.volatile().emit(field(&args, "event"), data(&args));
+        done(ack, ());
+    });
+    main.on("disconnect-me", |socket, _args, _ack| socket.disconnect());
+    main.on("close-transport", |socket, _args, _ack| {
+        socket.close_connection()
+    });
+
+    let custom = io.namespace("/custom");
+    custom.on_connect(welcome);
+    echo(&custom);
+
+    let private = io.namespace("/private");
+    private.use_middleware(|handshake| {
+        if handshake.auth["token"] == "secret" {
+            Ok(())
+        } else {
+            Err(ConnectError::new("unauthorized").with_data(json!({ "code": 401 })))
+        }
+    });
+    private.on_connect(welcome);
+
+    let dynamic = io.dynamic_namespace(|name| {
+        name.strip_prefix("/dyn-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    dynamic.on_connect(welcome);
+    echo(&dynamic);
+}

@@ -1,0 +1,132 @@
+// Test-only oracle: the Socket.IO test-app contract implemented with the
+// official `socket.io` package, so the Socket.IO suites can be validated
+// before (and compared against) siobridge's own `examples/testapp.rs`.
+//
+// Contract (README.md, "The test-app contract", has the full list):
+// - listens on 127.0.0.1, port from CONFORMANCE_PORT (0 = ephemeral), prints
+//   `listening on 127.0.0.1:<port>` as its first stdout line, and exits with
+//   status 0 on SIGTERM;
+// - Socket.IO at /socket.io/ with pingInterval 300 ms, pingTimeout 200 ms,
+//   connectTimeout 1000 ms, maxHttpBufferSize 1,000,000 bytes and CORS
+//   reflecting the request's origin, credentials allowed;
+// - namespaces `/` (the full set of handlers below), `/custom`, `/private`
+//   (auth middleware) and the dynamic `/dyn-<digits>`; any other namespace
+//   is refused with the server's default CONNECT_ERROR "Invalid namespace".
+import http from 'node:http';
+import { Server } from 'socket.io';
+
+const httpServer = http.createServer((req, res) => {
+  res.writeHead(404).end();
+});
+
+const io = new Server(httpServer, {
+  path: '/socket.io/',
+  pingInterval: 300,
+  pingTimeout: 200,
+  connectTimeout: 1000,
+  maxHttpBufferSize: 1_000_000,
+  cors: { origin: true, credentials: true },
+});
+
+function welcome(socket) {
+  socket.emit('welcome', { id: socket.id, nsp: socket.nsp.name, auth: socket.handshake.auth });
+}
+
+// Sends the arguments back: as the acknowledgement when the client asked for
+// one, otherwise as an `echo` event. Buffers stay binary either way.
+function handleEcho(socket) {
+  socket.on('echo', (...args) => {
+    if (typeof args.at(-1) === 'function') {
+      const ack = args.pop();
+      ack(...args);
+    } else {
+      socket.emit('echo', ...args);
+    }
+  });
+}
+
+io.on('connection', (socket) => {
+  welcome(socket);
+  handleEcho(socket);
+
+  socket.on('join', (room, ack) => {
+    socket.join(room);
+    ack(room);
+  });
+  socket.on('leave', (room, ack) => {
+    socket.leave(room);
+    ack(room);
+  });
+  // Includes the room named after the socket's own id, which every socket joins.
+  socket.on('rooms', (ack) => ack([...socket.rooms].sort()));
+
+  socket.on('to-room', ({ room, event, data }, ack) => {
+    io.to(room).emit(event, data);
+    ack();
+  });
+  socket.on('to-room-from-me', ({ room, event, data }, ack) => {
+    socket.to(room).emit(event, data);
+    ack();
+  });
+  socket.on('broadcast', ({ event, data }, ack) => {
+    socket.broadcast.emit(event, data);
+    ack();
+  });
+  socket.on('to-all', ({ event, data }, ack) => {
+    io.emit(event, data);
+    ack();
+  });
+  socket.on('except-room', ({ room, event, data }, ack) => {
+    io.except(room).emit(event, data);
+    ack();
+  });
+
+  socket.on('ask', ({ event, data, timeout }, ack) => {
+    socket.timeout(timeout).emit(event, data, (err, reply) => {
+      ack({ err: err ? err.message : null, reply: reply === undefined ? null : reply });
+    });
+  });
+  // One reply per client on `/`; on timeout, the replies that did come.
+  socket.on('ask-all', ({ event, data, timeout }, ack) => {
+    io.timeout(timeout).emit(event, data, (err, replies) => {
+      ack({ err: err ? err.message : null, replies: [...replies].sort() });
+    });
+  });
+
+  socket.on('volatile', ({ event, data }, ack) => {
+    socket.volatile.emit(event, data);
+    ack();
+  });
+
+  socket.on('disconnect-me', () => socket.disconnect());
+  socket.on('close-transport', () => socket.conn.close());
+});
+
+io.of('/custom').on('connection', (socket) => {
+  welcome(socket);
+  handleEcho(socket);
+});
+
+io.of('/private')
+  .use((socket, next) => {
+    if (socket.handshake.auth?.token === 'secret') return next();
+    next(Object.assign(new Error('unauthorized'), { data: { code: 401 } }));
+  })
+  .on('connection', welcome);
+
+io.of(/^\/dyn-\d+$/).on('connection', (socket) => {
+  welcome(socket);
+  handleEcho(socket);
+});
+
+httpServer.listen(Number(process.env.CONFORMANCE_PORT ?? 0), '127.0.0.1', () => {
+  const { address, port } = httpServer.address();
+  process.stdout.write(`listening on ${address}:${port}\n`);
+});
+
+process.once('SIGTERM', () => {
+  // Closes every Engine.IO session, then the HTTP server.
+  io.close(() => process.exit(0));
+  // Pending long-polling GETs and keep-alive sockets would hold close() open.
+  httpServer.closeAllConnections();
+});

@@ -1,0 +1,75 @@
+//! Runs a [`SocketIo`] server over the Engine.IO server: each Engine.IO
+//! session is a Socket.IO client, and one task drives the Socket.IO timers
+//! (connect and ack timeouts) at [`SocketIo::poll_timeout`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use super::{EngineSocket, Handler};
+use crate::engineio::{CloseReason, Data, SendError, Sid};
+use crate::socketio::{self, Conn, SocketIo};
+
+impl Conn for EngineSocket {
+    fn sid(&self) -> Sid {
+        EngineSocket::sid(self)
+    }
+
+    fn send(&self, data: Data) -> Result<(), SendError> {
+        EngineSocket::send(self, data)
+    }
+
+    fn close(&self) {
+        EngineSocket::close(self)
+    }
+}
+
+/// A Socket.IO server reading the real clock.
+pub fn socket_io(config: socketio::Config) -> SocketIo {
+    SocketIo::new(config, Arc::new(Instant::now))
+}
+
+/// The Engine.IO [`Handler`] that serves a [`SocketIo`].
+#[derive(Debug)]
+pub struct SocketIoHandler {
+    io: SocketIo,
+}
+
+impl SocketIoHandler {
+    /// Serves `io`, and starts the task that drives its timers. Must be
+    /// called within a tokio runtime.
+    pub fn new(io: SocketIo) -> SocketIoHandler {
+        let wake = Arc::new(Notify::new());
+        let waker = wake.clone();
+        io.set_timer_waker(move || waker.notify_one());
+        let timers = io.clone();
+        tokio::spawn(async move {
+            loop {
+                match timers.poll_timeout() {
+                    Some(deadline) => tokio::select! {
+                        () = tokio::time::sleep_until(deadline.into()) => {}
+                        () = wake.notified() => {}
+                    },
+                    None => wake.notified().await,
+                }
+                timers.handle_timeout();
+            }
+        });
+        SocketIoHandler { io }
+    }
+}
+
+impl Handler for SocketIoHandler {
+    fn on_open(&self, socket: &EngineSocket) {
+        self.io.handle_open(Arc::new(socket.clone()));
+    }
+
+    fn on_message(&self, socket: &EngineSocket, data: Data) {
+        self.io.handle_message(socket.sid(), data);
+    }
+
+    fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
+        self.io.handle_close(socket.sid(), reason.as_str());
+    }
+}

@@ -1,0 +1,1301 @@
+//! The Socket.IO server: namespaces, sockets, rooms, events and acks, over
+//! Engine.IO connections, with no I/O of its own.
+//!
+//! socket.io-protocol v5, "Exchange protocol": a client connects to
+//! namespaces with CONNECT (answered CONNECT with the socket id, or
+//! CONNECT_ERROR), then exchanges EVENT / ACK (and their BINARY_ forms) and
+//! leaves with DISCONNECT.
+//!
+//! The server is driven from outside: an Engine.IO connection is handed in as
+//! a [`Conn`] ([`SocketIo::handle_open`]), its messages with
+//! [`SocketIo::handle_message`], its end with [`SocketIo::handle_close`], and
+//! time with [`SocketIo::handle_timeout`] at [`SocketIo::poll_timeout`]. Time
+//! comes from an injected [`Clock`], so tests run on a virtual clock.
+//!
+//! Application code (connect middleware, event handlers, ack callbacks) is
+//! never called while the server's state is locked, so it may call back into
+//! the API freely. Calls for one client happen in the order its packets came.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::args::Args;
+use super::binary::Decoder;
+use super::packet::{Packet, PacketType};
+use super::parse::Limits;
+use crate::engineio::{Data, SendError, Sid, SidGenerator};
+
+/// The Engine.IO connection under one client, as the Socket.IO layer sees it.
+pub trait Conn: Send + Sync + 'static {
+    /// The Engine.IO session id.
+    fn sid(&self) -> Sid;
+    /// Queues one Engine.IO message.
+    fn send(&self, data: Data) -> Result<(), SendError>;
+    /// Closes the Engine.IO connection.
+    fn close(&self);
+}
+
+/// Where the server reads the time. The `server` module passes
+/// `Instant::now`; tests pass a virtual clock.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// Settings of the Socket.IO layer.
+///
+/// # Defaults
+/// `connectTimeout` 45 s, as the reference server; the decoder limits of
+/// [`Limits::default`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// How long a client may stay connected at the Engine.IO level without
+    /// joining any namespace before it is closed. Default 45 s. Bounds
+    /// connections that hold a session and never speak Socket.IO.
+    pub connect_timeout: Duration,
+    /// Limits of the packet decoder (attachments, nesting, name lengths).
+    pub limits: Limits,
+    /// Seed of the socket-id generator; `None` seeds from the OS.
+    pub rng_seed: Option<[u8; 32]>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            connect_timeout: Duration::from_secs(45),
+            limits: Limits::default(),
+            rng_seed: None,
+        }
+    }
+}
+
+impl Config {
+    /// Sets `connect_timeout`.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the socket-id seed.
+    pub fn with_rng_seed(mut self, seed: [u8; 32]) -> Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+}
+
+/// A refusal from connect middleware: the client gets CONNECT_ERROR with
+/// `{"message": message, "data": data}` (socket.io-client's `err.message` and
+/// `err.data`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// Shown to the client as `err.message`.
+    pub message: String,
+    /// Shown to the client as `err.data`, when set.
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    /// A refusal with a message and no data.
+    pub fn new(message: impl Into<String>) -> ConnectError {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds `data`.
+    pub fn with_data(mut self, data: Value) -> ConnectError {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// Why an ack did not come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckError {
+    /// No answer within the timeout ("operation has timed out").
+    Timeout,
+    /// The socket disconnected before answering.
+    Disconnected,
+}
+
+impl fmt::Display for AckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AckError::Timeout => "operation has timed out",
+            AckError::Disconnected => "socket has been disconnected",
+        })
+    }
+}
+
+/// Why a socket left its namespace: the reference server's reason strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The client sent DISCONNECT ("client namespace disconnect").
+    ClientNamespaceDisconnect,
+    /// The server called [`Socket::disconnect`] ("server namespace disconnect").
+    ServerNamespaceDisconnect,
+    /// The client sent an invalid packet ("parse error").
+    ParseError,
+    /// The client did not read fast enough and its queue filled up
+    /// ("slow consumer"; not a reference reason: the Node server has no bound).
+    SlowConsumer,
+    /// The Engine.IO connection ended, with its reason ("transport close",
+    /// "ping timeout", "transport error", "forced close", ...).
+    Transport(String),
+}
+
+impl DisconnectReason {
+    /// The reason as the reference server names it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::SlowConsumer => "slow consumer",
+            DisconnectReason::Transport(reason) => reason,
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a socket connected with.
+#[derive(Clone, PartialEq)]
+pub struct Handshake {
+    /// The namespace.
+    pub namespace: String,
+    /// The CONNECT payload (`auth` in socket.io-client); `{}` when absent.
+    /// Not printed by `Debug`: it often holds credentials.
+    pub auth: Value,
+}
+
+impl fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handshake")
+            .field("namespace", &self.namespace)
+            .field("auth", &"<redacted>")
+            .finish()
+    }
+}
+
+type Middleware = Box<dyn Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync>;
+type ConnectHandler = Box<dyn Fn(&Socket) + Send + Sync>;
+type EventHandler = Arc<dyn Fn(&Socket, Args, Option<AckSender>) + Send + Sync>;
+type AnyHandler = Box<dyn Fn(&Socket, &str, Args, Option<AckSender>) + Send + Sync>;
+type DisconnectHandler = Box<dyn Fn(&Socket, &DisconnectReason) + Send + Sync>;
+type AckCallback = Box<dyn FnOnce(Result<Args, AckError>) + Send>;
+type BroadcastAckCallback = Box<dyn FnOnce(Result<Vec<Args>, (AckError, Vec<Args>)>) + Send>;
+
+/// The handlers of a namespace (or of a family of dynamic namespaces).
+#[derive(Default)]
+struct Handlers {
+    middlewares: Vec<Middleware>,
+    on_connect: Option<ConnectHandler>,
+    events: HashMap<String, EventHandler>,
+    any: Option<AnyHandler>,
+    on_disconnect: Option<DisconnectHandler>,
+}
+
+/// A namespace's definition: what runs when sockets connect and send events.
+/// Register handlers before clients connect (registration while serving is
+/// allowed and takes effect for later packets).
+#[derive(Clone)]
+pub struct Namespace {
+    io: SocketIo,
+    handlers: Arc<RwLock<Handlers>>,
+    /// The namespace name; for a dynamic family, `None` (use
+    /// [`SocketIo::of`] to reach its concrete namespaces).
+    name: Option<Arc<str>>,
+}
+
+impl Namespace {
+    /// Adds connect middleware, run in order on every CONNECT; the first
+    /// `Err` refuses the connection with CONNECT_ERROR.
+    pub fn use_middleware(
+        &self,
+        f: impl Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers).middlewares.push(Box::new(f));
+        self
+    }
+
+    /// Runs `f` for each socket that connects, after its CONNECT was answered.
+    pub fn on_connect(&self, f: impl Fn(&Socket) + Send + Sync + 'static) -> &Self {
+        write(&self.handlers).on_connect = Some(Box::new(f));
+        self
+    }
+
+    /// Handles event `name`. The handler gets the arguments and, when the
+    /// client asked for an ack, an [`AckSender`].
+    pub fn on(
+        &self,
+        name: &str,
+        f: impl Fn(&Socket, Args, Option<AckSender>) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers)
+            .events
+            .insert(name.to_owned(), Arc::new(f));
+        self
+    }
+
+    /// Handles every event that has no handler of its own (a catch-all).
+    pub fn on_any(
+        &self,
+        f: impl Fn(&Socket, &str, Args, Option<AckSender>) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers).any = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` when a socket leaves, with the reason. Its rooms are still
+    /// readable in `f`.
+    pub fn on_disconnect(
+        &self,
+        f: impl Fn(&Socket, &DisconnectReason) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers).on_disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Emit operators over this namespace (every socket in it). For a
+    /// dynamic family this reaches nothing: use [`SocketIo::of`].
+    pub fn ops(&self) -> Operators {
+        Operators::new(
+            self.io.clone(),
+            self.name.clone().unwrap_or_else(|| "".into()),
+        )
+    }
+}
+
+/// An ack owed to the client: call [`AckSender::send`] once.
+pub struct AckSender {
+    socket: Socket,
+    id: u64,
+}
+
+impl AckSender {
+    /// Answers the client's ack with these arguments.
+    pub fn send(self, args: impl Into<Args>) {
+        let args = args.into();
+        let packet =
+            Packet::ack_with_binary(&*self.socket.namespace, args.values, self.id, args.binary);
+        let io = self.socket.io.clone();
+        io.transmit_to_socket(&self.socket.id, &packet, false);
+    }
+}
+
+/// One client connected to one namespace. Cheap to clone.
+#[derive(Clone)]
+pub struct Socket {
+    io: SocketIo,
+    id: Arc<str>,
+    namespace: Arc<str>,
+    handshake: Arc<Handshake>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl Socket {
+    /// The socket id (`socket.id` on the client).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The namespace name.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// What the socket connected with (its `auth` payload).
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// Whether the socket is still connected.
+    pub fn connected(&self) -> bool {
+        self.io.state().sockets.contains_key(&self.id)
+    }
+
+    /// Sends event `event` to this socket.
+    pub fn emit(&self, event: &str, args: impl Into<Args>) {
+        let packet = event_packet(&self.namespace, event, args.into(), None);
+        self.io.transmit_to_socket(&self.id, &packet, false);
+    }
+
+    /// Sends event `event` to this socket, asking for an ack; `callback`
+    /// gets the client's answer, or an [`AckError`] after `timeout`.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+        callback: impl FnOnce(Result<Args, AckError>) + Send + 'static,
+    ) {
+        let io = &self.io;
+        let deadline = (io.inner.clock)() + timeout;
+        let id = {
+            let mut state = io.state();
+            let Some(socket) = state.sockets.get_mut(&self.id) else {
+                drop(state);
+                callback(Err(AckError::Disconnected));
+                return;
+            };
+            let id = socket.next_ack_id;
+            socket.next_ack_id += 1;
+            socket
+                .pending_acks
+                .insert(id, PendingAck::One(Box::new(callback)));
+            state
+                .timers
+                .insert((deadline, Timer::Ack(self.id.clone(), id)));
+            id
+        };
+        io.wake_timer();
+        let packet = event_packet(&self.namespace, event, args.into(), Some(id));
+        io.transmit_to_socket(&self.id, &packet, false);
+    }
+
+    /// Joins `room`.
+    pub fn join(&self, room: &str) {
+        let mut state = self.io.state();
+        state.join(&self.namespace, &self.id, room);
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: &str) {
+        let mut state = self.io.state();
+        state.leave(&self.namespace, &self.id, room);
+    }
+
+    /// The rooms this socket is in (its own id room included), sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        let state = self.io.state();
+        let mut rooms: Vec<String> = state
+            .sockets
+            .get(&self.id)
+            .map(|s| s.rooms.iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default();
+        rooms.sort();
+        rooms
+    }
+
+    /// Operators that reach `room`, except this socket (`socket.to(room)`).
+    pub fn to(&self, room: &str) -> Operators {
+        self.broadcast().to(room)
+    }
+
+    /// Operators that reach every socket of the namespace but this one
+    /// (`socket.broadcast`).
+    pub fn broadcast(&self) -> Operators {
+        let mut ops = Operators::new(self.io.clone(), self.namespace.clone());
+        ops.except_socket = Some(self.id.clone());
+        ops
+    }
+
+    /// Operators for this socket alone, marked volatile: the message is
+    /// dropped rather than queued when the client is behind.
+    pub fn volatile(&self) -> Operators {
+        let mut ops = Operators::new(self.io.clone(), self.namespace.clone());
+        ops.only_socket = Some(self.id.clone());
+        ops.volatile = true;
+        ops
+    }
+
+    /// Makes the socket leave its namespace: the client gets DISCONNECT
+    /// ("io server disconnect") and the socket "server namespace disconnect".
+    pub fn disconnect(&self) {
+        let packet = Packet::disconnect(&*self.namespace);
+        self.io.transmit_to_socket(&self.id, &packet, false);
+        self.io
+            .remove_socket(&self.id, DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Closes the whole Engine.IO connection under this socket (every
+    /// namespace of the client).
+    pub fn close_connection(&self) {
+        let conn = {
+            let state = self.io.state();
+            state
+                .sockets
+                .get(&self.id)
+                .and_then(|s| state.clients.get(&s.client))
+                .map(|c| c.conn.clone())
+        };
+        if let Some(conn) = conn {
+            conn.close();
+        }
+    }
+}
+
+/// A broadcast: which sockets of a namespace an emit reaches.
+///
+/// Rooms are unions (`to(a).to(b)` reaches sockets in a or b); `except`
+/// removes sockets in those rooms.
+#[derive(Clone)]
+pub struct Operators {
+    io: SocketIo,
+    namespace: Arc<str>,
+    rooms: Vec<String>,
+    except: Vec<String>,
+    except_socket: Option<Arc<str>>,
+    only_socket: Option<Arc<str>>,
+    volatile: bool,
+}
+
+impl Operators {
+    fn new(io: SocketIo, namespace: Arc<str>) -> Operators {
+        Operators {
+            io,
+            namespace,
+            rooms: Vec::new(),
+            except: Vec::new(),
+            except_socket: None,
+            only_socket: None,
+            volatile: false,
+        }
+    }
+
+    /// Also reaches sockets in `room` (no room at all means every socket).
+    pub fn to(mut self, room: &str) -> Operators {
+        self.rooms.push(room.to_owned());
+        self
+    }
+
+    /// Leaves out sockets in `room`.
+    pub fn except(mut self, room: &str) -> Operators {
+        self.except.push(room.to_owned());
+        self
+    }
+
+    /// Drops the message for clients that are behind instead of queueing it.
+    pub fn volatile(mut self) -> Operators {
+        self.volatile = true;
+        self
+    }
+
+    /// The ids of the sockets this broadcast reaches, sorted.
+    pub fn socket_ids(&self) -> Vec<String> {
+        let state = self.io.state();
+        let mut ids: Vec<String> = state
+            .targets(self)
+            .iter()
+            .map(|id| id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Sends the event to every socket reached. The packet is encoded once
+    /// and its bytes shared by all receivers.
+    pub fn emit(&self, event: &str, args: impl Into<Args>) {
+        let packet = event_packet(&self.namespace, event, args.into(), None);
+        let messages = encode_messages(&packet);
+        let targets = self.io.state().targets(self);
+        for id in &targets {
+            self.io.transmit_encoded(id, &messages, self.volatile);
+        }
+    }
+
+    /// Sends the event to every socket reached, each with its own ack id;
+    /// `callback` gets every answer, or the timeout with the answers that
+    /// came.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+        callback: impl FnOnce(Result<Vec<Args>, (AckError, Vec<Args>)>) + Send + 'static,
+    ) {
+        let args = args.into();
+        let io = &self.io;
+        let deadline = (io.inner.clock)() + timeout;
+        let mut sends = Vec::new();
+        {
+            let mut state = io.state();
+            let targets = state.targets(self);
+            if targets.is_empty() {
+                drop(state);
+                callback(Ok(Vec::new()));
+                return;
+            }
+            let group = state.next_group;
+            state.next_group += 1;
+            for id in &targets {
+                if let Some(socket) = state.sockets.get_mut(id) {
+                    let ack = socket.next_ack_id;
+                    socket.next_ack_id += 1;
+                    socket.pending_acks.insert(ack, PendingAck::Group(group));
+                    sends.push((id.clone(), ack));
+                }
+            }
+            state.groups.insert(
+                group,
+                AckGroup {
+                    waiting: sends.len(),
+                    replies: Vec::new(),
+                    callback: Box::new(callback),
+                },
+            );
+            state.timers.insert((deadline, Timer::Group(group)));
+        }
+        io.wake_timer();
+        for (id, ack) in sends {
+            let packet = event_packet(&self.namespace, event, args.clone(), Some(ack));
+            io.transmit_to_socket(&id, &packet, self.volatile);
+        }
+    }
+
+    /// Makes every socket reached leave `room`... or join it: see
+    /// [`Operators::join`].
+    pub fn leave(&self, room: &str) {
+        let mut state = self.io.state();
+        for id in state.targets(self) {
+            state.leave(&self.namespace, &id, room);
+        }
+    }
+
+    /// Makes every socket reached join `room`.
+    pub fn join(&self, room: &str) {
+        let mut state = self.io.state();
+        for id in state.targets(self) {
+            state.join(&self.namespace, &id, room);
+        }
+    }
+}
+
+fn event_packet(namespace: &str, event: &str, args: Args, ack_id: Option<u64>) -> Packet {
+    let mut values = Vec::with_capacity(args.values.len() + 1);
+    values.push(Value::from(event));
+    values.extend(args.values);
+    Packet::event_with_binary(namespace, values, ack_id, args.binary)
+}
+
+/// The Engine.IO messages of one packet: its text, then each attachment.
+fn encode_messages(packet: &Packet) -> Vec<Data> {
+    let mut messages = Vec::with_capacity(1 + packet.attachments.len());
+    messages.push(Data::from(packet.encode()));
+    messages.extend(packet.attachments.iter().cloned().map(Data::Binary));
+    messages
+}
+
+enum PendingAck {
+    One(AckCallback),
+    Group(u64),
+}
+
+struct AckGroup {
+    waiting: usize,
+    replies: Vec<Args>,
+    callback: BroadcastAckCallback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Connect(Sid),
+    Ack(Arc<str>, u64),
+    Group(u64),
+}
+
+struct ClientState {
+    conn: Arc<dyn Conn>,
+    decoder: Decoder,
+    /// namespace → socket id
+    sockets: HashMap<Arc<str>, Arc<str>>,
+    connect_deadline: Option<Instant>,
+}
+
+struct SocketState {
+    client: Sid,
+    namespace: Arc<str>,
+    handshake: Arc<Handshake>,
+    rooms: HashSet<Arc<str>>,
+    next_ack_id: u64,
+    pending_acks: HashMap<u64, PendingAck>,
+    handlers: Arc<RwLock<Handlers>>,
+}
+
+/// room → the ids of the sockets in it.
+type Rooms = HashMap<Arc<str>, HashSet<Arc<str>>>;
+
+#[derive(Default)]
+struct State {
+    clients: HashMap<Sid, ClientState>,
+    sockets: HashMap<Arc<str>, SocketState>,
+    /// namespace → room → sockets: the in-memory adapter.
+    rooms: HashMap<Arc<str>, Rooms>,
+    timers: BTreeSet<(Instant, Timer)>,
+    groups: HashMap<u64, AckGroup>,
+    next_group: u64,
+}
+
+impl State {
+    fn join(&mut self, namespace: &str, id: &str, room: &str) {
+        let Some(socket) = self.sockets.get_mut(id) else {
+            return;
+        };
+        let room: Arc<str> = Arc::from(room);
+        socket.rooms.insert(room.clone());
+        let id = self.sockets.get_key_value(id).map(|(k, _)| k.clone());
+        if let Some(id) = id {
+            self.rooms
+                .entry(Arc::from(namespace))
+                .or_default()
+                .entry(room)
+                .or_default()
+                .insert(id);
+        }
+    }
+
+    fn leave(&mut self, namespace: &str, id: &str, room: &str) {
+        if let Some(socket) = self.sockets.get_mut(id) {
+            socket.rooms.remove(room);
+        }
+        if let Some(rooms) = self.rooms.get_mut(namespace)
+            && let Some(members) = rooms.get_mut(room)
+        {
+            members.remove(id);
+            if members.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+
+    /// The sockets a broadcast reaches.
+    fn targets(&self, ops: &Operators) -> Vec<Arc<str>> {
+        if let Some(only) = &ops.only_socket {
+            return self
+                .sockets
+                .get_key_value(only)
+                .map(|(k, _)| vec![k.clone()])
+                .unwrap_or_default();
+        }
+        let Some(rooms) = self.rooms.get(&*ops.namespace) else {
+            return Vec::new();
+        };
+        let excluded: HashSet<&Arc<str>> = ops
+            .except
+            .iter()
+            .filter_map(|r| rooms.get(r.as_str()))
+            .flatten()
+            .collect();
+        let keep =
+            |id: &&Arc<str>| !excluded.contains(id) && ops.except_socket.as_deref() != Some(&***id);
+        if ops.rooms.is_empty() {
+            self.sockets
+                .iter()
+                .filter(|(_, s)| s.namespace == ops.namespace)
+                .map(|(id, _)| id)
+                .filter(keep)
+                .cloned()
+                .collect()
+        } else {
+            let mut seen = HashSet::new();
+            ops.rooms
+                .iter()
+                .filter_map(|r| rooms.get(r.as_str()))
+                .flatten()
+                .filter(keep)
+                .filter(|id| seen.insert(*id))
+                .cloned()
+                .collect()
+        }
+    }
+}
+
+struct Inner {
+    config: Config,
+    clock: Clock,
+    namespaces: RwLock<HashMap<Arc<str>, Namespace>>,
+    dynamic: RwLock<Vec<(DynamicMatcher, Namespace)>>,
+    state: Mutex<State>,
+    ids: Mutex<SidGenerator>,
+    timer_waker: RwLock<Option<Box<dyn Fn() + Send + Sync>>>,
+    slow_consumers: AtomicU64,
+}
+
+type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The Socket.IO server. Cheap to clone; every clone is the same server.
+#[derive(Clone)]
+pub struct SocketIo {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIo").finish_non_exhaustive()
+    }
+}
+
+/// What to do after the state lock is released.
+enum Action {
+    Connect {
+        conn: Arc<dyn Conn>,
+        namespace: Namespace,
+        handshake: Handshake,
+    },
+    Event {
+        socket: Socket,
+        handlers: Arc<RwLock<Handlers>>,
+        name: String,
+        args: Args,
+        ack: Option<u64>,
+    },
+    Ack(AckCallback, Result<Args, AckError>),
+    GroupDone(
+        BroadcastAckCallback,
+        Result<Vec<Args>, (AckError, Vec<Args>)>,
+    ),
+    /// A socket left: fail its pending acks, then call `on_disconnect`.
+    Disconnected(
+        Socket,
+        Arc<RwLock<Handlers>>,
+        DisconnectReason,
+        Vec<AckCallback>,
+    ),
+    Close(Arc<dyn Conn>),
+}
+
+impl SocketIo {
+    /// A server with these settings, reading time from `clock`.
+    pub fn new(config: Config, clock: Clock) -> SocketIo {
+        let ids = SidGenerator::new(config.rng_seed);
+        SocketIo {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                namespaces: RwLock::new(HashMap::new()),
+                dynamic: RwLock::new(Vec::new()),
+                state: Mutex::new(State::default()),
+                ids: Mutex::new(ids),
+                timer_waker: RwLock::new(None),
+                slow_consumers: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The namespace `name` (created on first use), to register handlers on.
+    pub fn namespace(&self, name: &str) -> Namespace {
+        let name = normalize_namespace(name);
+        write(&self.inner.namespaces)
+            .entry(Arc::from(name.as_str()))
+            .or_insert_with(|| Namespace {
+                io: self.clone(),
+                handlers: Arc::default(),
+                name: Some(Arc::from(name.as_str())),
+            })
+            .clone()
+    }
+
+    /// A family of dynamic namespaces: any namespace whose name `matches`
+    /// is served with the returned handlers (the reference server's "parent
+    /// namespace", matched by a predicate or a pattern).
+    pub fn dynamic_namespace(
+        &self,
+        matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Namespace {
+        let ns = Namespace {
+            io: self.clone(),
+            handlers: Arc::default(),
+            name: None,
+        };
+        write(&self.inner.dynamic).push((Box::new(matches), ns.clone()));
+        ns
+    }
+
+    /// Emit operators over namespace `name`.
+    pub fn of(&self, name: &str) -> Operators {
+        Operators::new(self.clone(), Arc::from(normalize_namespace(name).as_str()))
+    }
+
+    /// Number of clients dropped because their queue was full.
+    pub fn slow_consumers_dropped(&self) -> u64 {
+        self.inner.slow_consumers.load(Ordering::Relaxed)
+    }
+
+    /// Number of connected sockets, over every namespace.
+    pub fn socket_count(&self) -> usize {
+        self.state().sockets.len()
+    }
+
+    /// Sets what to call when a new deadline may be earlier than the one the
+    /// driver sleeps on.
+    pub fn set_timer_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
+        *write(&self.inner.timer_waker) = Some(Box::new(waker));
+    }
+
+    fn wake_timer(&self) {
+        if let Some(waker) = &*read(&self.inner.timer_waker) {
+            waker();
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ----- engine side --------------------------------------------------------
+
+    /// An Engine.IO connection opened: it has `connect_timeout` to join a
+    /// namespace.
+    pub fn handle_open(&self, conn: Arc<dyn Conn>) {
+        let deadline = (self.inner.clock)() + self.inner.config.connect_timeout;
+        let sid = conn.sid();
+        {
+            let mut state = self.state();
+            state.clients.insert(
+                sid,
+                ClientState {
+                    conn,
+                    decoder: Decoder::new(self.inner.config.limits.clone()),
+                    sockets: HashMap::new(),
+                    connect_deadline: Some(deadline),
+                },
+            );
+            state.timers.insert((deadline, Timer::Connect(sid)));
+        }
+        self.wake_timer();
+    }
+
+    /// An Engine.IO message from client `sid`.
+    pub fn handle_message(&self, sid: Sid, data: Data) {
+        let actions = {
+            let mut state = self.state();
+            let Some(client) = state.clients.get_mut(&sid) else {
+                return;
+            };
+            let decoded = match data {
+                Data::Text(text) => client.decoder.decode_text(&text),
+                Data::Binary(bytes) => client.decoder.decode_binary(bytes),
+            };
+            match decoded {
+                Ok(None) => return,
+                Ok(Some(packet)) => self.on_packet(&mut state, sid, packet),
+                // socket.io-protocol v5: a malformed packet closes the
+                // connection (the reference: "parse error").
+                Err(_) => self.drop_client(&mut state, sid, DisconnectReason::ParseError),
+            }
+        };
+        self.run(actions);
+    }
+
+    /// The Engine.IO connection of client `sid` ended with `reason`.
+    pub fn handle_close(&self, sid: Sid, reason: &str) {
+        let actions = {
+            let mut state = self.state();
+            let mut actions = self.drop_client(
+                &mut state,
+                sid,
+                DisconnectReason::Transport(reason.to_owned()),
+            );
+            // The connection is already gone: do not close it again.
+            actions.retain(|a| !matches!(a, Action::Close(_)));
+            actions
+        };
+        self.run(actions);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.state().timers.first().map(|(at, _)| *at)
+    }
+
+    /// Runs the timers due now: connect timeouts and ack timeouts.
+    pub fn handle_timeout(&self) {
+        let now = (self.inner.clock)();
+        let mut actions = Vec::new();
+        {
+            let mut state = self.state();
+            while let Some((at, _)) = state.timers.first() {
+                if *at > now {
+                    break;
+                }
+                let Some((_, timer)) = state.timers.pop_first() else {
+                    break;
+                };
+                match timer {
+                    Timer::Connect(sid) => {
+                        if let Some(client) = state.clients.get(&sid)
+                            && client.sockets.is_empty()
+                        {
+                            actions.push(Action::Close(client.conn.clone()));
+                        }
+                    }
+                    Timer::Ack(id, ack) => {
+                        if let Some(socket) = state.sockets.get_mut(&id)
+                            && let Some(PendingAck::One(cb)) = socket.pending_acks.remove(&ack)
+                        {
+                            actions.push(Action::Ack(cb, Err(AckError::Timeout)));
+                        }
+                    }
+                    Timer::Group(group) => {
+                        if let Some(g) = state.groups.remove(&group) {
+                            actions.push(Action::GroupDone(
+                                g.callback,
+                                Err((AckError::Timeout, g.replies)),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        self.run(actions);
+    }
+
+    fn on_packet(&self, state: &mut State, sid: Sid, packet: Packet) -> Vec<Action> {
+        let Some(client) = state.clients.get(&sid) else {
+            return Vec::new();
+        };
+        let socket_id = client.sockets.get(packet.namespace.as_str()).cloned();
+        match (packet.kind, socket_id) {
+            (PacketType::Connect, None) => {
+                let conn = client.conn.clone();
+                let name = packet.namespace.clone();
+                let Some(namespace) = self.find_namespace(&name) else {
+                    let error = Packet::connect_error(&name, "Invalid namespace", None);
+                    let _ = conn.send(Data::from(error.encode()));
+                    return Vec::new();
+                };
+                let auth = match packet.data {
+                    Some(Value::Object(map)) => Value::Object(map),
+                    _ => json!({}),
+                };
+                vec![Action::Connect {
+                    conn,
+                    namespace,
+                    handshake: Handshake {
+                        namespace: name,
+                        auth,
+                    },
+                }]
+            }
+            (PacketType::Disconnect, Some(id)) => self
+                .remove_socket_locked(state, &id, DisconnectReason::ClientNamespaceDisconnect)
+                .into_iter()
+                .collect(),
+            (PacketType::Event | PacketType::BinaryEvent, Some(id)) => {
+                let Some(socket) = state.sockets.get(&id) else {
+                    return Vec::new();
+                };
+                let mut values = match packet.data {
+                    Some(Value::Array(values)) => values,
+                    _ => Vec::new(),
+                };
+                // The decoder checked the array is non-empty and starts with
+                // a name (a string, or a number as the reference allows).
+                let name = match values.first() {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => return Vec::new(),
+                };
+                values.remove(0);
+                vec![Action::Event {
+                    socket: Socket {
+                        io: self.clone(),
+                        id: id.clone(),
+                        namespace: socket.namespace.clone(),
+                        handshake: socket.handshake.clone(),
+                    },
+                    handlers: socket.handlers.clone(),
+                    name,
+                    args: Args {
+                        values,
+                        binary: packet.attachments,
+                    },
+                    ack: packet.ack_id,
+                }]
+            }
+            (PacketType::Ack | PacketType::BinaryAck, Some(id)) => {
+                let args = Args {
+                    values: match packet.data {
+                        Some(Value::Array(values)) => values,
+                        _ => Vec::new(),
+                    },
+                    binary: packet.attachments,
+                };
+                let Some(ack_id) = packet.ack_id else {
+                    return Vec::new();
+                };
+                let pending = state
+                    .sockets
+                    .get_mut(&id)
+                    .and_then(|s| s.pending_acks.remove(&ack_id));
+                match pending {
+                    Some(PendingAck::One(cb)) => vec![Action::Ack(cb, Ok(args))],
+                    Some(PendingAck::Group(group)) => {
+                        let done = match state.groups.get_mut(&group) {
+                            Some(g) => {
+                                g.replies.push(args);
+                                g.waiting -= 1;
+                                g.waiting == 0
+                            }
+                            None => false,
+                        };
+                        if done && let Some(g) = state.groups.remove(&group) {
+                            vec![Action::GroupDone(g.callback, Ok(g.replies))]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    // An unknown or late ack is ignored, as the reference does.
+                    None => Vec::new(),
+                }
+            }
+            // CONNECT on a connected namespace, anything but CONNECT on one
+            // that is not, and CONNECT_ERROR from a client: the reference
+            // closes the connection ("invalid state").
+            _ => self.drop_client(state, sid, DisconnectReason::ParseError),
+        }
+    }
+
+    fn find_namespace(&self, name: &str) -> Option<Namespace> {
+        if let Some(ns) = read(&self.inner.namespaces).get(name) {
+            return Some(ns.clone());
+        }
+        let parent = read(&self.inner.dynamic)
+            .iter()
+            .find(|(matches, _)| matches(name))
+            .map(|(_, ns)| ns.handlers.clone())?;
+        Some(Namespace {
+            io: self.clone(),
+            handlers: parent,
+            name: Some(Arc::from(name)),
+        })
+    }
+
+    /// Removes every socket of client `sid` and the client; the connection is
+    /// closed by the returned actions.
+    fn drop_client(&self, state: &mut State, sid: Sid, reason: DisconnectReason) -> Vec<Action> {
+        let Some(client) = state.clients.remove(&sid) else {
+            return Vec::new();
+        };
+        let mut actions: Vec<Action> = client
+            .sockets
+            .values()
+            .filter_map(|id| self.remove_socket_locked(state, id, reason.clone()))
+            .collect();
+        actions.push(Action::Close(client.conn));
+        actions
+    }
+
+    fn remove_socket(&self, id: &str, reason: DisconnectReason) {
+        let action = {
+            let mut state = self.state();
+            self.remove_socket_locked(&mut state, id, reason)
+        };
+        self.run(action.into_iter().collect());
+    }
+
+    fn remove_socket_locked(
+        &self,
+        state: &mut State,
+        id: &str,
+        reason: DisconnectReason,
+    ) -> Option<Action> {
+        let (id, socket) = state.sockets.remove_entry(id)?;
+        if let Some(client) = state.clients.get_mut(&socket.client) {
+            client.sockets.remove(&socket.namespace);
+        }
+        if let Some(rooms) = state.rooms.get_mut(&socket.namespace) {
+            for room in &socket.rooms {
+                if let Some(members) = rooms.get_mut(room) {
+                    members.remove(&id);
+                    if members.is_empty() {
+                        rooms.remove(room);
+                    }
+                }
+            }
+        }
+        let handle = Socket {
+            io: self.clone(),
+            id,
+            namespace: socket.namespace.clone(),
+            handshake: socket.handshake.clone(),
+        };
+        // Pending acks fail with "disconnected" (a broadcast group simply
+        // misses this answer; its timer ends it).
+        let failed = socket
+            .pending_acks
+            .into_values()
+            .filter_map(|pending| match pending {
+                PendingAck::One(cb) => Some(cb),
+                PendingAck::Group(_) => None,
+            })
+            .collect();
+        Some(Action::Disconnected(
+            handle,
+            socket.handlers,
+            reason,
+            failed,
+        ))
+    }
+
+    fn run(&self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Connect {
+                    conn,
+                    namespace,
+                    handshake,
+                } => self.connect(conn, namespace, handshake),
+                Action::Event {
+                    socket,
+                    handlers,
+                    name,
+                    args,
+                    ack,
+                } => {
+                    let ack = ack.map(|id| AckSender {
+                        socket: socket.clone(),
+                        id,
+                    });
+                    let handler = read(&handlers).events.get(&name).cloned();
+                    match handler {
+                        Some(handler) => handler(&socket, args, ack),
+                        None => {
+                            if let Some(any) = &read(&handlers).any {
+                                any(&socket, &name, args, ack);
+                            }
+                        }
+                    }
+                }
+                Action::Ack(cb, result) => cb(result),
+                Action::GroupDone(cb, result) => cb(result),
+                Action::Disconnected(socket, handlers, reason, failed) => {
+                    for cb in failed {
+                        cb(Err(AckError::Disconnected));
+                    }
+                    if let Some(f) = &read(&handlers).on_disconnect {
+                        f(&socket, &reason);
+                    }
+                }
+                Action::Close(conn) => conn.close(),
+            }
+        }
+    }
+
+    fn connect(&self, conn: Arc<dyn Conn>, namespace: Namespace, handshake: Handshake) {
+        let refused = read(&namespace.handlers)
+            .middlewares
+            .iter()
+            .find_map(|m| m(&handshake).err());
+        let name = handshake.namespace.clone();
+        if let Some(error) = refused {
+            let packet = Packet::connect_error(&name, &error.message, error.data);
+            let _ = conn.send(Data::from(packet.encode()));
+            return;
+        }
+        let id: Arc<str> = Arc::from(lock(&self.inner.ids).next_sid().as_str());
+        let ns_name: Arc<str> = Arc::from(name.as_str());
+        let handshake = Arc::new(handshake);
+        {
+            let mut state = self.state();
+            let sid = conn.sid();
+            let Some(client) = state.clients.get_mut(&sid) else {
+                return; // the connection closed meanwhile
+            };
+            if client.sockets.contains_key(&ns_name) {
+                return;
+            }
+            client.sockets.insert(ns_name.clone(), id.clone());
+            client.connect_deadline = None;
+            state.sockets.insert(
+                id.clone(),
+                SocketState {
+                    client: sid,
+                    namespace: ns_name.clone(),
+                    handshake: handshake.clone(),
+                    rooms: HashSet::new(),
+                    next_ack_id: 0,
+                    pending_acks: HashMap::new(),
+                    handlers: namespace.handlers.clone(),
+                },
+            );
+            // Every socket is in the room named by its own id.
+            state.join(&ns_name, &id, &id);
+            let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
+            let _ = conn.send(Data::from(ok.encode()));
+        }
+        let socket = Socket {
+            io: self.clone(),
+            id,
+            namespace: ns_name,
+            handshake,
+        };
+        if let Some(f) = &read(&namespace.handlers).on_connect {
+            f(&socket);
+        }
+    }
+
+    fn transmit_to_socket(&self, id: &str, packet: &Packet, volatile: bool) {
+        self.transmit_encoded(id, &encode_messages(packet), volatile);
+    }
+
+    /// Queues already-encoded messages for one socket. A full queue drops a
+    /// volatile message; for any other, the client is a slow consumer and is
+    /// disconnected (never a silent loss).
+    fn transmit_encoded(&self, id: &str, messages: &[Data], volatile: bool) {
+        let actions = {
+            let mut state = self.state();
+            let Some(sid) = state.sockets.get(id).map(|s| s.client) else {
+                return;
+            };
+            let Some(conn) = state.clients.get(&sid).map(|c| c.conn.clone()) else {
+                return;
+            };
+            let mut full = false;
+            for message in messages {
+                match conn.send(message.clone()) {
+                    Ok(()) => {}
+                    Err(SendError::Full) => {
+                        full = true;
+                        break;
+                    }
+                    Err(SendError::Closed) => return,
+                }
+            }
+            if !full || volatile {
+                return;
+            }
+            self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.drop_client(&mut state, sid, DisconnectReason::SlowConsumer)
+        };
+        self.run(actions);
+    }
+}
+
+/// `chat` and `/chat` name the same namespace; the empty name is `/`.
+fn normalize_namespace(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
