@@ -1299,3 +1299,318 @@ fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engineio::SidGenerator;
+
+    /// An Engine.IO connection that records what the server sends.
+    struct FakeConn {
+        sid: Sid,
+        sent: Mutex<Vec<Data>>,
+        closed: Mutex<bool>,
+        /// Refuse sends with `Full` once this many messages are queued.
+        capacity: usize,
+    }
+
+    impl Conn for FakeConn {
+        fn sid(&self) -> Sid {
+            self.sid
+        }
+        fn send(&self, data: Data) -> Result<(), SendError> {
+            let mut sent = lock(&self.sent);
+            if sent.len() >= self.capacity {
+                return Err(SendError::Full);
+            }
+            sent.push(data);
+            Ok(())
+        }
+        fn close(&self) {
+            *lock(&self.closed) = true;
+        }
+    }
+
+    impl FakeConn {
+        fn take_text(&self) -> Vec<String> {
+            lock(&self.sent)
+                .drain(..)
+                .map(|d| match d {
+                    Data::Text(t) => t.to_string(),
+                    Data::Binary(b) => format!("<{} bytes>", b.len()),
+                })
+                .collect()
+        }
+        fn is_closed(&self) -> bool {
+            *lock(&self.closed)
+        }
+    }
+
+    /// A server on a virtual clock with fake connections.
+    struct Sim {
+        io: SocketIo,
+        now: Arc<Mutex<Instant>>,
+        sids: SidGenerator,
+    }
+
+    impl Sim {
+        fn new() -> Sim {
+            let now = Arc::new(Mutex::new(Instant::now()));
+            let clock_now = now.clone();
+            let clock: Clock = Arc::new(move || *lock(&clock_now));
+            let io = SocketIo::new(Config::default().with_rng_seed([3; 32]), clock);
+            Sim {
+                io,
+                now,
+                sids: SidGenerator::new(Some([4; 32])),
+            }
+        }
+
+        fn client(&mut self, capacity: usize) -> Arc<FakeConn> {
+            let conn = Arc::new(FakeConn {
+                sid: self.sids.next_sid(),
+                sent: Mutex::default(),
+                closed: Mutex::default(),
+                capacity,
+            });
+            self.io.handle_open(conn.clone());
+            conn
+        }
+
+        fn recv(&self, conn: &FakeConn, text: &str) {
+            self.io.handle_message(conn.sid, Data::from(text));
+        }
+
+        fn advance(&self, by: Duration) {
+            *lock(&self.now) += by;
+            while let Some(at) = self.io.poll_timeout() {
+                if at > *lock(&self.now) {
+                    break;
+                }
+                self.io.handle_timeout();
+            }
+        }
+
+        /// Connects `conn` to `/` and returns the socket id.
+        fn connect(&self, conn: &FakeConn) -> String {
+            self.recv(conn, "0");
+            let sent = conn.take_text();
+            let json: Value = serde_json::from_str(&sent[0][1..]).unwrap();
+            json["sid"].as_str().unwrap().to_owned()
+        }
+    }
+
+    #[test]
+    fn connect_answers_with_the_socket_id_then_runs_on_connect() {
+        let mut sim = Sim::new();
+        sim.io
+            .namespace("/")
+            .on_connect(|s| s.emit("hi", s.handshake().auth.clone()));
+        let conn = sim.client(100);
+        sim.recv(&conn, "0{\"token\":\"t\"}");
+        let sent = conn.take_text();
+        assert!(sent[0].starts_with("0{\"sid\":\""), "{sent:?}");
+        assert_eq!(sent[1], "2[\"hi\",{\"token\":\"t\"}]");
+    }
+
+    #[test]
+    fn unknown_namespace_gets_connect_error_and_the_connection_stays() {
+        let mut sim = Sim::new();
+        sim.io.namespace("/");
+        let conn = sim.client(100);
+        sim.recv(&conn, "0/nope,");
+        assert_eq!(
+            conn.take_text(),
+            vec!["4/nope,{\"message\":\"Invalid namespace\"}"]
+        );
+        assert!(!conn.is_closed());
+    }
+
+    #[test]
+    fn middleware_refusal_carries_message_and_data() {
+        let mut sim = Sim::new();
+        sim.io.namespace("/admin").use_middleware(|_| {
+            Err(ConnectError::new("unauthorized").with_data(json!({"code": 401})))
+        });
+        let conn = sim.client(100);
+        sim.recv(&conn, "0/admin,");
+        let sent = conn.take_text();
+        let json: Value = serde_json::from_str(sent[0].trim_start_matches("4/admin,")).unwrap();
+        assert_eq!(
+            json,
+            json!({"message": "unauthorized", "data": {"code": 401}})
+        );
+    }
+
+    #[test]
+    fn connect_timeout_closes_a_client_that_joins_no_namespace() {
+        let mut sim = Sim::new();
+        sim.io.namespace("/");
+        let idle = sim.client(100);
+        let active = sim.client(100);
+        sim.connect(&active);
+        sim.advance(Duration::from_millis(44_999));
+        assert!(!idle.is_closed());
+        sim.advance(Duration::from_millis(1));
+        assert!(idle.is_closed());
+        assert!(!active.is_closed());
+    }
+
+    #[test]
+    fn ack_from_client_or_timeout() {
+        let mut sim = Sim::new();
+        let sockets = Arc::new(Mutex::new(Vec::new()));
+        let keep = sockets.clone();
+        sim.io
+            .namespace("/")
+            .on_connect(move |s| lock(&keep).push(s.clone()));
+        let conn = sim.client(100);
+        sim.connect(&conn);
+        let socket = lock(&sockets)[0].clone();
+        let results = Arc::new(Mutex::new(Vec::new()));
+        for _ in 0..2 {
+            let results = results.clone();
+            socket.emit_with_ack("q", json!(1), Duration::from_millis(500), move |r| {
+                lock(&results).push(r)
+            });
+        }
+        assert_eq!(conn.take_text(), vec!["20[\"q\",1]", "21[\"q\",1]"]);
+        sim.recv(&conn, "30[\"yes\"]");
+        sim.advance(Duration::from_millis(499));
+        assert_eq!(lock(&results).len(), 1);
+        sim.advance(Duration::from_millis(1));
+        let results = lock(&results);
+        assert_eq!(results[0], Ok(Args::from(json!("yes"))));
+        assert_eq!(results[1], Err(AckError::Timeout));
+    }
+
+    #[test]
+    fn broadcast_ack_collects_answers_and_times_out_with_those_that_came() {
+        let mut sim = Sim::new();
+        sim.io.namespace("/");
+        let a = sim.client(100);
+        let b = sim.client(100);
+        sim.connect(&a);
+        sim.connect(&b);
+        let result = Arc::new(Mutex::new(None));
+        let slot = result.clone();
+        sim.io
+            .of("/")
+            .emit_with_ack("q", (), Duration::from_millis(300), move |r| {
+                *lock(&slot) = Some(r)
+            });
+        let id_a = a.take_text()[0][1..].split('[').next().unwrap().to_owned();
+        sim.recv(&a, &format!("3{id_a}[\"from a\"]"));
+        assert!(lock(&result).is_none());
+        sim.advance(Duration::from_millis(300));
+        assert_eq!(
+            *lock(&result),
+            Some(Err((AckError::Timeout, vec![Args::from(json!("from a"))])))
+        );
+    }
+
+    #[test]
+    fn rooms_decide_who_receives_a_broadcast() {
+        let mut sim = Sim::new();
+        let sockets = Arc::new(Mutex::new(Vec::new()));
+        let keep = sockets.clone();
+        sim.io
+            .namespace("/")
+            .on_connect(move |s| lock(&keep).push(s.clone()));
+        let conns: Vec<_> = (0..3).map(|_| sim.client(100)).collect();
+        for c in &conns {
+            sim.connect(c);
+        }
+        let s = lock(&sockets).clone();
+        s[0].join("r");
+        s[1].join("r");
+        let received = |ops: Operators| {
+            ops.emit("e", ());
+            conns
+                .iter()
+                .map(|c| c.take_text().len())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(received(sim.io.of("/").to("r")), vec![1, 1, 0]);
+        assert_eq!(received(s[0].to("r")), vec![0, 1, 0]);
+        assert_eq!(received(s[0].broadcast()), vec![0, 1, 1]);
+        assert_eq!(received(sim.io.of("/").except("r")), vec![0, 0, 1]);
+        assert_eq!(received(sim.io.of("/")), vec![1, 1, 1]);
+        s[1].leave("r");
+        assert_eq!(received(sim.io.of("/").to("r")), vec![1, 0, 0]);
+        assert_eq!(s[0].rooms(), {
+            let mut r = vec!["r".to_owned(), s[0].id().to_owned()];
+            r.sort();
+            r
+        });
+    }
+
+    #[test]
+    fn malformed_packet_and_event_on_unjoined_namespace_close_the_connection() {
+        let mut sim = Sim::new();
+        sim.io.namespace("/");
+        let conn = sim.client(100);
+        sim.recv(&conn, "2[\"e\"]"); // EVENT before CONNECT
+        assert!(conn.is_closed());
+        let conn = sim.client(100);
+        sim.connect(&conn);
+        sim.recv(&conn, "2\"not an array\"");
+        assert!(conn.is_closed());
+    }
+
+    #[test]
+    fn slow_consumer_is_disconnected_but_volatile_is_dropped() {
+        let mut sim = Sim::new();
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let keep = reasons.clone();
+        sim.io
+            .namespace("/")
+            .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+        let conn = sim.client(2);
+        sim.connect(&conn);
+        sim.io.of("/").emit("a", ());
+        sim.io.of("/").emit("b", ());
+        sim.io.of("/").volatile().emit("dropped", ());
+        assert!(!conn.is_closed());
+        sim.io.of("/").emit("c", ());
+        assert!(conn.is_closed());
+        assert_eq!(*lock(&reasons), vec![DisconnectReason::SlowConsumer]);
+        assert_eq!(sim.io.slow_consumers_dropped(), 1);
+    }
+
+    #[test]
+    fn binary_event_reaches_the_handler_with_its_attachments() {
+        let mut sim = Sim::new();
+        let got = Arc::new(Mutex::new(None));
+        let slot = got.clone();
+        sim.io
+            .namespace("/")
+            .on("file", move |_, args, _| *lock(&slot) = Some(args));
+        let conn = sim.client(100);
+        sim.connect(&conn);
+        sim.recv(&conn, "51-[\"file\",{\"_placeholder\":true,\"num\":0}]");
+        assert!(lock(&got).is_none());
+        sim.io
+            .handle_message(conn.sid, Data::Binary(bytes::Bytes::from_static(&[1, 2])));
+        let args = lock(&got).take().unwrap();
+        assert_eq!(args.binary, vec![bytes::Bytes::from_static(&[1, 2])]);
+        assert_eq!(args.values, vec![placeholder_value(0)]);
+    }
+
+    fn placeholder_value(n: usize) -> Value {
+        super::super::binary::placeholder(n)
+    }
+
+    #[test]
+    fn dynamic_namespaces_match_by_predicate() {
+        let mut sim = Sim::new();
+        sim.io
+            .dynamic_namespace(|n| n.starts_with("/dyn-"))
+            .on_connect(|s| s.emit("ns", json!(s.namespace())));
+        let conn = sim.client(100);
+        sim.recv(&conn, "0/dyn-7,");
+        let sent = conn.take_text();
+        assert!(sent[0].starts_with("0/dyn-7,{\"sid\""));
+        assert_eq!(sent[1], "2/dyn-7,[\"ns\",\"/dyn-7\"]");
+    }
+}
