@@ -104,3 +104,22 @@ export function expectNoEvent(emitter, event, windowMs) {
     emitter.once(event, listener);
   });
 }
+
+/**
+ * Resolves with `{ event, args }` for whichever of `events` fires first, or
+ * rejects when none of them has fired within `timeoutMs`.
+ */
+export function first(emitter, events, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+  return new Promise((resolve, reject) => {
+    const listeners = events.map((event) => [event, (...args) => settle(() => resolve({ event, args }))]);
+    const settle = (finish) => {
+      clearTimeout(timer);
+      for (const [event, listener] of listeners) emitter.off(event, listener);
+      finish();
+    };
+    const timer = setTimeout(() => settle(() => reject(new Error(
+      `timed out after ${timeoutMs} ms waiting for any of ${events.map((e) => `"${e}"`).join(', ')} on ${describeEmitter(emitter)}`,
+    ))), timeoutMs);
+    for (const [event, listener] of listeners) emitter.on(event, listener);
+  });
+}

@@ -1,0 +1,209 @@
+// Socket.IO scenarios against the test app (README.md, "The test-app
+// contract"), written once for any official socket.io-client: each suite hands
+// its `io` function to `defineSuite`, which runs the scenarios over every
+// transport setup. `coreScenarios` are the ones every client version must
+// pass; the suite of the current client adds its own on top.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startServer } from './server.mjs';
+import { first, once } from './wait.mjs';
+
+// Upper bound for one scenario, so a server that stops answering fails the
+// scenario instead of hanging the run.
+const SCENARIO_TIMEOUT_MS = 15_000;
+// Upper bound for the test app's acknowledgement of a request.
+export const ACK_TIMEOUT_MS = 3000;
+
+export const SETUPS = {
+  websocket: { name: 'websocket', transports: ['websocket'] },
+  polling: { name: 'polling', transports: ['polling'] },
+  upgrade: { name: 'polling upgraded to websocket', transports: ['polling', 'websocket'], upgrade: true },
+};
+
+/**
+ * Registers one `describe` per setup, each running every scenario as a test,
+ * against one test app started for the whole file.
+ *
+ * A scenario is `async (ctx) => void`; `ctx` is described at `createContext`.
+ */
+export function defineSuite({ title, io, setups, scenarios }) {
+  let server;
+  before(async () => {
+    server = await startServer({ app: 'testapp' });
+  });
+  after(() => server?.stop());
+
+  for (const setup of setups) {
+    describe(`${title} over ${setup.name}`, () => {
+      for (const [name, scenario] of Object.entries(scenarios)) {
+        test(name, { timeout: SCENARIO_TIMEOUT_MS }, (t) => scenario(createContext(t, io, setup, server.url)));
+      }
+    });
+  }
+}
+
+/**
+ * What a scenario works with:
+ * - `open(nsp, options)`: a client for `nsp` on the setup's transports, not
+ *   yet connected (`forceNew`, no reconnection unless `options` say so);
+ * - `connect(nsp, options)`: opens one and resolves with `{ socket, welcome }`
+ *   once it is connected, welcomed, and for the upgrade setup upgraded;
+ * - `connectError(nsp, options)`: opens one and resolves with the error of its
+ *   `connect_error`;
+ * - `ownServer()`: starts a test app for this scenario alone and resolves with
+ *   the same three functions for it, for scenarios that depend on which
+ *   clients are connected to `/`.
+ * Clients and servers are closed when the scenario ends.
+ */
+function createContext(t, io, setup, url) {
+  const sockets = [];
+  const servers = [];
+  t.after(async () => {
+    for (const socket of sockets) socket.disconnect();
+    await Promise.all(servers.map((server) => server.stop()));
+  });
+
+  const clientsOf = (baseUrl) => {
+    const open = (nsp = '/', options = {}) => {
+      const socket = io(`${baseUrl}${nsp}`, {
+        forceNew: true,
+        reconnection: false,
+        transports: setup.transports,
+        ...options,
+      });
+      sockets.push(socket);
+      return socket;
+    };
+
+    const connect = async (nsp = '/', options = {}) => {
+      const socket = open(nsp, options);
+      const [, [welcome]] = await Promise.all([
+        first(socket, ['connect', 'connect_error']).then(({ event, args: [error] }) => {
+          if (event === 'connect_error') throw new Error(`connect_error on ${nsp}: ${error.message}`);
+        }),
+        // The server emits `welcome` right after the CONNECT packet.
+        once(socket, 'welcome'),
+        setup.upgrade && once(socket.io.engine, 'upgrade'),
+      ]);
+      if (setup.upgrade) assert.equal(socket.io.engine.transport.name, 'websocket');
+      return { socket, welcome };
+    };
+
+    const connectError = async (nsp, options = {}) => {
+      const socket = open(nsp, options);
+      const { event, args } = await first(socket, ['connect', 'connect_error']);
+      assert.equal(event, 'connect_error', `${nsp} accepted the connection`);
+      assert.equal(socket.connected, false);
+      return args[0];
+    };
+
+    return { open, connect, connectError };
+  };
+
+  return {
+    setup,
+    ...clientsOf(url),
+    async ownServer() {
+      const server = await startServer({ app: 'testapp' });
+      servers.push(server);
+      return clientsOf(server.url);
+    },
+  };
+}
+
+/** Sends `event` to the test app and resolves with its acknowledgement. */
+export function request(socket, event, ...args) {
+  return socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, ...args);
+}
+
+/** Emits `event` with a callback and resolves with all the ack's arguments. */
+export function emitWithAckArgs(socket, event, ...args) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(ACK_TIMEOUT_MS).emit(event, ...args, (error, ...reply) => (error ? reject(error) : resolve(reply)));
+  });
+}
+
+// Arguments of every JSON kind, non-ASCII text included.
+export const JSON_ARGS = ['héllo, 世界 😀', 42, -1.5, { nested: { list: [1, 'two', false] }, empty: {} }, [1, 'two', null, []], null];
+
+export const bytes = (length, seed = 0) => Buffer.from(Array.from({ length }, (_, i) => (i * 7 + seed) % 256));
+
+// Connects to `nsp` without auth, then with, checking each `welcome`.
+async function assertWelcomes(ctx, nsp) {
+  for (const auth of [undefined, { token: 'x', n: 1 }]) {
+    const { socket, welcome } = await ctx.connect(nsp, auth && { auth });
+    assert.equal(socket.connected, true);
+    assert.equal(typeof socket.id, 'string');
+    assert.ok(socket.id.length > 0);
+    // The handshake auth is `{}` when the client sent none.
+    assert.deepEqual(welcome, { id: socket.id, nsp, auth: auth ?? {} });
+  }
+}
+
+export const coreScenarios = {
+  async 'connects to / and is welcomed with its id and auth'(ctx) {
+    await assertWelcomes(ctx, '/');
+  },
+
+  async 'connects to /custom and is welcomed with its id and auth'(ctx) {
+    await assertWelcomes(ctx, '/custom');
+  },
+
+  async '/private accepts the right token'(ctx) {
+    const auth = { token: 'secret' };
+    const { socket, welcome } = await ctx.connect('/private', { auth });
+    assert.deepEqual(welcome, { id: socket.id, nsp: '/private', auth });
+  },
+
+  // A middleware's `next(err)` becomes CONNECT_ERROR `{message, data}`, which
+  // the client turns into an Error with `data` attached.
+  async '/private refuses a wrong or missing token with the error message and data'(ctx) {
+    for (const options of [{ auth: { token: 'wrong' } }, {}]) {
+      const error = await ctx.connectError('/private', options);
+      assert.equal(error.message, 'unauthorized');
+      assert.deepEqual(error.data, { code: 401 });
+    }
+  },
+
+  async 'acknowledges client events with their arguments'(ctx) {
+    const { socket } = await ctx.connect('/');
+    const payload = { text: 'héllo 😀', n: 42, list: [1, null, 'x'], nested: { ok: true } };
+    assert.deepEqual(await socket.emitWithAck('echo', payload), payload);
+    assert.equal(await socket.timeout(2000).emitWithAck('echo', 'with a timeout'), 'with a timeout');
+    // emitWithAck resolves with the first argument only; a callback sees all.
+    assert.deepEqual(await emitWithAckArgs(socket, 'echo', ...JSON_ARGS), JSON_ARGS);
+  },
+
+  // Buffers travel as attachments (BINARY_EVENT / BINARY_ACK) and come back as
+  // Buffers, wherever they sit in the arguments.
+  async 'acknowledges binary arguments byte for byte'(ctx) {
+    const { socket } = await ctx.connect('/');
+    const single = bytes(256);
+    assert.deepEqual(await socket.emitWithAck('echo', single), single);
+
+    const nested = { name: 'file.bin', content: bytes(1000, 1), parts: [bytes(3, 2), 'text'] };
+    assert.deepEqual(await socket.emitWithAck('echo', nested), nested);
+
+    const args = [bytes(10, 3), 'between', bytes(20, 4)];
+    assert.deepEqual(await emitWithAckArgs(socket, 'echo', ...args), args);
+  },
+
+  async 'the server gets the answer to its acknowledged event'(ctx) {
+    const { socket } = await ctx.connect('/');
+    socket.on('question', (data, ack) => ack({ answer: data.n + 1 }));
+    const result = await request(socket, 'ask', { event: 'question', data: { n: 1 }, timeout: 2000 });
+    assert.deepEqual(result, { err: null, reply: { answer: 2 } });
+  },
+
+  async 'the server times out when the client never answers'(ctx) {
+    const { socket } = await ctx.connect('/');
+    let asked = 0;
+    socket.on('question', () => asked++);
+    const startedAt = Date.now();
+    const result = await request(socket, 'ask', { event: 'question', data: { n: 1 }, timeout: 300 });
+    assert.deepEqual(result, { err: 'operation has timed out', reply: null });
+    assert.equal(asked, 1);
+    const elapsed = Date.now() - startedAt;
+    assert.ok(elapsed >= 250, `timed out after ${elapsed} ms, before the 300 ms asked for`);
+  },
+};
