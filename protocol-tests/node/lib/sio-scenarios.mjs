@@ -43,16 +43,16 @@ export function defineSuite({ title, io, setups, scenarios }) {
 }
 
 /**
- * What a scenario works with:
- * - `open(nsp, options)`: a client for `nsp` on the setup's transports, not
- *   yet connected (`forceNew`, no reconnection unless `options` say so);
- * - `connect(nsp, options)`: opens one and resolves with `{ socket, welcome }`
- *   once it is connected, welcomed, and for the upgrade setup upgraded;
- * - `connectError(nsp, options)`: opens one and resolves with the error of its
- *   `connect_error`;
+ * What a scenario works with. Clients use the setup's transports, with
+ * `forceNew` and no reconnection unless `options` say otherwise.
+ * - `connect(nsp, options)`: opens a client and resolves with
+ *   `{ socket, welcome }` once it is connected, welcomed, and for the upgrade
+ *   setup upgraded;
+ * - `connectError(nsp, options)`: opens a client and resolves with the error
+ *   of its `connect_error`;
  * - `ownServer()`: starts a test app for this scenario alone and resolves with
- *   the same three functions for it, for scenarios that depend on which
- *   clients are connected to `/`.
+ *   the same two functions for it, for scenarios that depend on which clients
+ *   are connected to `/`.
  * Clients and servers are closed when the scenario ends.
  */
 function createContext(t, io, setup, url) {
@@ -97,11 +97,10 @@ function createContext(t, io, setup, url) {
       return args[0];
     };
 
-    return { open, connect, connectError };
+    return { connect, connectError };
   };
 
   return {
-    setup,
     ...clientsOf(url),
     async ownServer() {
       const server = await startServer({ app: 'testapp' });
@@ -126,6 +125,7 @@ export function emitWithAckArgs(socket, event, ...args) {
 // Arguments of every JSON kind, non-ASCII text included.
 export const JSON_ARGS = ['héllo, 世界 😀', 42, -1.5, { nested: { list: [1, 'two', false] }, empty: {} }, [1, 'two', null, []], null];
 
+/** `length` bytes of a pattern that `seed` shifts. */
 export const bytes = (length, seed = 0) => Buffer.from(Array.from({ length }, (_, i) => (i * 7 + seed) % 256));
 
 // Connects to `nsp` without auth, then with, checking each `welcome`.

@@ -23,7 +23,7 @@ async function threeClientsInRoom(clients) {
     const { socket } = await clients.connect('/');
     const log = [];
     socket.onAny((event, ...args) => log.push([event, args]));
-    const received = (event) => log.filter(([name]) => name === event).map(([, args]) => args);
+    const received = (event) => log.filter(([type]) => type === event).map(([, args]) => args);
     return { name, socket, received };
   }));
   // Joins are acknowledged once done: no wait needed before broadcasting.
