@@ -31,13 +31,13 @@ pub(super) type Body = Full<Bytes>;
 pub(super) async fn handle(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
-    _peer: SocketAddr,
+    peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path();
     let base = shared.config.path.trim_end_matches('/');
     if path != shared.config.path && path != base {
         return match shared.next.get() {
-            Some(next) => Box::pin(handle(next.clone(), req, _peer)).await,
+            Some(next) => Box::pin(handle(next.clone(), req, peer)).await,
             None => Ok(plain(StatusCode::NOT_FOUND, "text/plain", "Not Found")),
         };
     }

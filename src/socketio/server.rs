@@ -560,8 +560,7 @@ impl Operators {
         }
     }
 
-    /// Makes every socket reached leave `room`... or join it: see
-    /// [`Operators::join`].
+    /// Makes every socket reached leave `room`.
     pub fn leave(&self, room: &str) {
         let mut state = self.io.state();
         for id in state.targets(self) {
