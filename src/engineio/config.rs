@@ -29,7 +29,10 @@ impl Default for Transports {
 /// The defaults are the reference Node server's (engine.io 6.x `ServerOptions`):
 /// `pingInterval` 25 s, `pingTimeout` 20 s, `upgradeTimeout` 10 s,
 /// `maxHttpBufferSize` 1,000,000 bytes. The reference server has no bound on
-/// buffered packets; ours is [`Config::max_buffered_packets`].
+/// what it buffers for a client; ours are [`Config::max_buffered_packets`]
+/// and [`Config::max_buffered_bytes`].
+///
+/// `docs/limits.md` lists every limit with the attack it stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -51,11 +54,18 @@ pub struct Config {
     /// larger one closes the session.
     pub max_payload: usize,
     /// Most application packets queued for one session that the client has
-    /// not taken yet. Default 1,024. Bounds memory per slow client: once full,
-    /// [`Session::send`](super::Session::send) refuses with
-    /// [`SendError::Full`](super::SendError::Full) and the layer above decides
-    /// (drop a volatile message, disconnect a slow consumer).
+    /// not taken yet. Default 1,024 (reference: unbounded). Bounds memory per
+    /// slow client: once full, [`Session::send`](super::Session::send)
+    /// refuses with [`SendError::Full`](super::SendError::Full) and the layer
+    /// above decides (drop a volatile message, disconnect a slow consumer).
     pub max_buffered_packets: usize,
+    /// Most bytes of message data queued for one session that the client has
+    /// not taken yet. Default 10,000,000 (ten `maxPayload`s; reference:
+    /// unbounded). With `max_buffered_packets` alone, a client that never
+    /// reads could make the server hold 1,024 messages of up to `maxPayload`
+    /// each (1 GB); this caps it. Refused like a full packet queue; a single
+    /// message larger than this still passes through an empty queue.
+    pub max_buffered_bytes: usize,
     /// Transports served. Default: both.
     pub transports: Transports,
     /// Whether polling sessions may upgrade to WebSocket. Default `true`.
@@ -73,6 +83,7 @@ impl Default for Config {
             upgrade_timeout: Duration::from_millis(10_000),
             max_payload: 1_000_000,
             max_buffered_packets: 1_024,
+            max_buffered_bytes: 10_000_000,
             transports: Transports::default(),
             allow_upgrades: true,
             rng_seed: None,
@@ -103,6 +114,12 @@ impl Config {
     /// Sets `max_buffered_packets`.
     pub fn with_max_buffered_packets(mut self, max: usize) -> Self {
         self.max_buffered_packets = max;
+        self
+    }
+
+    /// Sets `max_buffered_bytes`.
+    pub fn with_max_buffered_bytes(mut self, max: usize) -> Self {
+        self.max_buffered_bytes = max;
         self
     }
 

@@ -64,8 +64,16 @@ pub enum Rejection {
     /// Code 3: anything else malformed (wrong transport for the sid, a
     /// WebSocket transport without an upgrade, a second concurrent GET, ...).
     BadRequest,
-    /// Code 4: refused by policy (a disallowed origin, a session cap).
+    /// Code 4: refused by policy (a disallowed origin).
     Forbidden,
+    /// Code 4, "Too many sessions": the server already holds its
+    /// `max_sessions`. Answered as the reference server answers a handshake
+    /// that its `allowRequest` hook refuses: 403 with the hook's message.
+    TooManySessions,
+    /// Code 4, "Too many sessions from this address": the client's IP
+    /// address already holds `max_sessions_per_ip` sessions. Answered as
+    /// [`Rejection::TooManySessions`].
+    TooManySessionsFromAddress,
     /// Code 5: `EIO` is missing or not `4`.
     UnsupportedProtocolVersion,
 }
@@ -78,7 +86,9 @@ impl Rejection {
             Rejection::UnknownSid => 1,
             Rejection::BadHandshakeMethod => 2,
             Rejection::BadRequest => 3,
-            Rejection::Forbidden => 4,
+            Rejection::Forbidden
+            | Rejection::TooManySessions
+            | Rejection::TooManySessionsFromAddress => 4,
             Rejection::UnsupportedProtocolVersion => 5,
         }
     }
@@ -91,14 +101,19 @@ impl Rejection {
             Rejection::BadHandshakeMethod => "Bad handshake method",
             Rejection::BadRequest => "Bad request",
             Rejection::Forbidden => "Forbidden",
+            Rejection::TooManySessions => "Too many sessions",
+            Rejection::TooManySessionsFromAddress => "Too many sessions from this address",
             Rejection::UnsupportedProtocolVersion => "Unsupported protocol version",
         }
     }
 
-    /// The HTTP status: 403 for [`Rejection::Forbidden`], 400 for the rest.
+    /// The HTTP status: 403 for the code-4 refusals (policy), 400 for the
+    /// rest.
     pub fn http_status(self) -> u16 {
         match self {
-            Rejection::Forbidden => 403,
+            Rejection::Forbidden
+            | Rejection::TooManySessions
+            | Rejection::TooManySessionsFromAddress => 403,
             _ => 400,
         }
     }
@@ -211,6 +226,16 @@ mod tests {
                 Rejection::Forbidden,
                 403,
                 r#"{"code":4,"message":"Forbidden"}"#,
+            ),
+            (
+                Rejection::TooManySessions,
+                403,
+                r#"{"code":4,"message":"Too many sessions"}"#,
+            ),
+            (
+                Rejection::TooManySessionsFromAddress,
+                403,
+                r#"{"code":4,"message":"Too many sessions from this address"}"#,
             ),
             (
                 Rejection::UnsupportedProtocolVersion,

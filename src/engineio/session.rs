@@ -104,6 +104,7 @@ pub struct Session {
     upgrade_timeout: Duration,
     max_payload: usize,
     max_buffered: usize,
+    max_buffered_bytes: usize,
     transport: TransportKind,
     state: State,
     heartbeat: Heartbeat,
@@ -115,6 +116,9 @@ pub struct Session {
     final_poll_reply: Option<Packet>,
     /// Packets for the active transport, oldest first.
     queue: VecDeque<Packet>,
+    /// Data bytes of the MESSAGEs in `queue` (what `max_buffered_bytes`
+    /// bounds; control packets are a few bytes each and bounded in number).
+    queued_bytes: usize,
     /// `3probe`, owed to the probing WebSocket.
     probe_reply: Option<Packet>,
     /// The probing WebSocket must be closed: the upgrade failed.
@@ -135,6 +139,7 @@ impl Session {
             upgrade_timeout: config.upgrade_timeout,
             max_payload: config.max_payload,
             max_buffered: config.max_buffered_packets,
+            max_buffered_bytes: config.max_buffered_bytes,
             transport,
             state: State::Open,
             heartbeat: Heartbeat::Idle {
@@ -144,6 +149,7 @@ impl Session {
             poll_pending: false,
             final_poll_reply: None,
             queue,
+            queued_bytes: 0,
             probe_reply: None,
             probe_close: false,
             events: VecDeque::new(),
@@ -188,17 +194,28 @@ impl Session {
     /// Queues a MESSAGE for the client.
     ///
     /// Fails with [`SendError::Closed`] once the session is closing, and with
-    /// [`SendError::Full`] when `max_buffered_packets` packets already wait:
+    /// [`SendError::Full`] when `max_buffered_packets` packets already wait
+    /// or this message would take the queued data over `max_buffered_bytes`:
     /// nothing is dropped silently, the caller decides.
     pub fn send(&mut self, data: Data) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
-        if self.queue.len() >= self.max_buffered {
+        // A message larger than the whole byte budget still goes through an
+        // empty queue, so that no message is unsendable.
+        let over_bytes =
+            self.queued_bytes > 0 && self.queued_bytes + data.len() > self.max_buffered_bytes;
+        if self.queue.len() >= self.max_buffered || over_bytes {
             return Err(SendError::Full);
         }
+        self.queued_bytes += data.len();
         self.queue.push_back(Packet::Message(data));
         Ok(())
+    }
+
+    /// Bytes of message data queued for the client and not yet taken.
+    pub fn buffered_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     /// The server closes the session: what is queued is still delivered, then
@@ -337,6 +354,7 @@ impl Session {
             let body = payload::encode(&self.queue);
             let closing = self.queue.back() == Some(&Packet::Close);
             self.queue.clear();
+            self.queued_bytes = 0;
             if closing {
                 self.finish_closing();
             }
@@ -488,6 +506,9 @@ impl Session {
             return None;
         }
         let packet = self.queue.pop_front()?;
+        if let Packet::Message(data) = &packet {
+            self.queued_bytes -= data.len();
+        }
         if packet == Packet::Close {
             self.finish_closing();
         }
@@ -577,6 +598,7 @@ impl Session {
         }
         self.probe_reply = None;
         self.queue.clear();
+        self.queued_bytes = 0;
         self.state = State::Closed(reason);
         self.events.push_back(Event::Closed(reason));
     }
@@ -799,6 +821,28 @@ mod tests {
         assert_eq!(sim.s.send(Data::from("5")), Err(SendError::Full));
         assert_eq!(sim.get(10), "40\x1e41\x1e42\x1e43");
         sim.s.send(Data::from("again")).unwrap();
+    }
+
+    #[test]
+    fn send_buffer_is_bounded_in_bytes_too() {
+        let mut sim = Sim::new(TransportKind::WebSocket);
+        sim.s.max_buffered_bytes = 10;
+        assert!(sim.ws_frames()[0].starts_with("0{"));
+        // A message over the whole budget still passes an empty queue.
+        sim.s.send(Data::from("x".repeat(25))).unwrap();
+        assert_eq!(sim.s.send(Data::from("y")), Err(SendError::Full));
+        assert_eq!(sim.ws_frames().len(), 1);
+        assert_eq!(sim.s.buffered_bytes(), 0);
+        sim.s.send(Data::from("123456")).unwrap();
+        sim.s
+            .send(Data::Binary(Bytes::from_static(&[1, 2, 3, 4])))
+            .unwrap();
+        assert_eq!(sim.s.buffered_bytes(), 10);
+        assert_eq!(sim.s.send(Data::from("z")), Err(SendError::Full));
+        // Taking one frees its bytes.
+        assert_eq!(sim.s.poll_ws_frame(), Some(Packet::text("123456")));
+        sim.s.send(Data::from("z")).unwrap();
+        assert_eq!(sim.s.buffered_bytes(), 5);
     }
 
     #[test]

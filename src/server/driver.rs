@@ -19,12 +19,15 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::admission::Permit;
 use super::{Shared, lock};
 use crate::engineio::{
     CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
 };
 
 /// A server-side WebSocket over a hyper-upgraded connection.
+/// Its writes are bounded by the connection's
+/// [`TimedIo`](super::timed_io::TimedIo) underneath.
 pub(super) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
 
 /// The session's core and the means to wake those waiting on it.
@@ -133,10 +136,19 @@ impl std::fmt::Debug for EngineSocket {
     }
 }
 
-/// Adds a new session to the table and starts its driver.
-pub(super) fn spawn(shared: Arc<Shared>, handle: Arc<SessionHandle>, ws: Option<WsStream>) {
+/// Adds a new session to the table and starts its driver, which holds the
+/// session's place under the session caps until it ends.
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    handle: Arc<SessionHandle>,
+    ws: Option<WsStream>,
+    permit: Permit,
+) {
     shared.sessions().insert(handle.sid, handle.clone());
-    tokio::spawn(run(shared, handle, ws));
+    tokio::spawn(async move {
+        run(shared, handle, ws).await;
+        drop(permit);
+    });
 }
 
 /// The driver loop: drain the core, write, then wait for the next input,

@@ -18,6 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use super::admission::Permit;
 use super::driver::{self, SessionHandle};
 use super::{Cors, Shared};
 use crate::engineio::{
@@ -65,18 +66,21 @@ pub(super) async fn handle(
     });
     let mut response = match route {
         Err(rejection) => rejected(rejection, None),
-        Ok(Route::Open(TransportKind::Polling)) => {
-            let now = Instant::now();
-            let sid = shared.new_sid();
-            let session = Session::new(now, sid, TransportKind::Polling, &shared.config.engine);
-            let handle = SessionHandle::new(session);
-            driver::spawn(shared.clone(), handle.clone(), None);
-            poll(handle).await
-        }
-        Ok(Route::Open(TransportKind::WebSocket)) => accept_websocket(&shared, &mut req, None),
+        Ok(Route::Open(transport)) => match shared.admission.admit(peer.ip()) {
+            Err(rejection) => rejected(rejection, None),
+            Ok(permit) if transport == TransportKind::Polling => {
+                let now = Instant::now();
+                let sid = shared.new_sid();
+                let session = Session::new(now, sid, TransportKind::Polling, &shared.config.engine);
+                let handle = SessionHandle::new(session);
+                driver::spawn(shared.clone(), handle.clone(), None, permit);
+                poll(handle).await
+            }
+            Ok(permit) => accept_websocket(&shared, &mut req, Upgrade::Open(permit)),
+        },
         Ok(Route::Upgrade(sid)) => match shared.session(&sid) {
             None => rejected(Rejection::UnknownSid, None),
-            Some(handle) => accept_websocket(&shared, &mut req, Some(handle)),
+            Some(handle) => accept_websocket(&shared, &mut req, Upgrade::Probe(handle)),
         },
         Ok(Route::Poll(sid)) => match shared.session(&sid) {
             None => rejected(Rejection::UnknownSid, None),
@@ -136,7 +140,8 @@ impl Drop for AbortGuard {
     }
 }
 
-/// A polling POST: the body is read up to `maxPayload` and handed to the core.
+/// A polling POST: the body is read up to `maxPayload`, within
+/// `body_read_timeout`, and handed to the core.
 async fn post(
     shared: &Shared,
     handle: Arc<SessionHandle>,
@@ -150,16 +155,20 @@ async fn post(
         .and_then(|v| v.parse::<u64>().ok());
     // Refuse by the declared size before buffering anything.
     let body = match declared {
-        Some(len) if len > max as u64 => None,
-        _ => Limited::new(req.into_body(), max)
-            .collect()
-            .await
-            .ok()
-            .map(|collected| collected.to_bytes()),
+        Some(len) if len > max as u64 => BodyRead::TooLarge,
+        _ => read_body(req, max, shared.config.body_read_timeout).await,
     };
     let result = match body {
-        Some(body) => handle.core().handle_post(Instant::now(), &body),
-        None => {
+        BodyRead::Complete(body) => handle.core().handle_post(Instant::now(), &body),
+        BodyRead::TimedOut => {
+            // A body trickled slower than allowed: the session ends, as for
+            // any transport failure, and the client is told 408 (as Node
+            // answers a request over its `requestTimeout`).
+            handle.core().handle_post_too_large(Instant::now());
+            handle.changed();
+            return plain(StatusCode::REQUEST_TIMEOUT, "text/plain", "");
+        }
+        BodyRead::TooLarge => {
             // Over the limit (or the body failed mid-way): the session ends.
             handle.core().handle_post_too_large(Instant::now());
             Err(PostError::PayloadTooLarge {
@@ -180,19 +189,44 @@ async fn post(
     }
 }
 
+/// What became of a POST body.
+enum BodyRead {
+    Complete(Bytes),
+    /// Over `maxPayload` (or the connection failed mid-way).
+    TooLarge,
+    /// Not all there within `body_read_timeout`.
+    TimedOut,
+}
+
+async fn read_body(req: Request<Incoming>, max: usize, timeout: std::time::Duration) -> BodyRead {
+    let collect = Limited::new(req.into_body(), max).collect();
+    match tokio::time::timeout(timeout, collect).await {
+        Ok(Ok(collected)) => BodyRead::Complete(collected.to_bytes()),
+        Ok(Err(_)) => BodyRead::TooLarge,
+        Err(_) => BodyRead::TimedOut,
+    }
+}
+
+/// Whom a WebSocket handshake is for.
+enum Upgrade {
+    /// A new session, with its place under the session caps.
+    Open(Permit),
+    /// A polling session that probes an upgrade.
+    Probe(Arc<SessionHandle>),
+}
+
 /// Answers a WebSocket handshake with 101 and hands the upgraded connection
-/// to a new session (`upgrade_of` is `None`) or to a polling session that
-/// probes an upgrade.
+/// to a new session or to a polling session that probes an upgrade.
 fn accept_websocket(
     shared: &Arc<Shared>,
     req: &mut Request<Incoming>,
-    upgrade_of: Option<Arc<SessionHandle>>,
+    upgrade: Upgrade,
 ) -> Response<Body> {
     let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
         return rejected(Rejection::BadRequest, None);
     };
     let accept = derive_accept_key(key.as_bytes());
-    if let Some(handle) = &upgrade_of {
+    if let Upgrade::Probe(handle) = &upgrade {
         let begun = handle.core().begin_upgrade(Instant::now());
         handle.changed();
         if let Err(rejection) = begun {
@@ -209,7 +243,8 @@ fn accept_websocket(
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(_) => {
-                if let Some(handle) = upgrade_of {
+                // A new session's permit is dropped here: its place is free.
+                if let Upgrade::Probe(handle) = upgrade {
                     handle
                         .core()
                         .handle_ws_closed(Instant::now(), CloseReason::TransportClose);
@@ -221,14 +256,19 @@ fn accept_websocket(
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
-        match upgrade_of {
-            Some(handle) => handle.attach_ws(ws),
-            None => {
+        match upgrade {
+            Upgrade::Probe(handle) => handle.attach_ws(ws),
+            Upgrade::Open(permit) => {
                 let now = Instant::now();
                 let sid = shared.new_sid();
                 let session =
                     Session::new(now, sid, TransportKind::WebSocket, &shared.config.engine);
-                driver::spawn(shared.clone(), SessionHandle::new(session), Some(ws));
+                driver::spawn(
+                    shared.clone(),
+                    SessionHandle::new(session),
+                    Some(ws),
+                    permit,
+                );
             }
         }
     });

@@ -28,9 +28,11 @@
 //! # }
 //! ```
 
+mod admission;
 mod driver;
 mod http;
 mod socketio;
+mod timed_io;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -67,6 +69,10 @@ pub enum Cors {
 }
 
 /// Settings of the HTTP server around the Engine.IO core.
+///
+/// Every field that bounds a resource says its default, the reference Node
+/// server's (engine.io 6 on Node's `http` module), and the attack it stops;
+/// `docs/limits.md` lists them all.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -81,13 +87,47 @@ pub struct ServerConfig {
     /// tokio-tungstenite's own default (128 KiB, allocated up front) would
     /// cost that much per idle connection.
     pub ws_read_buffer_size: usize,
-    /// Most time a client may take to send its request headers. Default
-    /// 10 s. Bounds slow clients that trickle headers to hold a connection.
+    /// Most time a client may take to send its request headers, and most
+    /// time a kept-alive connection may sit idle between requests. Default
+    /// 10 s (reference: Node's `headersTimeout`, 60 s). Stops slowloris:
+    /// clients that trickle header bytes, or open connections and send
+    /// nothing, to exhaust the server's connections. The connection is
+    /// dropped without an answer (Node answers 408 first).
     pub header_read_timeout: Duration,
+    /// Most time a POST may take to deliver its body. Default 60 s
+    /// (reference: Node's `requestTimeout`, 300 s, for the whole request).
+    /// Stops slow-body attacks (a POST that declares a body and trickles
+    /// it). Over time, the answer is 408 and the session closes with
+    /// "transport error".
+    pub body_read_timeout: Duration,
+    /// Most time one write to a client may make no progress. Default 30 s
+    /// (reference: none). Stops clients that never read: without it, a
+    /// polling response or WebSocket frame the client does not take would
+    /// hold its connection, buffers and session forever (TCP flow control
+    /// blocks the write). Over time, the connection is dropped and its
+    /// session closes with "transport error".
+    pub write_timeout: Duration,
     /// Largest request head (request line and headers) accepted, in bytes.
-    /// Default 16 KiB (hyper's floor is 8 KiB). Bounds memory per connection
-    /// before any routing.
+    /// Default 16 KiB (hyper's floor is 8 KiB; reference: Node's
+    /// `maxHeaderSize`, 16 KiB). Bounds memory per connection before any
+    /// routing; a larger head is answered 431.
     pub max_header_size: usize,
+    /// Most sessions open at once. Default 100,000 (reference: unbounded).
+    /// Stops handshake floods from exhausting memory and file descriptors:
+    /// each session holds at least its buffers and a connection. A
+    /// handshake over the cap is refused, as the reference refuses one that
+    /// its `allowRequest` hook turns down: HTTP 403
+    /// `{"code":4,"message":"Too many sessions"}` (WebSocket handshakes
+    /// included). Counts this server's path only (see [`Server::and`]).
+    pub max_sessions: usize,
+    /// Most sessions open at once from one client IP address. Default
+    /// `None`, no cap (reference: unbounded), because behind a proxy every
+    /// client has the proxy's address. Stops one host from taking the whole
+    /// `max_sessions`. Over the cap: HTTP 403
+    /// `{"code":4,"message":"Too many sessions from this address"}`. IPv6
+    /// clients are counted per full address, so a host with a /64 is many
+    /// addresses to this cap.
+    pub max_sessions_per_ip: Option<usize>,
     /// How long shutdown waits for sessions to deliver their CLOSE before the
     /// server returns anyway. Default 5 s.
     pub shutdown_grace: Duration,
@@ -101,7 +141,11 @@ impl Default for ServerConfig {
             cors: Cors::Disabled,
             ws_read_buffer_size: 4 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
             max_header_size: 16 * 1024,
+            max_sessions: 100_000,
+            max_sessions_per_ip: None,
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -129,6 +173,21 @@ impl ServerConfig {
         self.cors = cors;
         self
     }
+
+    /// Sets `max_sessions` and `max_sessions_per_ip`.
+    pub fn with_session_caps(mut self, total: usize, per_ip: Option<usize>) -> Self {
+        self.max_sessions = total;
+        self.max_sessions_per_ip = per_ip;
+        self
+    }
+
+    /// Sets `header_read_timeout`, `body_read_timeout` and `write_timeout`.
+    pub fn with_io_timeouts(mut self, header: Duration, body: Duration, write: Duration) -> Self {
+        self.header_read_timeout = header;
+        self.body_read_timeout = body;
+        self.write_timeout = write;
+        self
+    }
 }
 
 /// What the application does with sessions. Called from the session's driver
@@ -152,6 +211,8 @@ struct Shared {
     handler: Box<dyn Handler>,
     sessions: Mutex<HashMap<Sid, Arc<driver::SessionHandle>>>,
     sids: Mutex<SidGenerator>,
+    /// The session caps.
+    admission: Arc<admission::Admission>,
     /// Signalled whenever a session leaves the table (for shutdown).
     session_removed: Notify,
     /// The server for requests outside `config.path`, if any.
@@ -189,12 +250,14 @@ impl Server {
     /// A server with these settings, handing sessions to `handler`.
     pub fn new(config: ServerConfig, handler: impl Handler) -> Server {
         let sids = SidGenerator::new(config.engine.rng_seed);
+        let admission = admission::Admission::new(config.max_sessions, config.max_sessions_per_ip);
         Server {
             shared: Arc::new(Shared {
                 config,
                 handler: Box::new(handler),
                 sessions: Mutex::new(HashMap::new()),
                 sids: Mutex::new(sids),
+                admission,
                 session_removed: Notify::new(),
                 next: OnceLock::new(),
             }),
@@ -212,6 +275,18 @@ impl Server {
     /// Number of open sessions.
     pub fn session_count(&self) -> usize {
         self.shared.sessions().len()
+    }
+
+    /// Handshakes refused because the server held `max_sessions` (a
+    /// counter, for metrics).
+    pub fn refused_by_session_cap(&self) -> u64 {
+        self.shared.admission.refused_total()
+    }
+
+    /// Handshakes refused because their client address held
+    /// `max_sessions_per_ip` (a counter, for metrics).
+    pub fn refused_by_ip_cap(&self) -> u64 {
+        self.shared.admission.refused_per_ip()
     }
 
     /// Number of open sessions on each transport: (polling, websocket).
@@ -263,6 +338,7 @@ impl Server {
         let shared = self.shared.clone();
         tokio::spawn(async move {
             let header_read_timeout = shared.config.header_read_timeout;
+            let stream = timed_io::TimedIo::new(stream, shared.config.write_timeout);
             // hyper refuses a read buffer under 8 KiB.
             let max_buf_size = shared.config.max_header_size.max(8192);
             let service =

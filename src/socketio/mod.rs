@@ -17,9 +17,11 @@ pub use packet::{MAIN_NAMESPACE, Packet, PacketType};
 pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode_text};
 
 pub mod args;
+pub mod rate;
 pub mod server;
 
 pub use args::Args;
+pub use rate::RateLimit;
 pub use server::{
     AckError, AckSender, Clock, Config, Conn, ConnectError, DisconnectReason, Handshake, Namespace,
     Operators, Socket, SocketIo,

@@ -28,6 +28,7 @@ use super::args::Args;
 use super::binary::Decoder;
 use super::packet::{Packet, PacketType};
 use super::parse::Limits;
+use super::rate::{RateLimit, TokenBucket};
 use crate::engineio::{Data, SendError, Sid, SidGenerator};
 
 /// The Engine.IO connection under one client, as the Socket.IO layer sees it.
@@ -48,7 +49,8 @@ pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 ///
 /// # Defaults
 /// `connectTimeout` 45 s, as the reference server; the decoder limits of
-/// [`Limits::default`].
+/// [`Limits::default`]; at most 100 namespaces per client; no event rate
+/// limit. `docs/limits.md` lists every limit with the attack it stops.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -58,6 +60,23 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Limits of the packet decoder (attachments, nesting, name lengths).
     pub limits: Limits,
+    /// Most namespaces one client (one Engine.IO session) may be connected
+    /// to at once. Default 100 (reference: unbounded). Stops a client from
+    /// creating sockets without bound through dynamic namespaces (each
+    /// CONNECT to `/dyn-1`, `/dyn-2`, ... is a new socket with its own state).
+    /// A CONNECT over the cap is answered CONNECT_ERROR
+    /// `{"message":"Too many namespaces"}`; the client stays connected.
+    pub max_namespaces_per_client: usize,
+    /// Most events (EVENT and BINARY_EVENT packets) one socket may send:
+    /// a token bucket of `burst` events refilled at `per_second`. Default
+    /// `None`, no limit (the reference has none). Stops one client from
+    /// flooding the application's handlers. A socket over the limit is
+    /// disconnected from its namespace: it gets DISCONNECT (socket.io-client
+    /// reports "io server disconnect" and does not reconnect by itself), the
+    /// event is not delivered, the socket ends with
+    /// [`DisconnectReason::RateLimited`], and [`SocketIo::rate_limited`]
+    /// counts it.
+    pub event_rate_limit: Option<RateLimit>,
     /// Seed of the socket-id generator; `None` seeds from the OS.
     pub rng_seed: Option<[u8; 32]>,
 }
@@ -67,6 +86,8 @@ impl Default for Config {
         Config {
             connect_timeout: Duration::from_secs(45),
             limits: Limits::default(),
+            max_namespaces_per_client: 100,
+            event_rate_limit: None,
             rng_seed: None,
         }
     }
@@ -76,6 +97,18 @@ impl Config {
     /// Sets `connect_timeout`.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets `event_rate_limit`: `per_second` events a second, `burst` at once.
+    pub fn with_event_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.event_rate_limit = Some(RateLimit::new(per_second, burst));
+        self
+    }
+
+    /// Sets `max_namespaces_per_client`.
+    pub fn with_max_namespaces_per_client(mut self, max: usize) -> Self {
+        self.max_namespaces_per_client = max;
         self
     }
 
@@ -143,6 +176,9 @@ pub enum DisconnectReason {
     /// The client did not read fast enough and its queue filled up
     /// ("slow consumer"; not a reference reason: the Node server has no bound).
     SlowConsumer,
+    /// The socket sent events faster than [`Config::event_rate_limit`]
+    /// allows ("rate limited"; not a reference reason).
+    RateLimited,
     /// The Engine.IO connection ended, with its reason ("transport close",
     /// "ping timeout", "transport error", "forced close", ...).
     Transport(String),
@@ -156,6 +192,7 @@ impl DisconnectReason {
             DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
             DisconnectReason::ParseError => "parse error",
             DisconnectReason::SlowConsumer => "slow consumer",
+            DisconnectReason::RateLimited => "rate limited",
             DisconnectReason::Transport(reason) => reason,
         }
     }
@@ -626,6 +663,8 @@ struct SocketState {
     next_ack_id: u64,
     pending_acks: HashMap<u64, PendingAck>,
     handlers: Arc<RwLock<Handlers>>,
+    /// The socket's event budget, when `event_rate_limit` is set.
+    event_budget: Option<TokenBucket>,
 }
 
 /// room → the ids of the sockets in it.
@@ -725,6 +764,7 @@ struct Inner {
     ids: Mutex<SidGenerator>,
     timer_waker: RwLock<Option<Box<dyn Fn() + Send + Sync>>>,
     slow_consumers: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
@@ -784,6 +824,7 @@ impl SocketIo {
                 ids: Mutex::new(ids),
                 timer_waker: RwLock::new(None),
                 slow_consumers: AtomicU64::new(0),
+                rate_limited: AtomicU64::new(0),
             }),
         }
     }
@@ -825,6 +866,12 @@ impl SocketIo {
     /// Number of clients dropped because their queue was full.
     pub fn slow_consumers_dropped(&self) -> u64 {
         self.inner.slow_consumers.load(Ordering::Relaxed)
+    }
+
+    /// Number of sockets disconnected for going over
+    /// [`Config::event_rate_limit`].
+    pub fn rate_limited(&self) -> u64 {
+        self.inner.rate_limited.load(Ordering::Relaxed)
     }
 
     /// Number of connected sockets, over every namespace.
@@ -965,6 +1012,11 @@ impl SocketIo {
             (PacketType::Connect, None) => {
                 let conn = client.conn.clone();
                 let name = packet.namespace.clone();
+                if client.sockets.len() >= self.inner.config.max_namespaces_per_client {
+                    let error = Packet::connect_error(&name, "Too many namespaces", None);
+                    let _ = conn.send(Data::from(error.encode()));
+                    return Vec::new();
+                }
                 let Some(namespace) = self.find_namespace(&name) else {
                     let error = Packet::connect_error(&name, "Invalid namespace", None);
                     let _ = conn.send(Data::from(error.encode()));
@@ -988,9 +1040,14 @@ impl SocketIo {
                 .into_iter()
                 .collect(),
             (PacketType::Event | PacketType::BinaryEvent, Some(id)) => {
-                let Some(socket) = state.sockets.get(&id) else {
+                let Some(socket) = state.sockets.get_mut(&id) else {
                     return Vec::new();
                 };
+                if let Some(budget) = &mut socket.event_budget
+                    && !budget.take((self.inner.clock)())
+                {
+                    return self.rate_limit(state, &id);
+                }
                 let mut values = match packet.data {
                     Some(Value::Array(values)) => values,
                     _ => Vec::new(),
@@ -1060,6 +1117,24 @@ impl SocketIo {
             // closes the connection ("invalid state").
             _ => self.drop_client(state, sid, DisconnectReason::ParseError),
         }
+    }
+
+    /// Disconnects a socket over its event rate: it gets DISCONNECT, as from
+    /// [`Socket::disconnect`], and ends with [`DisconnectReason::RateLimited`].
+    fn rate_limit(&self, state: &mut State, id: &str) -> Vec<Action> {
+        self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let conn = state
+            .sockets
+            .get(id)
+            .and_then(|s| Some((state.clients.get(&s.client)?, s.namespace.clone())));
+        if let Some((client, namespace)) = conn {
+            let _ = client
+                .conn
+                .send(Data::from(Packet::disconnect(&*namespace).encode()));
+        }
+        self.remove_socket_locked(state, id, DisconnectReason::RateLimited)
+            .into_iter()
+            .collect()
     }
 
     fn find_namespace(&self, name: &str) -> Option<Namespace> {
@@ -1223,6 +1298,11 @@ impl SocketIo {
                     next_ack_id: 0,
                     pending_acks: HashMap::new(),
                     handlers: namespace.handlers.clone(),
+                    event_budget: self
+                        .inner
+                        .config
+                        .event_rate_limit
+                        .map(|limit| TokenBucket::new(limit, (self.inner.clock)())),
                 },
             );
             // Every socket is in the room named by its own id.
@@ -1354,10 +1434,14 @@ mod tests {
 
     impl Sim {
         fn new() -> Sim {
+            Sim::with_config(Config::default())
+        }
+
+        fn with_config(config: Config) -> Sim {
             let now = Arc::new(Mutex::new(Instant::now()));
             let clock_now = now.clone();
             let clock: Clock = Arc::new(move || *lock(&clock_now));
-            let io = SocketIo::new(Config::default().with_rng_seed([3; 32]), clock);
+            let io = SocketIo::new(config.with_rng_seed([3; 32]), clock);
             Sim {
                 io,
                 now,
@@ -1598,6 +1682,77 @@ mod tests {
 
     fn placeholder_value(n: usize) -> Value {
         super::super::binary::placeholder(n)
+    }
+
+    #[test]
+    fn event_rate_limit_disconnects_the_socket_on_the_virtual_clock() {
+        // 10 events a second, 3 at once.
+        let mut sim = Sim::with_config(Config::default().with_event_rate_limit(10, 3));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let (keep_seen, keep_reasons) = (seen.clone(), reasons.clone());
+        sim.io
+            .namespace("/")
+            .on("e", move |_, args, _| lock(&keep_seen).push(args.values))
+            .on_disconnect(move |_, r| lock(&keep_reasons).push(r.clone()));
+        let conn = sim.client(100);
+        sim.connect(&conn);
+        for i in 0..3 {
+            sim.recv(&conn, &format!("2[\"e\",{i}]"));
+        }
+        // A token comes back every 100 ms: one more event passes.
+        sim.advance(Duration::from_millis(100));
+        sim.recv(&conn, "2[\"e\",3]");
+        assert_eq!(lock(&seen).len(), 4);
+        assert!(lock(&reasons).is_empty());
+        // The bucket is empty: the next event is not delivered, the socket
+        // leaves its namespace, the connection stays.
+        sim.recv(&conn, "2[\"e\",4]");
+        assert_eq!(lock(&seen).len(), 4);
+        assert_eq!(*lock(&reasons), vec![DisconnectReason::RateLimited]);
+        assert_eq!(conn.take_text(), vec!["1"]);
+        assert!(!conn.is_closed());
+        assert_eq!((sim.io.rate_limited(), sim.io.socket_count()), (1, 0));
+        // It may connect again, with a fresh bucket.
+        sim.connect(&conn);
+        sim.recv(&conn, "2[\"e\",5]");
+        assert_eq!(lock(&seen).len(), 5);
+    }
+
+    #[test]
+    fn without_a_rate_limit_a_burst_is_delivered_whole() {
+        let mut sim = Sim::new();
+        let count = Arc::new(AtomicU64::new(0));
+        let keep = count.clone();
+        sim.io.namespace("/").on("e", move |_, _, _| {
+            keep.fetch_add(1, Ordering::Relaxed);
+        });
+        let conn = sim.client(100);
+        sim.connect(&conn);
+        for _ in 0..10_000 {
+            sim.recv(&conn, "2[\"e\"]");
+        }
+        assert_eq!(count.load(Ordering::Relaxed), 10_000);
+        assert_eq!(sim.io.rate_limited(), 0);
+    }
+
+    #[test]
+    fn namespaces_per_client_are_capped() {
+        let mut sim = Sim::with_config(Config::default().with_max_namespaces_per_client(2));
+        sim.io.dynamic_namespace(|n| n.starts_with("/dyn-"));
+        let conn = sim.client(100);
+        sim.recv(&conn, "0/dyn-1,");
+        sim.recv(&conn, "0/dyn-2,");
+        sim.recv(&conn, "0/dyn-3,");
+        let sent = conn.take_text();
+        assert!(sent[1].starts_with("0/dyn-2,{\"sid\""), "{sent:?}");
+        assert_eq!(sent[2], "4/dyn-3,{\"message\":\"Too many namespaces\"}");
+        assert_eq!(sim.io.socket_count(), 2);
+        assert!(!conn.is_closed());
+        // Leaving one makes room.
+        sim.recv(&conn, "1/dyn-1,");
+        sim.recv(&conn, "0/dyn-3,");
+        assert!(conn.take_text()[0].starts_with("0/dyn-3,{\"sid\""));
     }
 
     #[test]
