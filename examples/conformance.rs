@@ -14,6 +14,8 @@
 //! CONNECT payload (`{}` without one); on `/`, `message` is answered with
 //! `message-back` carrying the same arguments, and `message-with-ack` is
 //! acknowledged with the same arguments, binary included.
+//!
+//! Caps and timeouts can be set from the environment (`common/limits.rs`).
 
 use std::time::Duration;
 
@@ -22,6 +24,9 @@ use siobridge::server::{
     Cors, EngineSocket, Handler, Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io,
 };
 use siobridge::socketio::{self, SocketIo};
+
+#[path = "common/limits.rs"]
+mod limits;
 
 /// Echoes every message to its sender.
 struct Echo;
@@ -51,12 +56,15 @@ async fn main() -> std::io::Result<()> {
     let engine = engineio::Config::default()
         .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200))
         .with_max_payload(1_000_000);
-    let config = ServerConfig::default()
-        .with_engine(engine)
-        .with_cors(Cors::AnyOrigin);
+    let config = limits::server_limits(
+        ServerConfig::default()
+            .with_engine(engine)
+            .with_cors(Cors::AnyOrigin),
+    )?;
     let engine_echo = Server::new(config.clone().with_path("/engine.io/"), Echo);
-    let io =
-        socket_io(socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)));
+    let io = socket_io(limits::socketio_limits(
+        socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)),
+    )?);
     register(&io);
     Server::new(config.with_path("/socket.io/"), SocketIoHandler::new(io))
         .and(engine_echo)

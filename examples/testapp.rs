@@ -6,7 +6,8 @@
 //! 1000 ms. Its events exercise the whole server API; the contract is written
 //! out in `protocol-tests/node/README.md`, and
 //! `protocol-tests/node/reference/socketio-testapp.mjs` is the same app on the
-//! Node reference server.
+//! Node reference server. Caps and timeouts can be set from the environment
+//! (`common/limits.rs`).
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ use serde_json::{Value, json};
 use siobridge::engineio;
 use siobridge::server::{Cors, Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io};
 use siobridge::socketio::{self, AckSender, Args, ConnectError, Namespace, Socket, SocketIo};
+
+#[path = "common/limits.rs"]
+mod limits;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -24,15 +28,18 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
 
-    let io =
-        socket_io(socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)));
+    let io = socket_io(limits::socketio_limits(
+        socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)),
+    )?);
     register(&io);
     let engine = engineio::Config::default()
         .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200));
-    let config = ServerConfig::default()
-        .with_engine(engine)
-        .with_path("/socket.io/")
-        .with_cors(Cors::AnyOrigin);
+    let config = limits::server_limits(
+        ServerConfig::default()
+            .with_engine(engine)
+            .with_path("/socket.io/")
+            .with_cors(Cors::AnyOrigin),
+    )?;
     Server::new(config, SocketIoHandler::new(io))
         .serve(listener, shutdown_signal())
         .await

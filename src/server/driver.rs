@@ -8,7 +8,7 @@
 
 use std::future::pending;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
@@ -207,8 +207,8 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
                 .handle_ws_closed(Instant::now(), CloseReason::TransportError);
             continue;
         }
-        if close_ws && let Some(mut socket_ws) = ws.take() {
-            let _ = socket_ws.close(None).await;
+        if close_ws && let Some(socket_ws) = ws.take() {
+            close_gracefully(socket_ws, None, shared.config.ws_close_timeout).await;
         }
         if closed {
             break;
@@ -225,13 +225,14 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
                     WsOutcome::Open => {}
                     WsOutcome::Gone => ws = None,
                     WsOutcome::TooBig => {
-                        if let Some(mut socket_ws) = ws.take() {
+                        if let Some(socket_ws) = ws.take() {
                             // As the reference server: 1009 "message too big".
                             let frame = CloseFrame {
                                 code: CloseCode::Size,
                                 reason: "message too big".into(),
                             };
-                            let _ = socket_ws.close(Some(frame)).await;
+                            let timeout = shared.config.ws_close_timeout;
+                            close_gracefully(socket_ws, Some(frame), timeout).await;
                         }
                     }
                 }
@@ -274,6 +275,22 @@ fn feed_ws_message(core: &mut Session, message: Option<Result<Message, WsError>>
         }
     }
     WsOutcome::Open
+}
+
+/// The WebSocket closing handshake (RFC 6455, section 7.1.1): send Close,
+/// then read and discard until the client's Close comes back, for at most
+/// `timeout`. Dropping the TCP connection straight away while the client
+/// still sends would make the kernel answer with a reset, and a reset makes
+/// the client's kernel discard what it had not read yet: the last messages
+/// and the Close frame itself.
+async fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, timeout: Duration) {
+    if ws.close(frame).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(timeout, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
 }
 
 /// Writes every frame already queued, then flushes once: one syscall for a

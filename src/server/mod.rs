@@ -87,6 +87,14 @@ pub struct ServerConfig {
     /// tokio-tungstenite's own default (128 KiB, allocated up front) would
     /// cost that much per idle connection.
     pub ws_read_buffer_size: usize,
+    /// Most time the server waits for the client's answer to its WebSocket
+    /// Close frame, reading and discarding what still arrives, before it
+    /// drops the connection. Default 5 s (reference: the `ws` package's
+    /// `closeTimeout`, 30 s). Closing at once would make the kernel reset the
+    /// connection if the client is still sending, and the client would lose
+    /// the last messages and the Close itself; the bound stops a client from
+    /// holding a closed session's connection open by never answering.
+    pub ws_close_timeout: Duration,
     /// Most time a client may take to send its request headers, and most
     /// time a kept-alive connection may sit idle between requests. Default
     /// 10 s (reference: Node's `headersTimeout`, 60 s). Stops slowloris:
@@ -140,6 +148,7 @@ impl Default for ServerConfig {
             path: "/engine.io/".to_owned(),
             cors: Cors::Disabled,
             ws_read_buffer_size: 4 * 1024,
+            ws_close_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),

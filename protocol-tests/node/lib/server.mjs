@@ -33,8 +33,9 @@ const STDERR_TAIL_CHARS = 4000;
  *
  * @param {{ app?: 'conformance' | 'testapp', env?: Record<string, string> }} options
  *   which server to start, and extra environment for it
- * @returns {Promise<{ url: string, port: number, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
- *   `stop()` sends SIGTERM and resolves once the process exited (`forced` when
+ * @returns {Promise<{ url: string, port: number, pid: number, reference: boolean, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
+ *   `pid` is the server process (for reading its memory), `reference` tells
+ *   whether it is the Node reference server; `stop()` sends SIGTERM and resolves once the process exited (`forced` when
  *   it had to be killed after STOP_GRACE_MS); calling it again is harmless.
  */
 export async function startServer({ app = 'conformance', env = {} } = {}) {
@@ -117,5 +118,6 @@ export async function startServer({ app = 'conformance', env = {} } = {}) {
     return stopping;
   };
 
-  return { url: `http://127.0.0.1:${port}`, port, stop };
+  const reference = !process.env[server.variable];
+  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, reference, stop };
 }

@@ -1,0 +1,73 @@
+//! Limits the example servers take from the environment, so that tests can
+//! start them with caps that the library leaves off by default (or with
+//! timeouts short enough to observe). Unset variables keep the defaults; a
+//! value that does not parse stops the server with an error.
+//!
+//! | variable | setting |
+//! | --- | --- |
+//! | `SIOBRIDGE_MAX_SESSIONS` | `ServerConfig::max_sessions` |
+//! | `SIOBRIDGE_MAX_SESSIONS_PER_IP` | `ServerConfig::max_sessions_per_ip` |
+//! | `SIOBRIDGE_HEADER_READ_TIMEOUT_MS` | `ServerConfig::header_read_timeout` |
+//! | `SIOBRIDGE_BODY_READ_TIMEOUT_MS` | `ServerConfig::body_read_timeout` |
+//! | `SIOBRIDGE_WRITE_TIMEOUT_MS` | `ServerConfig::write_timeout` |
+//! | `SIOBRIDGE_EVENT_RATE` | `socketio::Config::event_rate_limit`, as `PER_SECOND/BURST` |
+
+use std::io::{Error, ErrorKind};
+use std::str::FromStr;
+use std::time::Duration;
+
+use siobridge::server::ServerConfig;
+use siobridge::socketio;
+
+fn var<T: FromStr>(name: &str) -> std::io::Result<Option<T>> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(value) => value.parse().map(Some).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{name}: cannot parse {value:?}"),
+            )
+        }),
+    }
+}
+
+fn millis(name: &str) -> std::io::Result<Option<Duration>> {
+    Ok(var::<u64>(name)?.map(Duration::from_millis))
+}
+
+/// The HTTP server's limits, from the environment.
+pub fn server_limits(mut config: ServerConfig) -> std::io::Result<ServerConfig> {
+    if let Some(max) = var("SIOBRIDGE_MAX_SESSIONS")? {
+        config.max_sessions = max;
+    }
+    if let Some(max) = var("SIOBRIDGE_MAX_SESSIONS_PER_IP")? {
+        config.max_sessions_per_ip = Some(max);
+    }
+    if let Some(timeout) = millis("SIOBRIDGE_HEADER_READ_TIMEOUT_MS")? {
+        config.header_read_timeout = timeout;
+    }
+    if let Some(timeout) = millis("SIOBRIDGE_BODY_READ_TIMEOUT_MS")? {
+        config.body_read_timeout = timeout;
+    }
+    if let Some(timeout) = millis("SIOBRIDGE_WRITE_TIMEOUT_MS")? {
+        config.write_timeout = timeout;
+    }
+    Ok(config)
+}
+
+/// The Socket.IO layer's limits, from the environment.
+pub fn socketio_limits(config: socketio::Config) -> std::io::Result<socketio::Config> {
+    let Some(rate) = var::<String>("SIOBRIDGE_EVENT_RATE")? else {
+        return Ok(config);
+    };
+    let parsed = rate
+        .split_once('/')
+        .and_then(|(per_second, burst)| Some((per_second.parse().ok()?, burst.parse().ok()?)));
+    match parsed {
+        Some((per_second, burst)) => Ok(config.with_event_rate_limit(per_second, burst)),
+        None => Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("SIOBRIDGE_EVENT_RATE: expected PER_SECOND/BURST, got {rate:?}"),
+        )),
+    }
+}
