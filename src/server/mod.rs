@@ -214,6 +214,10 @@ pub trait Handler: Send + Sync + 'static {
     fn on_close(&self, _socket: &EngineSocket, _reason: CloseReason) {}
 }
 
+/// How long the accept loop pauses after a failed accept (typically: out of
+/// file descriptors, which only closing connections cures).
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
 /// State shared by the accept loop, the request handlers and the drivers.
 struct Shared {
     config: ServerConfig,
@@ -321,14 +325,17 @@ impl Server {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    // Accept errors (e.g. too many open files) are per
-                    // connection: keep serving.
-                    if let Ok((stream, peer)) = accepted {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         self.spawn_connection(stream, peer, stop_rx.clone());
                     }
-                }
+                    // Accept errors (e.g. too many open files) are per
+                    // connection: keep serving. But out of file descriptors,
+                    // accept fails at once every time: pause before trying
+                    // again rather than spin a core until one is freed.
+                    Err(_) => tokio::time::sleep(ACCEPT_ERROR_PAUSE).await,
+                },
                 () = &mut shutdown => break,
             }
         }
