@@ -224,13 +224,8 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
                 match outcome {
                     WsOutcome::Open => {}
                     WsOutcome::Gone => ws = None,
-                    WsOutcome::TooBig => {
+                    WsOutcome::Refused(frame) => {
                         if let Some(socket_ws) = ws.take() {
-                            // As the reference server: 1009 "message too big".
-                            let frame = CloseFrame {
-                                code: CloseCode::Size,
-                                reason: "message too big".into(),
-                            };
                             let timeout = shared.config.ws_close_timeout;
                             close_gracefully(socket_ws, Some(frame), timeout).await;
                         }
@@ -249,8 +244,24 @@ enum WsOutcome {
     Open,
     /// Closed by the peer or failed: drop it.
     Gone,
-    /// A message over `maxPayload`: close it with 1009.
-    TooBig,
+    /// A message the WebSocket layer refused: close it with this frame.
+    Refused(CloseFrame),
+}
+
+/// The Close frame answering a read error, when the error is the client's
+/// doing and has a close code (RFC 6455, section 7.4.1). As the reference
+/// server (`ws`): 1009 for a message over `maxPayload`, 1007 for a text
+/// message that is not UTF-8.
+fn close_frame_for(error: &WsError) -> Option<CloseFrame> {
+    let (code, reason) = match error {
+        WsError::Capacity(_) => (CloseCode::Size, "message too big"),
+        WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8"),
+        _ => return None,
+    };
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
 }
 
 /// Hands one read from the WebSocket to the core.
@@ -267,10 +278,9 @@ fn feed_ws_message(core: &mut Session, message: Option<Result<Message, WsError>>
         }
         Some(Err(error)) => {
             core.handle_ws_closed(now, CloseReason::TransportError);
-            return if matches!(error, WsError::Capacity(_)) {
-                WsOutcome::TooBig
-            } else {
-                WsOutcome::Gone
+            return match close_frame_for(&error) {
+                Some(frame) => WsOutcome::Refused(frame),
+                None => WsOutcome::Gone,
             };
         }
     }
