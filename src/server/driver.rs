@@ -208,7 +208,7 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
             continue;
         }
         if close_ws && let Some(socket_ws) = ws.take() {
-            close_gracefully(socket_ws, None, shared.config.ws_close_timeout).await;
+            close_gracefully(socket_ws, None, shared.config.ws_close_timeout);
         }
         if closed {
             break;
@@ -227,7 +227,7 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
                     WsOutcome::Refused(frame) => {
                         if let Some(socket_ws) = ws.take() {
                             let timeout = shared.config.ws_close_timeout;
-                            close_gracefully(socket_ws, Some(frame), timeout).await;
+                            close_gracefully(socket_ws, Some(frame), timeout);
                         }
                     }
                 }
@@ -287,20 +287,23 @@ fn feed_ws_message(core: &mut Session, message: Option<Result<Message, WsError>>
     WsOutcome::Open
 }
 
-/// The WebSocket closing handshake (RFC 6455, section 7.1.1): send Close,
-/// then read and discard until the client's Close comes back, for at most
-/// `timeout`. Dropping the TCP connection straight away while the client
-/// still sends would make the kernel answer with a reset, and a reset makes
-/// the client's kernel discard what it had not read yet: the last messages
-/// and the Close frame itself.
-async fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, timeout: Duration) {
-    if ws.close(frame).await.is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(timeout, async {
-        while let Some(Ok(_)) = ws.next().await {}
-    })
-    .await;
+/// The WebSocket closing handshake (RFC 6455, section 7.1.1), in a task of
+/// its own so that the session's driver goes on (a failed upgrade probe
+/// leaves a live polling session behind): send Close, then read and discard
+/// until the client's Close comes back, for at most `timeout`. Dropping the
+/// TCP connection straight away while the client still sends would make the
+/// kernel answer with a reset, and a reset makes the client's kernel discard
+/// what it had not read yet: the last messages and the Close frame itself.
+fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, timeout: Duration) {
+    tokio::spawn(async move {
+        if ws.close(frame).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(timeout, async {
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+        .await;
+    });
 }
 
 /// Writes every frame already queued, then flushes once: one syscall for a

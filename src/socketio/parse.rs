@@ -75,18 +75,21 @@ pub struct Limits {
     /// anything is allocated.
     pub max_attachments: usize,
     /// Longest accepted namespace, in bytes, including the leading `/`.
-    /// Default **256**. Bounds the memory retained per namespace name and the
-    /// cost of logging or looking up attacker-chosen names.
+    /// Default **256** (reference: unbounded). Bounds the memory retained
+    /// per namespace name and the cost of logging or looking up
+    /// attacker-chosen names.
     pub max_namespace_len: usize,
     /// Longest accepted event name (a string first argument of an
-    /// `EVENT`/`BINARY_EVENT`), in bytes. Default **256**. Bounds handler
-    /// lookup and logging cost for attacker-chosen names.
+    /// `EVENT`/`BINARY_EVENT`), in bytes. Default **256** (reference:
+    /// unbounded). Bounds handler lookup and logging cost for
+    /// attacker-chosen names.
     pub max_event_name_len: usize,
     /// Deepest accepted nesting of JSON arrays/objects in the payload (the
-    /// outermost array or object is depth 1). Default **32**. Checked by a
-    /// linear bracket scan *before* the JSON parser runs, so a payload like
-    /// `[[[[...` never costs recursion (stack) in the parser nor in later
-    /// recursive walks of the value. Note `serde_json` itself refuses depths
+    /// outermost array or object is depth 1). Default **32** (reference:
+    /// unbounded; its test app crashes on an echoed payload 100,000 deep,
+    /// see `docs/limits.md`). Checked by a linear bracket scan *before* the
+    /// JSON parser runs, so a payload like `[[[[...` never costs recursion
+    /// (stack) in the parser nor in later recursive walks of the value. Note `serde_json` itself refuses depths
     /// beyond 128, so values above 127 behave like 127 (reported as
     /// [`DecodeError::Json`]).
     pub max_json_depth: usize,
