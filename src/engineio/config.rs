@@ -49,9 +49,10 @@ pub struct Config {
     /// arrival to the client's UPGRADE packet. Default 10 s. Bounds a client
     /// that opens a probe WebSocket and never finishes.
     pub upgrade_timeout: Duration,
-    /// Largest POST body or WebSocket message accepted, in bytes. Default
-    /// 1,000,000. Advertised as `maxPayload`. Bounds memory per request; a
-    /// larger one closes the session.
+    /// Largest POST body or WebSocket message (and frame) accepted, in
+    /// bytes. Default 1,000,000 (reference: `maxHttpBufferSize`, the same).
+    /// Advertised as `maxPayload`. Bounds memory per request; a larger one
+    /// closes the session (POST: 413; WebSocket: close 1009).
     pub max_payload: usize,
     /// Most application packets queued for one session that the client has
     /// not taken yet. Default 1,024 (reference: unbounded). Bounds memory per
