@@ -16,9 +16,11 @@ pub use binary::{
 pub use packet::{MAIN_NAMESPACE, Packet, PacketType};
 pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode_text};
 
+pub mod adapter;
 pub mod args;
 pub mod server;
 
+pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 pub use args::Args;
 pub use server::{
     AckError, AckSender, Clock, Config, Conn, ConnectError, DisconnectReason, Handshake, Namespace,
