@@ -12,6 +12,8 @@
 //!   sessions with heartbeat and upgrade).
 //! - [`socketio`]: a sans-IO Socket.IO v5 core (packet grammar with nom,
 //!   binary attachments).
+//! - [`bridge`]: the routing profiles (digital.auto, Hubtel, Directual,
+//!   chat), plain code over the Socket.IO API.
 //! - [`server`]: the only module that touches sockets, tasks and the clock
 //!   (tokio, hyper, tokio-tungstenite), behind the default `server` feature.
 //!
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod bridge;
 pub mod engineio;
 #[cfg(feature = "server")]
 pub mod server;

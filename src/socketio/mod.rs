@@ -19,6 +19,7 @@ pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode
 pub mod adapter;
 pub mod args;
 pub mod server;
+pub mod testing;
 
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 pub use args::Args;

@@ -519,10 +519,11 @@ impl Operators {
         ids
     }
 
-    /// Sends the event to every socket reached. The packet is encoded once
-    /// and its bytes shared by all receivers, under one lock of the server
-    /// state (receivers are resolved and queued in one pass).
-    pub fn emit(&self, event: &str, args: impl Into<Args>) {
+    /// Sends the event to every socket reached, and says how many that was.
+    /// The packet is encoded once and its bytes shared by all receivers,
+    /// under one lock of the server state (receivers are resolved and queued
+    /// in one pass).
+    pub fn emit(&self, event: &str, args: impl Into<Args>) -> usize {
         let packet = event_packet(&self.namespace, event, args.into(), None);
         let messages = encode_messages(&packet);
         let io = &self.io;
@@ -534,6 +535,7 @@ impl Operators {
         }
         drop(state);
         io.defer(actions);
+        targets.len()
     }
 
     /// Sends the event to every socket reached, each with its own ack id;
