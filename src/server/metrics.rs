@@ -79,12 +79,12 @@ pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=ut
 /// let mut page = Prometheus::new();
 /// page.metric("requests_total", "counter", "Requests served.");
 /// page.sample("requests_total", &[("method", "GET")], 3);
-/// assert_eq!(
-///     page.finish(),
-///     "# HELP requests_total Requests served.\n\
-///      # TYPE requests_total counter\n\
-///      requests_total{method=\"GET\"} 3\n"
-/// );
+/// let lines: Vec<String> = page.finish().lines().map(String::from).collect();
+/// assert_eq!(lines, [
+///     "# HELP requests_total Requests served.",
+///     "# TYPE requests_total counter",
+///     "requests_total{method=\"GET\"} 3",
+/// ]);
 /// ```
 #[derive(Debug, Default)]
 pub struct Prometheus {
