@@ -270,3 +270,46 @@ impl TestClient {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::socketio::Config;
+
+    #[test]
+    fn per_socket_data_lives_as_long_as_the_socket() {
+        #[derive(Debug, PartialEq)]
+        struct User(&'static str);
+        let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+        io.namespace("/")
+            .on_connect(|socket| socket.set_data(User("ann")))
+            .on("whoami", |socket, _, _| {
+                let user = socket.data::<User>().map(|u| u.0).unwrap_or("nobody");
+                socket.emit("you", Value::from(user));
+            });
+        let client = TestClient::open(&io);
+        let id = client.connect("/", None).unwrap();
+        client.emit("/", "whoami", json!([]));
+        assert_eq!(client.events("/"), [("you".to_owned(), vec![json!("ann")])]);
+        let socket = io.socket("/", &id).expect("connected");
+        assert_eq!(socket.data::<User>().as_deref(), Some(&User("ann")));
+        assert!(socket.data::<String>().is_none(), "typed: no String stored");
+        client.close();
+        assert!(socket.data::<User>().is_none());
+        assert!(io.socket("/", &id).is_none());
+    }
+
+    #[test]
+    fn socket_lookup_is_by_id_within_the_namespace() {
+        let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+        io.namespace("/");
+        io.namespace("/other");
+        let client = TestClient::open(&io);
+        let id = client.connect("/", None).unwrap();
+        assert!(io.socket("/", &id).is_some());
+        assert!(io.socket("/other", &id).is_none());
+        assert!(io.socket("/", "not-an-id").is_none());
+    }
+}
