@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::ack_future::{AckFuture, ack_future};
 use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 use super::args::Args;
 use super::binary::Decoder;
@@ -373,6 +374,30 @@ impl Socket {
         io.transmit_to_socket(&self.id, &packet, false);
     }
 
+    /// Sends event `event` to this socket asking for an ack, and returns the
+    /// answer as a future: [`emit_with_ack`](Self::emit_with_ack) for async
+    /// code.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn f(socket: siobridge::socketio::Socket) {
+    /// match socket.ack("are-you-there", (), Duration::from_secs(5)).await {
+    ///     Ok(answer) => println!("the client said {:?}", answer.first()),
+    ///     Err(e) => println!("no answer: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+    ) -> AckFuture<Result<Args, AckError>> {
+        let (future, complete) = ack_future();
+        self.emit_with_ack(event, args, timeout, complete);
+        future
+    }
+
     /// Joins `room`.
     pub fn join(&self, room: &str) {
         let mut state = self.io.state();
@@ -585,6 +610,20 @@ impl Operators {
             let packet = event_packet(&self.namespace, event, args.clone(), Some(ack));
             io.transmit_to_socket(&id, &packet, self.volatile);
         }
+    }
+
+    /// Sends the event to every socket reached asking each for an ack, and
+    /// returns the answers as a future: [`emit_with_ack`](Self::emit_with_ack)
+    /// for async code.
+    pub fn ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+    ) -> AckFuture<Result<Vec<Args>, (AckError, Vec<Args>)>> {
+        let (future, complete) = ack_future();
+        self.emit_with_ack(event, args, timeout, complete);
+        future
     }
 
     /// Makes every socket reached leave `room`.

@@ -312,4 +312,40 @@ mod tests {
         assert!(io.socket("/other", &id).is_none());
         assert!(io.socket("/", "not-an-id").is_none());
     }
+
+    #[test]
+    fn ack_futures_resolve_with_the_answer_or_the_timeout() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+
+        use crate::socketio::{AckError, Args, Packet};
+
+        fn poll<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+            std::pin::Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
+        }
+        let clock = ManualClock::new();
+        let io = SocketIo::new(Config::default(), clock.clock());
+        io.namespace("/");
+        let client = TestClient::open(&io);
+        let id = client.connect("/", None).unwrap();
+        let socket = io.socket("/", &id).unwrap();
+
+        let mut answered = socket.ack("q", json!(1), Duration::from_secs(5));
+        assert!(poll(&mut answered).is_pending());
+        let asked = client.take_packets().pop().unwrap();
+        client.send(&Packet::ack("/", vec![json!("yes")], asked.ack_id.unwrap()));
+        match poll(&mut answered) {
+            Poll::Ready(Ok(args)) => assert_eq!(args.first(), Some(&json!("yes"))),
+            other => panic!("{:?}", other.map(|r| r.map(|a: Args| a.len()))),
+        }
+
+        let mut late = socket.ack("q", json!(2), Duration::from_secs(5));
+        clock.advance(&io, Duration::from_secs(4));
+        assert!(poll(&mut late).is_pending());
+        clock.advance(&io, Duration::from_secs(1));
+        assert!(matches!(
+            poll(&mut late),
+            Poll::Ready(Err(AckError::Timeout))
+        ));
+    }
 }
