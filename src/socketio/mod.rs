@@ -26,6 +26,6 @@ pub use ack_future::AckFuture;
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 pub use args::Args;
 pub use server::{
-    AckError, AckSender, Clock, Config, Conn, ConnectError, DisconnectReason, Handshake, Namespace,
-    Operators, Socket, SocketIo,
+    AckError, AckSender, BroadcastAcks, Clock, Config, Conn, ConnectError, DisconnectReason,
+    Handshake, Namespace, Operators, Socket, SocketIo,
 };

@@ -134,6 +134,10 @@ impl fmt::Display for AckError {
     }
 }
 
+/// The answers to a broadcast with acks: every answer, or the error (a
+/// timeout) with the answers that came.
+pub type BroadcastAcks = Result<Vec<Args>, (AckError, Vec<Args>)>;
+
 /// Why a socket left its namespace: the reference server's reason strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectReason {
@@ -620,7 +624,7 @@ impl Operators {
         event: &str,
         args: impl Into<Args>,
         timeout: Duration,
-    ) -> AckFuture<Result<Vec<Args>, (AckError, Vec<Args>)>> {
+    ) -> AckFuture<BroadcastAcks> {
         let (future, complete) = ack_future();
         self.emit_with_ack(event, args, timeout, complete);
         future
