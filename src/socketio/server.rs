@@ -1387,7 +1387,7 @@ impl SocketIo {
                     self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                     return self.drop_client(state, sid, DisconnectReason::SlowConsumer);
                 }
-                Err(SendError::Closed) => return Vec::new(),
+                Err(SendError::Closed | SendError::Unencodable) => return Vec::new(),
             }
         }
         Vec::new()
