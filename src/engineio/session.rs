@@ -281,8 +281,12 @@ impl Session {
         }
         match self.heartbeat {
             Heartbeat::Idle { ping_at } if now >= ping_at => {
-                if self.state == State::Open {
-                    self.queue.push_back(Packet::Ping(String::new()));
+                // A client can answer PINGs it never fetched (a blind PONG
+                // each interval); one unread PING is enough, so the queue
+                // stays bounded by `max_buffered_packets` plus PING and CLOSE.
+                let ping = Packet::Ping(String::new());
+                if self.state == State::Open && !self.queue.contains(&ping) {
+                    self.queue.push_back(ping);
                 }
                 self.heartbeat = Heartbeat::AwaitingPong {
                     deadline: now + self.ping_timeout,
@@ -828,6 +832,20 @@ mod tests {
         sim.ws_frames();
         sim.s.send(Data::from("a\x1e1")).unwrap();
         assert_eq!(sim.ws_frames(), vec!["4a\x1e1"]);
+    }
+
+    /// Regression (fuzz/eio_session): a client that answered every PING
+    /// with a blind PONG and never fetched made the session queue one more
+    /// PING each interval, without bound.
+    #[test]
+    fn unread_pings_do_not_pile_up() {
+        let mut sim = Sim::handshaken_polling();
+        for interval in 1..=5 {
+            sim.advance_to(interval * 300);
+            sim.post(interval * 300 + 1, "3").unwrap();
+        }
+        assert_eq!(sim.s.buffered(), 1);
+        assert_eq!(sim.get(1600), "2");
     }
 
     #[test]
