@@ -754,8 +754,10 @@ impl State {
 struct Inner {
     config: Config,
     clock: Clock,
-    namespaces: RwLock<HashMap<Arc<str>, Namespace>>,
-    dynamic: RwLock<Vec<(DynamicMatcher, Namespace)>>,
+    // Handlers only, never a `Namespace`: it holds a `SocketIo`, and a
+    // server that owned handles to itself would never be freed.
+    namespaces: RwLock<HashMap<Arc<str>, Arc<RwLock<Handlers>>>>,
+    dynamic: RwLock<Vec<(DynamicMatcher, Arc<RwLock<Handlers>>)>>,
     state: Mutex<State>,
     ids: Mutex<SidGenerator>,
     timer_waker: RwLock<Option<Box<dyn Fn() + Send + Sync>>>,
@@ -843,15 +845,16 @@ impl SocketIo {
 
     /// The namespace `name` (created on first use), to register handlers on.
     pub fn namespace(&self, name: &str) -> Namespace {
-        let name = normalize_namespace(name);
-        write(&self.inner.namespaces)
-            .entry(Arc::from(name.as_str()))
-            .or_insert_with(|| Namespace {
-                io: self.clone(),
-                handlers: Arc::default(),
-                name: Some(Arc::from(name.as_str())),
-            })
-            .clone()
+        let name: Arc<str> = Arc::from(normalize_namespace(name).as_str());
+        let handlers = write(&self.inner.namespaces)
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        Namespace {
+            io: self.clone(),
+            handlers,
+            name: Some(name),
+        }
     }
 
     /// A family of dynamic namespaces: any namespace whose name `matches`
@@ -866,7 +869,7 @@ impl SocketIo {
             handlers: Arc::default(),
             name: None,
         };
-        write(&self.inner.dynamic).push((Box::new(matches), ns.clone()));
+        write(&self.inner.dynamic).push((Box::new(matches), ns.handlers.clone()));
         ns
     }
 
@@ -1166,16 +1169,16 @@ impl SocketIo {
     }
 
     fn find_namespace(&self, name: &str) -> Option<Namespace> {
-        if let Some(ns) = read(&self.inner.namespaces).get(name) {
-            return Some(ns.clone());
-        }
-        let parent = read(&self.inner.dynamic)
-            .iter()
-            .find(|(matches, _)| matches(name))
-            .map(|(_, ns)| ns.handlers.clone())?;
+        let handlers = read(&self.inner.namespaces).get(name).cloned();
+        let handlers = handlers.or_else(|| {
+            read(&self.inner.dynamic)
+                .iter()
+                .find(|(matches, _)| matches(name))
+                .map(|(_, handlers)| handlers.clone())
+        })?;
         Some(Namespace {
             io: self.clone(),
-            handlers: parent,
+            handlers,
             name: Some(Arc::from(name)),
         })
     }
@@ -1748,6 +1751,20 @@ mod tests {
 
     fn placeholder_value(n: usize) -> Value {
         super::super::binary::placeholder(n)
+    }
+
+    /// Regression (fuzz/sio_server, which builds a server per input): a
+    /// server with a namespace held a handle to itself through it, so it was
+    /// never freed once its last handle was dropped.
+    #[test]
+    fn a_dropped_server_is_freed() {
+        let clock: Clock = Arc::new(Instant::now);
+        let io = SocketIo::new(Config::default(), clock);
+        io.namespace("/").on("x", |_, _, _| {});
+        io.dynamic_namespace(|n| n.starts_with("/dyn-"));
+        let inner = Arc::downgrade(&io.inner);
+        drop(io);
+        assert!(inner.upgrade().is_none(), "the server outlived its handles");
     }
 
     #[test]
