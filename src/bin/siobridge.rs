@@ -11,6 +11,7 @@ use siobridge::server::{Cors, EngineSocket, Handler, Server, ServerConfig, shutd
 
 const USAGE: &str = "\
 usage: siobridge [--listen ADDR]
+       siobridge conform URL   check the server at URL against the protocol specs
 
   --listen ADDR   address to listen on (default 127.0.0.1:3000; env SIOBRIDGE_LISTEN)
   -h, --help      print this help
@@ -43,6 +44,9 @@ fn parse_args() -> Result<SocketAddr, String> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("conform") {
+        return siobridge::conform::main(std::env::args().skip(2));
+    }
     let addr = match parse_args() {
         Ok(addr) => addr,
         Err(message) => {

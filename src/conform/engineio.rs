@@ -1,0 +1,628 @@
+//! The Engine.IO v4 checks, against the echo server at
+//! [`Contract::engine_path`](super::Contract::engine_path), and the
+//! Engine.IO client steps the Socket.IO checks reuse.
+//!
+//! Section names refer to engine.io-protocol v4 (socketio/engine.io-protocol,
+//! README). Where the spec leaves a choice open, a check accepts every answer
+//! the reference server (`engine.io`) or the public suite accepts.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::wire::{self, Frame, Response, WebSocket, ms, quote};
+use super::{Ctx, Report, Verdict};
+use crate::engineio::payload::{self, SEPARATOR};
+use crate::engineio::{Data, Packet};
+
+/// Lets the server register a request sent just before (a pending GET)
+/// ahead of the next one. It orders the runner's own requests; no verdict
+/// depends on it.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Runs the Engine.IO checks in order.
+pub(super) async fn run<W: std::io::Write>(ctx: &Ctx, report: &mut Report<'_, W>) {
+    let path = ctx.contract.engine_path.as_str();
+    report
+        .check(
+            "engine.io: handshake over polling",
+            handshake_polling(ctx, path),
+        )
+        .await;
+    report
+        .check(
+            "engine.io: handshake over websocket",
+            handshake_websocket(ctx, path),
+        )
+        .await;
+    for (name, code, message, method, query) in ERRORS {
+        let check = error_answer(ctx, method, query, code, message);
+        report.check(&format!("engine.io: {name}"), check).await;
+    }
+    report
+        .check("engine.io: polling payload framing", polling_framing(ctx))
+        .await;
+    report
+        .check(
+            "engine.io: websocket text and binary frames",
+            websocket_frames(ctx),
+        )
+        .await;
+    report
+        .check(
+            "engine.io: invalid packet over polling closes the session",
+            invalid_polling(ctx),
+        )
+        .await;
+    report
+        .check(
+            "engine.io: invalid packet over websocket closes the connection",
+            invalid_websocket(ctx),
+        )
+        .await;
+    report
+        .check("engine.io: heartbeat over polling", heartbeat_polling(ctx))
+        .await;
+    report
+        .check(
+            "engine.io: heartbeat over websocket",
+            heartbeat_websocket(ctx),
+        )
+        .await;
+    report
+        .check(
+            "engine.io: ping timeout over polling",
+            ping_timeout_polling(ctx),
+        )
+        .await;
+    report
+        .check(
+            "engine.io: ping timeout over websocket",
+            ping_timeout_websocket(ctx),
+        )
+        .await;
+    report
+        .check("engine.io: close packet over polling", close_polling(ctx))
+        .await;
+    report
+        .check("engine.io: upgrade from polling to websocket", upgrade(ctx))
+        .await;
+}
+
+/// The error answers of the reference server ("Transports › HTTP
+/// long-polling" and the `engine.io` error table): name, code, message,
+/// method, query.
+const ERRORS: [(&str, u8, &str, &str, &str); 5] = [
+    (
+        "error 0 for an unknown transport",
+        0,
+        "Transport unknown",
+        "GET",
+        "EIO=4&transport=carrier-pigeon",
+    ),
+    (
+        "error 1 for an unknown sid",
+        1,
+        "Session ID unknown",
+        "GET",
+        "EIO=4&transport=polling&sid=conform-no-such-sid",
+    ),
+    (
+        "error 2 for a handshake that is not a GET",
+        2,
+        "Bad handshake method",
+        "POST",
+        "EIO=4&transport=polling",
+    ),
+    (
+        "error 3 for a websocket request without upgrade",
+        3,
+        "Bad request",
+        "GET",
+        "EIO=4&transport=websocket",
+    ),
+    (
+        "error 5 for protocol version 3",
+        5,
+        "Unsupported protocol version",
+        "GET",
+        "EIO=3&transport=polling",
+    ),
+];
+
+/// `PATH?EIO=4&transport=T[&sid=S]`.
+pub(super) fn url(path: &str, transport: &str, sid: Option<&str>) -> String {
+    match sid {
+        Some(sid) => format!("{path}?EIO=4&transport={transport}&sid={sid}"),
+        None => format!("{path}?EIO=4&transport={transport}"),
+    }
+}
+
+/// Compares one value of the report with what the contract expects.
+pub(super) fn expect_eq<T: PartialEq + std::fmt::Display>(
+    what: &str,
+    expected: T,
+    got: T,
+) -> Verdict {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(format!("{what}: expected {expected}, got {got}"))
+    }
+}
+
+/// The handshake JSON of an open packet ("Protocol › Handshake"): exactly the
+/// keys `sid`, `upgrades`, `pingInterval`, `pingTimeout`, `maxPayload`, with
+/// the contract's values. Reports every mismatch, and returns the sid.
+pub(super) fn check_handshake(ctx: &Ctx, open: &str, upgrades: Value) -> Result<String, String> {
+    let json = open
+        .strip_prefix('0')
+        .ok_or_else(|| format!("expected an open packet \"0{{...}}\", got {}", quote(open)))?;
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| format!("open packet data is not JSON ({e}): {}", quote(open)))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| format!("open packet data is not an object: {}", quote(open)))?;
+    let mut problems = Vec::new();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let wanted = [
+        "maxPayload",
+        "pingInterval",
+        "pingTimeout",
+        "sid",
+        "upgrades",
+    ];
+    if keys != wanted {
+        problems.push(format!("keys: expected {wanted:?}, got {keys:?}"));
+    }
+    let contract = &ctx.contract;
+    let fields = [
+        ("upgrades", upgrades),
+        (
+            "pingInterval",
+            json!(contract.ping_interval.as_millis() as u64),
+        ),
+        (
+            "pingTimeout",
+            json!(contract.ping_timeout.as_millis() as u64),
+        ),
+        ("maxPayload", json!(contract.max_payload)),
+    ];
+    for (key, expected) in fields {
+        let got = object.get(key).cloned().unwrap_or(Value::Null);
+        if got != expected {
+            problems.push(format!("{key}: expected {expected}, got {got}"));
+        }
+    }
+    let sid = match object.get("sid") {
+        Some(Value::String(sid)) if !sid.is_empty() => sid.clone(),
+        other => {
+            let got = other.map_or("nothing".to_owned(), Value::to_string);
+            problems.push(format!("sid: expected a non-empty string, got {got}"));
+            String::new()
+        }
+    };
+    if problems.is_empty() {
+        Ok(sid)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// GET with the runner's answer timeout.
+pub(super) async fn get(ctx: &Ctx, path_and_query: &str) -> Result<Response, String> {
+    let within = ctx.contract.answer_timeout;
+    wire::request(&ctx.target, "GET", path_and_query, None, within).await
+}
+
+/// POST with the runner's answer timeout.
+pub(super) async fn post(ctx: &Ctx, path_and_query: &str, body: &str) -> Result<Response, String> {
+    let within = ctx.contract.answer_timeout;
+    wire::request(
+        &ctx.target,
+        "POST",
+        path_and_query,
+        Some(body.as_bytes()),
+        within,
+    )
+    .await
+}
+
+/// A long-polling GET that may wait up to pingInterval for data, plus slack.
+async fn poll(ctx: &Ctx, path: &str, sid: &str) -> Result<Response, String> {
+    let within = ctx.contract.ping_interval + ctx.contract.margin + ctx.contract.answer_timeout;
+    wire::request(
+        &ctx.target,
+        "GET",
+        &url(path, "polling", Some(sid)),
+        None,
+        within,
+    )
+    .await
+}
+
+/// The sid of an open packet. Only what a client needs to go on: the
+/// handshake's values are the handshake checks' business, so that one wrong
+/// value fails those checks and not every check that opens a session.
+fn sid_of(open: &str) -> Result<String, String> {
+    open.strip_prefix('0')
+        .and_then(|json| serde_json::from_str::<Value>(json).ok())
+        .and_then(|value| value.get("sid")?.as_str().map(str::to_owned))
+        .filter(|sid| !sid.is_empty())
+        .ok_or_else(|| format!("expected an open packet with a sid, got {}", quote(open)))
+}
+
+/// Opens a polling session: the open packet, alone in the response payload
+/// ("Protocol › Payload").
+async fn polling_open_packet(ctx: &Ctx, path: &str) -> Result<String, String> {
+    let response = get(ctx, &url(path, "polling", None)).await?;
+    expect_eq("handshake status", 200, response.status)?;
+    let body = response.text();
+    if body.contains(SEPARATOR) {
+        return Err(format!(
+            "expected a payload of one open packet, got {}",
+            quote(&body)
+        ));
+    }
+    Ok(body)
+}
+
+/// Opens a polling session; returns its sid.
+pub(super) async fn open_polling(ctx: &Ctx, path: &str) -> Result<String, String> {
+    sid_of(&polling_open_packet(ctx, path).await?)
+}
+
+/// Opens a WebSocket-only session: the open packet comes as a text frame.
+async fn websocket_open_packet(ctx: &Ctx, path: &str) -> Result<(WebSocket, String), String> {
+    let within = ctx.contract.answer_timeout;
+    let mut ws = WebSocket::connect(&ctx.target, &url(path, "websocket", None), within).await?;
+    match ws.next(within).await? {
+        Frame::Text(open) => Ok((ws, open)),
+        other => Err(format!("expected an open packet, got {other}")),
+    }
+}
+
+/// Opens a WebSocket-only session; returns it with its sid.
+pub(super) async fn open_websocket(ctx: &Ctx, path: &str) -> Result<(WebSocket, String), String> {
+    let (ws, open) = websocket_open_packet(ctx, path).await?;
+    Ok((ws, sid_of(&open)?))
+}
+
+/// The handshake over polling offers the upgrade to WebSocket.
+pub(super) async fn handshake_polling(ctx: &Ctx, path: &str) -> Verdict {
+    let open = polling_open_packet(ctx, path).await?;
+    check_handshake(ctx, &open, json!(["websocket"])).map(drop)
+}
+
+/// The handshake over WebSocket offers no upgrade.
+pub(super) async fn handshake_websocket(ctx: &Ctx, path: &str) -> Verdict {
+    let (ws, open) = websocket_open_packet(ctx, path).await?;
+    ws.close().await;
+    check_handshake(ctx, &open, json!([])).map(drop)
+}
+
+/// The next frame that is not an Engine.IO ping, answering each ping with a
+/// pong so that a long check keeps its session.
+pub(super) async fn next_non_ping(ws: &mut WebSocket, within: Duration) -> Result<Frame, String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ws.next(left).await? {
+            Frame::Text(ping) if ping == "2" => ws.send_text("3").await?,
+            frame => return Ok(frame),
+        }
+    }
+}
+
+/// Waits for the server to close the connection within `within`, answering
+/// pings meanwhile, so that the close cannot be the heartbeat's.
+pub(super) async fn expect_close(ws: &mut WebSocket, within: Duration) -> Verdict {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match next_non_ping(ws, left).await {
+            Ok(Frame::Closed) => return Ok(()),
+            Ok(_) => continue,
+            Err(_) => {
+                return Err(format!(
+                    "expected the connection to close, still open after {}",
+                    ms(within)
+                ));
+            }
+        }
+    }
+}
+
+/// Polls until `count` packets other than pings arrived, answering pings.
+pub(super) async fn poll_packets(
+    ctx: &Ctx,
+    path: &str,
+    sid: &str,
+    count: usize,
+) -> Result<Vec<String>, String> {
+    let mut packets = Vec::new();
+    while packets.len() < count {
+        let response = poll(ctx, path, sid).await?;
+        expect_eq("GET status", 200, response.status)?;
+        for packet in response.text().split(SEPARATOR) {
+            if packet == "2" {
+                post(ctx, &url(path, "polling", Some(sid)), "3").await?;
+            } else {
+                packets.push(packet.to_owned());
+            }
+        }
+    }
+    Ok(packets)
+}
+
+/// "Transports › HTTP long-polling": a POST is answered 200 `ok`.
+async fn post_ok(ctx: &Ctx, path: &str, sid: &str, body: &str) -> Verdict {
+    let response = post(ctx, &url(path, "polling", Some(sid)), body).await?;
+    expect_eq("POST status", 200, response.status)?;
+    expect_eq("POST body", quote("ok"), quote(&response.text()))
+}
+
+/// An error answer: HTTP 400 and the JSON body `{"code":N,"message":...}`.
+fn expect_error(response: &Response, code: u8, message: &str) -> Verdict {
+    let expected = json!({ "code": code, "message": message });
+    let body = response.text();
+    let got: Option<Value> = serde_json::from_str(&body).ok();
+    if response.status == 400 && got.as_ref() == Some(&expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected HTTP 400 {expected}, got HTTP {} {}",
+            response.status,
+            quote(&body)
+        ))
+    }
+}
+
+/// The session `sid` is gone: a GET is refused as an unknown sid.
+async fn expect_session_gone(ctx: &Ctx, path: &str, sid: &str) -> Verdict {
+    let response = get(ctx, &url(path, "polling", Some(sid))).await?;
+    expect_error(&response, 1, "Session ID unknown")
+        .map_err(|e| format!("session should be closed: {e}"))
+}
+
+async fn error_answer(ctx: &Ctx, method: &str, query: &str, code: u8, message: &str) -> Verdict {
+    let path_and_query = format!("{}?{query}", ctx.contract.engine_path);
+    let within = ctx.contract.answer_timeout;
+    let body = (method == "POST").then_some(b"4hello".as_slice());
+    let response = wire::request(&ctx.target, method, &path_and_query, body, within).await?;
+    expect_error(&response, code, message)
+}
+
+/// "Protocol › Payload": packets joined by `\x1e`, binary as `b`+base64,
+/// kept apart and in order both ways.
+async fn polling_framing(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let sent = [
+        Packet::text("hello"),
+        Packet::text("€ and 😀"),
+        Packet::Message(Data::Binary(Bytes::from_static(&[1, 2, 3, 4]))),
+    ];
+    let sid = open_polling(ctx, path).await?;
+    post_ok(ctx, path, &sid, &payload::encode(&sent)).await?;
+    let got = poll_packets(ctx, path, &sid, sent.len()).await?;
+    let expected: Vec<String> = sent.iter().map(Packet::encode_text).collect();
+    if got == expected {
+        Ok(())
+    } else {
+        Err(format!("expected the echo {expected:?}, got {got:?}"))
+    }
+}
+
+/// "Packet encoding › WebSocket": one packet per frame, binary as is.
+async fn websocket_frames(ctx: &Ctx) -> Verdict {
+    let (mut ws, _) = open_websocket(ctx, &ctx.contract.engine_path).await?;
+    let within = ctx.contract.answer_timeout;
+    ws.send_text("4hello €").await?;
+    let text = next_non_ping(&mut ws, within).await?;
+    expect_eq("text echo", Frame::Text("4hello €".into()), text)?;
+    let bytes = Bytes::from_static(&[1, 2, 3, 4]);
+    ws.send_binary(bytes.clone()).await?;
+    let binary = next_non_ping(&mut ws, within).await?;
+    expect_eq("binary echo", Frame::Binary(bytes), binary)?;
+    ws.close().await;
+    Ok(())
+}
+
+/// An invalid packet ends the session. The reference answers the POST
+/// with 200 and then closes; the public suite also allows 400 or a dropped
+/// connection, so only the aftermath is checked.
+async fn invalid_polling(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let sid = open_polling(ctx, path).await?;
+    let _ = post(ctx, &url(path, "polling", Some(&sid)), "abc").await;
+    expect_session_gone(ctx, path, &sid).await
+}
+
+async fn invalid_websocket(ctx: &Ctx) -> Verdict {
+    let (mut ws, _) = open_websocket(ctx, &ctx.contract.engine_path).await?;
+    ws.send_text("abc").await?;
+    expect_close(&mut ws, ctx.contract.answer_timeout).await
+}
+
+/// Two heartbeat rounds outlast pingInterval + pingTimeout, so an echo after
+/// them proves the pongs kept the session.
+const ROUNDS: usize = 2;
+
+/// When a ping is due, counted from a moment before the server could start
+/// its timer (before the handshake request, before the pong was sent), so
+/// that a slow network or machine can only make the ping look later: not
+/// before half the interval (a server pinging in a tight loop is wrong too),
+/// not after the interval plus slack.
+fn ping_window(ctx: &Ctx) -> (Duration, Duration) {
+    let interval = ctx.contract.ping_interval;
+    (interval / 2, interval + ctx.contract.margin)
+}
+
+fn expect_in_window(what: &str, elapsed: Duration, (early, late): (Duration, Duration)) -> Verdict {
+    if elapsed < early || elapsed > late {
+        return Err(format!(
+            "{what}: expected between {} and {}, got {}",
+            ms(early),
+            ms(late),
+            ms(elapsed)
+        ));
+    }
+    Ok(())
+}
+
+/// "Protocol › Heartbeat" over polling: the server's ping comes on a pending
+/// GET after pingInterval; the client's pong keeps the session.
+async fn heartbeat_polling(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let mut start = Instant::now();
+    let sid = open_polling(ctx, path).await?;
+    for round in 1..=ROUNDS {
+        let response = poll(ctx, path, &sid).await?;
+        let elapsed = start.elapsed();
+        expect_eq(&format!("ping {round}: GET status"), 200, response.status)?;
+        expect_eq(
+            &format!("ping {round}"),
+            quote("2"),
+            quote(&response.text()),
+        )?;
+        expect_in_window(
+            &format!("ping {round} came after"),
+            elapsed,
+            ping_window(ctx),
+        )?;
+        start = Instant::now();
+        post_ok(ctx, path, &sid, "3").await?;
+    }
+    post_ok(ctx, path, &sid, "4still here").await?;
+    let echo = poll_packets(ctx, path, &sid, 1).await?;
+    expect_eq(
+        "echo after the pongs",
+        quote("4still here"),
+        quote(&echo.join("\u{1e}")),
+    )
+}
+
+async fn heartbeat_websocket(ctx: &Ctx) -> Verdict {
+    let mut start = Instant::now();
+    let (mut ws, _) = open_websocket(ctx, &ctx.contract.engine_path).await?;
+    let (_, late) = ping_window(ctx);
+    for round in 1..=ROUNDS {
+        let ping = ws.next(late + ctx.contract.margin).await?;
+        let elapsed = start.elapsed();
+        expect_eq(&format!("ping {round}"), Frame::Text("2".into()), ping)?;
+        expect_in_window(
+            &format!("ping {round} came after"),
+            elapsed,
+            ping_window(ctx),
+        )?;
+        start = Instant::now();
+        ws.send_text("3").await?;
+    }
+    ws.send_text("4still here").await?;
+    let echo = next_non_ping(&mut ws, ctx.contract.answer_timeout).await?;
+    expect_eq(
+        "echo after the pongs",
+        Frame::Text("4still here".into()),
+        echo,
+    )?;
+    ws.close().await;
+    Ok(())
+}
+
+/// "Protocol › Heartbeat": without a pong, the session is closed once
+/// pingInterval + pingTimeout have passed.
+async fn ping_timeout_polling(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let sid = open_polling(ctx, path).await?;
+    let contract = &ctx.contract;
+    tokio::time::sleep(contract.ping_interval + contract.ping_timeout + contract.margin).await;
+    expect_session_gone(ctx, path, &sid).await
+}
+
+/// Over WebSocket: the ping comes, and without a pong the connection is
+/// closed pingTimeout after it: not before half of pingTimeout (the client
+/// must get its chance to answer), not after pingTimeout plus slack. Counted
+/// from before the handshake, as [`ping_window`] explains.
+async fn ping_timeout_websocket(ctx: &Ctx) -> Verdict {
+    let contract = &ctx.contract;
+    let start = Instant::now();
+    let (mut ws, _) = open_websocket(ctx, &contract.engine_path).await?;
+    let (_, late) = ping_window(ctx);
+    let ping = ws.next(late).await?;
+    expect_eq("ping", Frame::Text("2".into()), ping)?;
+    let window = (
+        contract.ping_interval + contract.ping_timeout / 2,
+        contract.ping_interval + contract.ping_timeout + contract.margin,
+    );
+    let close = ws
+        .next(window.1.saturating_sub(start.elapsed()))
+        .await
+        .map_err(|_| {
+            format!(
+                "expected the connection closed {} after the handshake, still open",
+                ms(window.1)
+            )
+        })?;
+    expect_eq("after the unanswered ping", Frame::Closed, close)?;
+    expect_in_window("closed after the handshake", start.elapsed(), window)
+}
+
+/// A CLOSE packet from the client ends the pending GET (the reference and
+/// the public suite: with a NOOP) and the session.
+async fn close_polling(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let sid = open_polling(ctx, path).await?;
+    let pending = {
+        let (ctx, path, sid) = (ctx.clone(), path.to_owned(), sid.clone());
+        tokio::spawn(async move { poll(&ctx, &path, &sid).await })
+    };
+    tokio::time::sleep(SETTLE).await;
+    post_ok(ctx, path, &sid, "1").await?;
+    let response = join(pending).await?;
+    expect_eq("pending GET status", 200, response.status)?;
+    expect_eq("pending GET body", quote("6"), quote(&response.text()))?;
+    expect_session_gone(ctx, path, &sid).await
+}
+
+/// "Protocol › Upgrade": `2probe` answered `3probe`, the pending GET ended
+/// with a NOOP, `5` completes the upgrade, messages then travel over the
+/// WebSocket, and polling with the sid is refused.
+async fn upgrade(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let within = ctx.contract.answer_timeout;
+    let sid = open_polling(ctx, path).await?;
+    let pending = {
+        let (ctx, path, sid) = (ctx.clone(), path.to_owned(), sid.clone());
+        tokio::spawn(async move { poll(&ctx, &path, &sid).await })
+    };
+    tokio::time::sleep(SETTLE).await;
+    let mut ws =
+        WebSocket::connect(&ctx.target, &url(path, "websocket", Some(&sid)), within).await?;
+    ws.send_text("2probe").await?;
+    let probe = ws.next(within).await?;
+    expect_eq("probe answer", Frame::Text("3probe".into()), probe)?;
+    let response = join(pending).await?;
+    expect_eq("pending GET status", 200, response.status)?;
+    expect_eq("pending GET body", quote("6"), quote(&response.text()))?;
+    ws.send_text("5").await?;
+    ws.send_text("4upgraded").await?;
+    let echo = next_non_ping(&mut ws, within).await?;
+    expect_eq(
+        "echo over the upgraded websocket",
+        Frame::Text("4upgraded".into()),
+        echo,
+    )?;
+    let after = get(ctx, &url(path, "polling", Some(&sid))).await?;
+    expect_error(&after, 3, "Bad request")
+        .map_err(|e| format!("polling after the upgrade: {e}"))?;
+    ws.close().await;
+    Ok(())
+}
+
+async fn join<T>(task: tokio::task::JoinHandle<Result<T, String>>) -> Result<T, String> {
+    task.await
+        .map_err(|e| format!("request task failed: {e}"))?
+}
