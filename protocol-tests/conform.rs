@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ use siobridge::server::{EngineSocket, Handler, Server, ServerConfig};
 use siobridge::socketio::{Decoder, Packet, PacketType};
 
 /// How many checks a run makes (a change here is a change of the runner).
-const CHECKS: usize = 34;
+const CHECKS: usize = 35;
 
 /// The `siobridge` binary, built by cargo for this test target.
 fn siobridge() -> PathBuf {
@@ -114,18 +114,50 @@ fn conform_passes_against_the_conformance_example() {
 /// else follows the conformance contract.
 #[derive(Default)]
 struct BrokenSocketIo {
-    decoders: Mutex<HashMap<Sid, Decoder>>,
+    connections: Arc<Mutex<HashMap<Sid, Connection>>>,
+}
+
+#[derive(Default)]
+struct Connection {
+    decoder: Decoder,
+    joined: bool,
 }
 
 impl Handler for BrokenSocketIo {
+    fn on_open(&self, socket: &EngineSocket) {
+        self.connections
+            .lock()
+            .unwrap()
+            .insert(socket.sid(), Connection::default());
+        // connectTimeout: a connection that joins no namespace is dropped.
+        let (connections, socket) = (self.connections.clone(), socket.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(CONNECT_TIMEOUT).await;
+            let joined = connections
+                .lock()
+                .unwrap()
+                .get(&socket.sid())
+                .is_some_and(|c| c.joined);
+            if !joined {
+                socket.close();
+            }
+        });
+    }
+
     fn on_message(&self, socket: &EngineSocket, data: Data) {
         let decoded = {
-            let mut decoders = self.decoders.lock().unwrap();
-            let decoder = decoders.entry(socket.sid()).or_default();
-            match data {
-                Data::Text(text) => decoder.decode_text(&text),
-                Data::Binary(bytes) => decoder.decode_binary(bytes),
+            let mut connections = self.connections.lock().unwrap();
+            let Some(connection) = connections.get_mut(&socket.sid()) else {
+                return;
+            };
+            let decoded = match data {
+                Data::Text(text) => connection.decoder.decode_text(&text),
+                Data::Binary(bytes) => connection.decoder.decode_binary(bytes),
+            };
+            if let Ok(Some(packet)) = &decoded {
+                connection.joined |= packet.kind == PacketType::Connect;
             }
+            decoded
         };
         match decoded {
             Ok(Some(packet)) => answer(socket, packet),
@@ -135,9 +167,11 @@ impl Handler for BrokenSocketIo {
     }
 
     fn on_close(&self, socket: &EngineSocket, _reason: engineio::CloseReason) {
-        self.decoders.lock().unwrap().remove(&socket.sid());
+        self.connections.lock().unwrap().remove(&socket.sid());
     }
 }
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 
 fn answer(socket: &EngineSocket, packet: Packet) {
     let namespace = packet.namespace.clone();

@@ -17,7 +17,8 @@
 //!   same arguments, and acknowledges `message-with-ack` with the same
 //!   arguments, binary included;
 //! - both with pingInterval 300 ms, pingTimeout 200 ms and maxPayload
-//!   1,000,000 bytes ([`Contract::default`]).
+//!   1,000,000 bytes, and a Socket.IO connectTimeout of 1000 ms
+//!   ([`Contract::default`]).
 //!
 //! The checks, by spec section:
 //!
@@ -34,7 +35,8 @@
 //!   packet over polling; the upgrade ("Protocol › Upgrade": `2probe`,
 //!   `3probe`, NOOP on the pending GET, `5`, then polling refused).
 //! - Socket.IO ([`socketio`] module of this runner): the same handshake at
-//!   `/socket.io/`; CONNECT to `/` and `/custom`, with and without auth,
+//!   `/socket.io/`; a connection that joins no namespace closed after
+//!   connectTimeout; CONNECT to `/` and `/custom`, with and without auth,
 //!   over WebSocket and polling ("Exchange protocol › Connection to a
 //!   namespace"); CONNECT_ERROR `Invalid namespace` for an unknown
 //!   namespace with the connection kept; DISCONNECT from one namespace;
@@ -81,6 +83,10 @@ pub struct Contract {
     pub ping_timeout: Duration,
     /// The maxPayload both servers announce, in bytes. Default 1,000,000.
     pub max_payload: u64,
+    /// How long the Socket.IO server waits for a first CONNECT before it
+    /// closes the connection. Default 1000 ms (the reference's default is
+    /// 45 s; the conformance contract shortens it).
+    pub connect_timeout: Duration,
     /// Slack added to every protocol timing (a ping due after pingInterval
     /// may come up to `margin` later), for scheduling and I/O on a busy
     /// machine. Default 500 ms.
@@ -100,6 +106,7 @@ impl Default for Contract {
             ping_interval: Duration::from_millis(300),
             ping_timeout: Duration::from_millis(200),
             max_payload: 1_000_000,
+            connect_timeout: Duration::from_millis(1000),
             margin: Duration::from_millis(500),
             answer_timeout: Duration::from_secs(2),
             check_timeout: Duration::from_secs(10),
@@ -211,7 +218,8 @@ usage: siobridge conform URL
 Checks the Engine.IO v4 / Socket.IO v5 server at URL (e.g. http://127.0.0.1:3000)
 against the contract of the public protocol test suites: an Engine.IO echo
 server at /engine.io/ and a Socket.IO server at /socket.io/, pingInterval 300 ms,
-pingTimeout 200 ms, maxPayload 1000000 (see examples/conformance.rs).
+pingTimeout 200 ms, maxPayload 1000000, connectTimeout 1000 ms (see
+examples/conformance.rs).
 Prints one line per check and a summary; exits 0 only when every check passes.
 ";
 

@@ -11,9 +11,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::engineio::{self, expect_close, next_non_ping, open_polling, url};
-use super::wire::{Frame, WebSocket, hex, quote};
+use super::wire::{Frame, WebSocket, hex, ms, quote};
 use super::{Ctx, Report, Verdict};
 use crate::socketio::{Decoder, Packet, PacketType, placeholder};
+use tokio::time::Instant;
 
 /// Runs the Socket.IO checks in order.
 pub(super) async fn run<W: std::io::Write>(ctx: &Ctx, report: &mut Report<'_, W>) {
@@ -46,6 +47,12 @@ pub(super) async fn run<W: std::io::Write>(ctx: &Ctx, report: &mut Report<'_, W>
     }
     report
         .check("socket.io: CONNECT over polling", connect_polling(ctx))
+        .await;
+    report
+        .check(
+            "socket.io: no CONNECT within connectTimeout closes the connection",
+            connect_timeout(ctx),
+        )
         .await;
     report
         .check(
@@ -200,6 +207,14 @@ impl Client {
             .await
     }
 
+    /// Connects to `/` as the first step of a check about something else,
+    /// saying so when that step fails.
+    async fn join_main(&mut self) -> Verdict {
+        self.connect("/", None)
+            .await
+            .map_err(|e| format!("while connecting to / first: {e}"))
+    }
+
     /// Waits for the server to close the connection.
     async fn expect_close(mut self) -> Verdict {
         let within = self.ctx.contract.answer_timeout;
@@ -288,6 +303,30 @@ async fn connect_polling(ctx: &Ctx) -> Verdict {
     Ok(())
 }
 
+/// A client that opens an Engine.IO session but joins no namespace is
+/// dropped after connectTimeout (the reference server's `connectTimeout`):
+/// not before half of it, not after it plus slack. Pings are answered, so
+/// the close cannot be the heartbeat's.
+async fn connect_timeout(ctx: &Ctx) -> Verdict {
+    let contract = &ctx.contract;
+    let start = Instant::now();
+    let mut client = Client::open(ctx).await?;
+    let (early, late) = (
+        contract.connect_timeout / 2,
+        contract.connect_timeout + contract.margin,
+    );
+    expect_close(&mut client.ws, late.saturating_sub(start.elapsed())).await?;
+    let elapsed = start.elapsed();
+    if elapsed < early {
+        return Err(format!(
+            "closed {} after the handshake, expected at least {}",
+            ms(elapsed),
+            ms(early)
+        ));
+    }
+    Ok(())
+}
+
 /// An unknown namespace is refused with CONNECT_ERROR
 /// `{"message":"Invalid namespace"}` (the reference server's answer) and the
 /// Engine.IO connection stays open: `/` can still be joined.
@@ -309,7 +348,7 @@ async fn unknown_namespace(ctx: &Ctx) -> Verdict {
 /// namespace") leaves the others connected.
 async fn disconnect_custom(ctx: &Ctx) -> Verdict {
     let mut client = Client::open(ctx).await?;
-    client.connect("/", None).await?;
+    client.join_main().await?;
     client.connect("/custom", None).await?;
     client.send(&Packet::disconnect("/custom")).await?;
     let args = vec![json!("message"), json!("still connected")];
@@ -336,7 +375,7 @@ fn named(name: &str, mut args: Vec<Value>) -> Vec<Value> {
 /// "Exchange protocol › Sending and receiving data".
 async fn event(ctx: &Ctx) -> Verdict {
     let mut client = Client::open(ctx).await?;
-    client.connect("/", None).await?;
+    client.join_main().await?;
     client
         .send(&Packet::event("/", named("message", arguments(true)), None))
         .await?;
@@ -354,7 +393,7 @@ async fn event(ctx: &Ctx) -> Verdict {
 /// "Exchange protocol › Acknowledgement": the ACK carries the event's id.
 async fn ack(ctx: &Ctx) -> Verdict {
     let mut client = Client::open(ctx).await?;
-    client.connect("/", None).await?;
+    client.join_main().await?;
     let event = Packet::event("/", named("message-with-ack", arguments(false)), Some(456));
     client.send(&event).await?;
     client
@@ -377,7 +416,7 @@ fn two_buffers() -> (Vec<Value>, Vec<Bytes>) {
 /// placeholder per buffer, and is followed by the buffers in order.
 async fn binary_event(ctx: &Ctx) -> Verdict {
     let mut client = Client::open(ctx).await?;
-    client.connect("/", None).await?;
+    client.join_main().await?;
     let (placeholders, buffers) = two_buffers();
     let sent = Packet::event_with_binary(
         "/",
@@ -395,7 +434,7 @@ async fn binary_event(ctx: &Ctx) -> Verdict {
 /// A BINARY_ACK answers with the event's id and its own attachments.
 async fn binary_ack(ctx: &Ctx) -> Verdict {
     let mut client = Client::open(ctx).await?;
-    client.connect("/", None).await?;
+    client.join_main().await?;
     let (placeholders, buffers) = two_buffers();
     let sent = Packet::event_with_binary(
         "/",
@@ -415,7 +454,7 @@ async fn binary_ack(ctx: &Ctx) -> Verdict {
 /// answered meanwhile, so the close cannot be the heartbeat's.
 async fn malformed(ctx: &Ctx, text: &str, attachment: &[u8]) -> Verdict {
     let mut client = Client::open(ctx).await?;
-    client.connect("/", None).await?;
+    client.join_main().await?;
     let attachments: Vec<Bytes> = if attachment.is_empty() {
         Vec::new()
     } else {

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Largest HTTP response the runner reads (head and body). The contract's
@@ -295,6 +296,11 @@ impl WebSocket {
                     tokio_tungstenite::tungstenite::Error::Http(response) => format!(
                         "WebSocket {path_and_query} refused with HTTP {}",
                         response.status().as_u16()
+                    ),
+                    tokio_tungstenite::tungstenite::Error::Protocol(
+                        ProtocolError::HandshakeIncomplete,
+                    ) => format!(
+                        "WebSocket {path_and_query} refused: the server closed the connection during the upgrade"
                     ),
                     other => format!("WebSocket {path_and_query} failed: {other}"),
                 })
