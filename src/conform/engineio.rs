@@ -87,7 +87,31 @@ pub(super) async fn run<W: std::io::Write>(ctx: &Ctx, report: &mut Report<'_, W>
         .check("engine.io: close packet over polling", close_polling(ctx))
         .await;
     report
+        .check(
+            "engine.io: a second concurrent GET closes the session",
+            concurrent_get(ctx),
+        )
+        .await;
+    report
+        .check(
+            "engine.io: a POST over maxPayload is refused with 413",
+            max_payload_polling(ctx),
+        )
+        .await;
+    report
+        .check(
+            "engine.io: a websocket message over maxPayload closes the connection",
+            max_payload_websocket(ctx),
+        )
+        .await;
+    report
         .check("engine.io: upgrade from polling to websocket", upgrade(ctx))
+        .await;
+    report
+        .check(
+            "engine.io: a second websocket for an upgraded session is refused",
+            second_websocket(ctx),
+        )
         .await;
 }
 
@@ -575,11 +599,7 @@ async fn ping_timeout_websocket(ctx: &Ctx) -> Verdict {
 async fn close_polling(ctx: &Ctx) -> Verdict {
     let path = ctx.contract.engine_path.as_str();
     let sid = open_polling(ctx, path).await?;
-    let pending = {
-        let (ctx, path, sid) = (ctx.clone(), path.to_owned(), sid.clone());
-        tokio::spawn(async move { poll(&ctx, &path, &sid).await })
-    };
-    tokio::time::sleep(SETTLE).await;
+    let pending = pending_poll(ctx, path, &sid).await;
     post_ok(ctx, path, &sid, "1").await?;
     let response = join(pending).await?;
     expect_eq("pending GET status", 200, response.status)?;
@@ -594,11 +614,7 @@ async fn upgrade(ctx: &Ctx) -> Verdict {
     let path = ctx.contract.engine_path.as_str();
     let within = ctx.contract.answer_timeout;
     let sid = open_polling(ctx, path).await?;
-    let pending = {
-        let (ctx, path, sid) = (ctx.clone(), path.to_owned(), sid.clone());
-        tokio::spawn(async move { poll(&ctx, &path, &sid).await })
-    };
-    tokio::time::sleep(SETTLE).await;
+    let pending = pending_poll(ctx, path, &sid).await;
     let mut ws =
         WebSocket::connect(&ctx.target, &url(path, "websocket", Some(&sid)), within).await?;
     ws.send_text("2probe").await?;
@@ -618,6 +634,138 @@ async fn upgrade(ctx: &Ctx) -> Verdict {
     let after = get(ctx, &url(path, "polling", Some(&sid))).await?;
     expect_error(&after, 3, "Bad request")
         .map_err(|e| format!("polling after the upgrade: {e}"))?;
+    ws.close().await;
+    Ok(())
+}
+
+/// Sends a long-polling GET that stays pending, and lets the server register
+/// it before the caller goes on.
+async fn pending_poll(
+    ctx: &Ctx,
+    path: &str,
+    sid: &str,
+) -> tokio::task::JoinHandle<Result<Response, String>> {
+    let (ctx, path, sid) = (ctx.clone(), path.to_owned(), sid.to_owned());
+    let pending = tokio::spawn(async move { poll(&ctx, &path, &sid).await });
+    tokio::time::sleep(SETTLE).await;
+    pending
+}
+
+/// "Transports › HTTP long-polling › Receiving data": a client must not
+/// have two GETs pending; the server answers the second with an error (400;
+/// the public suite also accepts the reference's 500), ends the first with a
+/// CLOSE packet, and closes the session.
+async fn concurrent_get(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let sid = open_polling(ctx, path).await?;
+    let pending = pending_poll(ctx, path, &sid).await;
+    let second = get(ctx, &url(path, "polling", Some(&sid))).await?;
+    if ![400, 500].contains(&second.status) {
+        return Err(format!(
+            "second GET: expected HTTP 400 or 500, got HTTP {} {}",
+            second.status,
+            quote(&second.text())
+        ));
+    }
+    let first = join(pending).await?;
+    expect_eq("pending GET status", 200, first.status)?;
+    expect_eq("pending GET body", quote("1"), quote(&first.text()))?;
+    expect_session_gone(ctx, path, &sid).await
+}
+
+/// The reference refuses a polling POST larger than maxPayload with HTTP
+/// 413, and the message is never delivered.
+async fn max_payload_polling(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let sid = open_polling(ctx, path).await?;
+    let body = oversized(ctx);
+    let response = post(ctx, &url(path, "polling", Some(&sid)), &body).await?;
+    expect_eq("POST status", 413, response.status)?;
+    // The reference keeps the session (its next GET brings the ping);
+    // closing it is as good. Either way the message must not come back.
+    let next = poll(ctx, path, &sid).await?;
+    let echoed = next.status == 200 && next.text().split(SEPARATOR).any(|p| p.starts_with('4'));
+    if echoed {
+        return Err("the message over maxPayload was echoed".to_owned());
+    }
+    Ok(())
+}
+
+/// A WebSocket message larger than maxPayload closes the connection.
+async fn max_payload_websocket(ctx: &Ctx) -> Verdict {
+    let (mut ws, _) = open_websocket(ctx, &ctx.contract.engine_path).await?;
+    ws.send_text(&oversized(ctx)).await?;
+    match next_non_ping(&mut ws, ctx.contract.answer_timeout).await {
+        Ok(Frame::Closed) => Ok(()),
+        Ok(frame) => Err(format!(
+            "expected the connection closed, got {}",
+            short(&frame)
+        )),
+        Err(_) => Err("expected the connection closed, still open".to_owned()),
+    }
+}
+
+/// A MESSAGE packet one byte over maxPayload.
+fn oversized(ctx: &Ctx) -> String {
+    let len = usize::try_from(ctx.contract.max_payload).unwrap_or(usize::MAX - 1);
+    format!("4{}", "x".repeat(len))
+}
+
+/// A frame as a report shows it, without quoting a megabyte.
+fn short(frame: &Frame) -> String {
+    match frame {
+        Frame::Text(text) if text.len() > 60 => format!("a text frame of {} bytes", text.len()),
+        other => other.to_string(),
+    }
+}
+
+/// Opens a polling session and upgrades it ("Protocol › Upgrade") without
+/// a pending GET; returns the WebSocket and the sid.
+async fn upgraded(ctx: &Ctx) -> Result<(WebSocket, String), String> {
+    let path = ctx.contract.engine_path.as_str();
+    let within = ctx.contract.answer_timeout;
+    let sid = open_polling(ctx, path).await?;
+    let mut ws =
+        WebSocket::connect(&ctx.target, &url(path, "websocket", Some(&sid)), within).await?;
+    ws.send_text("2probe").await?;
+    expect_eq(
+        "probe answer",
+        Frame::Text("3probe".into()),
+        ws.next(within).await?,
+    )?;
+    ws.send_text("5").await?;
+    Ok((ws, sid))
+}
+
+/// "Transports › WebSocket": one WebSocket per session; a second one for an
+/// upgraded session is refused (HTTP 400, or closed before any packet) and
+/// the first keeps working.
+async fn second_websocket(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let within = ctx.contract.answer_timeout;
+    let (mut ws, sid) = upgraded(ctx).await?;
+    let second_url = url(path, "websocket", Some(&sid));
+    if let Ok(mut second) = WebSocket::connect(&ctx.target, &second_url, within).await {
+        match second.next(within).await {
+            Ok(Frame::Closed) => {}
+            Ok(frame) => {
+                return Err(format!(
+                    "second websocket: expected it refused, got {}",
+                    short(&frame)
+                ));
+            }
+            Err(_) => {
+                return Err("second websocket: expected it refused, it stayed open".to_owned());
+            }
+        }
+    }
+    ws.send_text("4still here").await?;
+    let echo = next_non_ping(&mut ws, within).await?;
+    expect_eq(
+        "echo over the first websocket",
+        Frame::Text("4still here".into()),
+        echo,
+    )?;
     ws.close().await;
     Ok(())
 }

@@ -32,8 +32,10 @@
 //!   frames; invalid packets closing the session; the heartbeat
 //!   ("Protocol › Heartbeat": a ping within pingInterval, a pong keeping the
 //!   session, silence closing it after pingInterval + pingTimeout); a close
-//!   packet over polling; the upgrade ("Protocol › Upgrade": `2probe`,
-//!   `3probe`, NOOP on the pending GET, `5`, then polling refused).
+//!   packet over polling; a second concurrent GET closing the session;
+//!   maxPayload (HTTP 413 over polling, a close over WebSocket); the upgrade
+//!   ("Protocol › Upgrade": `2probe`, `3probe`, NOOP on the pending GET, `5`,
+//!   then polling and a second WebSocket refused).
 //! - Socket.IO ([`socketio`] module of this runner): the same handshake at
 //!   `/socket.io/`; a connection that joins no namespace closed after
 //!   connectTimeout; CONNECT to `/` and `/custom`, with and without auth,
