@@ -6,6 +6,7 @@
 //! README). Where the spec leaves a choice open, a check accepts every answer
 //! the reference server (`engine.io`) or the public suite accepts.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,144 +14,100 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::wire::{self, Frame, Response, WebSocket, ms, quote};
-use super::{Ctx, Report, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::engineio::payload::{self, SEPARATOR};
-use crate::engineio::{Data, Packet};
+use crate::engineio::{Data, Packet, Rejection};
 
 /// Lets the server register a request sent just before (a pending GET)
 /// ahead of the next one. It orders the runner's own requests; no verdict
 /// depends on it.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// Runs the Engine.IO checks in order.
-pub(super) async fn run<W: std::io::Write>(ctx: &Ctx, report: &mut Report<'_, W>) {
+/// The Engine.IO checks, in the order they run.
+pub(super) fn checks(ctx: &Ctx) -> Vec<(String, Check<'_>)> {
     let path = ctx.contract.engine_path.as_str();
-    report
-        .check(
-            "engine.io: handshake over polling",
-            handshake_polling(ctx, path),
-        )
-        .await;
-    report
-        .check(
-            "engine.io: handshake over websocket",
-            handshake_websocket(ctx, path),
-        )
-        .await;
-    for (name, code, message, method, query) in ERRORS {
-        let check = error_answer(ctx, method, query, code, message);
-        report.check(&format!("engine.io: {name}"), check).await;
+    let mut checks: Vec<(String, Check<'_>)> = vec![
+        check("handshake over polling", handshake_polling(ctx, path)),
+        check("handshake over websocket", handshake_websocket(ctx, path)),
+    ];
+    for (wrong, rejection, method, query) in ERRORS {
+        let name = format!("error {} for {wrong}", rejection.code());
+        checks.push(check(&name, error_answer(ctx, method, query, rejection)));
     }
-    report
-        .check("engine.io: polling payload framing", polling_framing(ctx))
-        .await;
-    report
-        .check(
-            "engine.io: websocket text and binary frames",
-            websocket_frames(ctx),
-        )
-        .await;
-    report
-        .check(
-            "engine.io: invalid packet over polling closes the session",
+    checks.extend([
+        check("polling payload framing", polling_framing(ctx)),
+        check("websocket text and binary frames", websocket_frames(ctx)),
+        check(
+            "invalid packet over polling closes the session",
             invalid_polling(ctx),
-        )
-        .await;
-    report
-        .check(
-            "engine.io: invalid packet over websocket closes the connection",
+        ),
+        check(
+            "invalid packet over websocket closes the connection",
             invalid_websocket(ctx),
-        )
-        .await;
-    report
-        .check("engine.io: heartbeat over polling", heartbeat_polling(ctx))
-        .await;
-    report
-        .check(
-            "engine.io: heartbeat over websocket",
-            heartbeat_websocket(ctx),
-        )
-        .await;
-    report
-        .check(
-            "engine.io: ping timeout over polling",
-            ping_timeout_polling(ctx),
-        )
-        .await;
-    report
-        .check(
-            "engine.io: ping timeout over websocket",
-            ping_timeout_websocket(ctx),
-        )
-        .await;
-    report
-        .check("engine.io: close packet over polling", close_polling(ctx))
-        .await;
-    report
-        .check(
-            "engine.io: a second concurrent GET closes the session",
+        ),
+        check("heartbeat over polling", heartbeat_polling(ctx)),
+        check("heartbeat over websocket", heartbeat_websocket(ctx)),
+        check("ping timeout over polling", ping_timeout_polling(ctx)),
+        check("ping timeout over websocket", ping_timeout_websocket(ctx)),
+        check("close packet over polling", close_polling(ctx)),
+        check(
+            "a second concurrent GET closes the session",
             concurrent_get(ctx),
-        )
-        .await;
-    report
-        .check(
-            "engine.io: a POST over maxPayload is refused with 413",
+        ),
+        check(
+            "a POST over maxPayload is refused with 413",
             max_payload_polling(ctx),
-        )
-        .await;
-    report
-        .check(
-            "engine.io: a websocket message over maxPayload closes the connection",
+        ),
+        check(
+            "a websocket message over maxPayload closes the connection",
             max_payload_websocket(ctx),
-        )
-        .await;
-    report
-        .check("engine.io: upgrade from polling to websocket", upgrade(ctx))
-        .await;
-    report
-        .check(
-            "engine.io: a second websocket for an upgraded session is refused",
+        ),
+        check("upgrade from polling to websocket", upgrade(ctx)),
+        check(
+            "a second websocket for an upgraded session is refused",
             second_websocket(ctx),
-        )
-        .await;
+        ),
+    ]);
+    checks
 }
 
-/// The error answers of the reference server ("Transports › HTTP
-/// long-polling" and the `engine.io` error table): name, code, message,
-/// method, query.
-const ERRORS: [(&str, u8, &str, &str, &str); 5] = [
+/// Names a check of this layer.
+fn check<'a>(name: &str, verdict: impl Future<Output = Verdict> + 'a) -> (String, Check<'a>) {
+    (format!("engine.io: {name}"), Box::pin(verdict))
+}
+
+/// Requests the reference server refuses before any session, each with its
+/// error answer ("Transports › HTTP long-polling"; the codes and messages
+/// are the `engine.io` error table, which [`Rejection`] holds): what is
+/// wrong, the answer, method, query.
+const ERRORS: [(&str, Rejection, &str, &str); 5] = [
     (
-        "error 0 for an unknown transport",
-        0,
-        "Transport unknown",
+        "an unknown transport",
+        Rejection::UnknownTransport,
         "GET",
-        "EIO=4&transport=carrier-pigeon",
+        "EIO=4&transport=pigeon",
     ),
     (
-        "error 1 for an unknown sid",
-        1,
-        "Session ID unknown",
+        "an unknown sid",
+        Rejection::UnknownSid,
         "GET",
-        "EIO=4&transport=polling&sid=conform-no-such-sid",
+        "EIO=4&transport=polling&sid=conform-nope",
     ),
     (
-        "error 2 for a handshake that is not a GET",
-        2,
-        "Bad handshake method",
+        "a handshake that is not a GET",
+        Rejection::BadHandshakeMethod,
         "POST",
         "EIO=4&transport=polling",
     ),
     (
-        "error 3 for a websocket request without upgrade",
-        3,
-        "Bad request",
+        "a websocket request without upgrade",
+        Rejection::BadRequest,
         "GET",
         "EIO=4&transport=websocket",
     ),
     (
-        "error 5 for protocol version 3",
-        5,
-        "Unsupported protocol version",
+        "protocol version 3",
+        Rejection::UnsupportedProtocolVersion,
         "GET",
         "EIO=3&transport=polling",
     ),
@@ -389,16 +346,18 @@ async fn post_ok(ctx: &Ctx, path: &str, sid: &str, body: &str) -> Verdict {
     expect_eq("POST body", quote("ok"), quote(&response.text()))
 }
 
-/// An error answer: HTTP 400 and the JSON body `{"code":N,"message":...}`.
-fn expect_error(response: &Response, code: u8, message: &str) -> Verdict {
-    let expected = json!({ "code": code, "message": message });
+/// An error answer: its HTTP status (400) and the JSON body
+/// `{"code":N,"message":...}`, compared as JSON.
+fn expect_error(response: &Response, rejection: Rejection) -> Verdict {
+    let status = rejection.http_status();
+    let expected = json!({ "code": rejection.code(), "message": rejection.message() });
     let body = response.text();
     let got: Option<Value> = serde_json::from_str(&body).ok();
-    if response.status == 400 && got.as_ref() == Some(&expected) {
+    if response.status == status && got.as_ref() == Some(&expected) {
         Ok(())
     } else {
         Err(format!(
-            "expected HTTP 400 {expected}, got HTTP {} {}",
+            "expected HTTP {status} {expected}, got HTTP {} {}",
             response.status,
             quote(&body)
         ))
@@ -408,16 +367,16 @@ fn expect_error(response: &Response, code: u8, message: &str) -> Verdict {
 /// The session `sid` is gone: a GET is refused as an unknown sid.
 async fn expect_session_gone(ctx: &Ctx, path: &str, sid: &str) -> Verdict {
     let response = get(ctx, &url(path, "polling", Some(sid))).await?;
-    expect_error(&response, 1, "Session ID unknown")
+    expect_error(&response, Rejection::UnknownSid)
         .map_err(|e| format!("session should be closed: {e}"))
 }
 
-async fn error_answer(ctx: &Ctx, method: &str, query: &str, code: u8, message: &str) -> Verdict {
+async fn error_answer(ctx: &Ctx, method: &str, query: &str, rejection: Rejection) -> Verdict {
     let path_and_query = format!("{}?{query}", ctx.contract.engine_path);
     let within = ctx.contract.answer_timeout;
     let body = (method == "POST").then_some(b"4hello".as_slice());
     let response = wire::request(&ctx.target, method, &path_and_query, body, within).await?;
-    expect_error(&response, code, message)
+    expect_error(&response, rejection)
 }
 
 /// "Protocol › Payload": packets joined by `\x1e`, binary as `b`+base64,
@@ -632,7 +591,7 @@ async fn upgrade(ctx: &Ctx) -> Verdict {
         echo,
     )?;
     let after = get(ctx, &url(path, "polling", Some(&sid))).await?;
-    expect_error(&after, 3, "Bad request")
+    expect_error(&after, Rejection::BadRequest)
         .map_err(|e| format!("polling after the upgrade: {e}"))?;
     ws.close().await;
     Ok(())

@@ -65,6 +65,7 @@ mod wire;
 
 use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -119,6 +120,10 @@ impl Default for Contract {
 /// What a check found wrong: a sentence saying what was expected and what
 /// came instead.
 type Verdict = Result<(), String>;
+
+/// One check, not started yet: futures do nothing until awaited, so the
+/// whole list can be built up front and run in order.
+type Check<'a> = Pin<Box<dyn Future<Output = Verdict> + 'a>>;
 
 /// The server under test and its contract, shared by every check.
 #[derive(Debug, Clone)]
@@ -201,8 +206,12 @@ pub async fn run_with(
         summary: Summary::default(),
         check_timeout: ctx.contract.check_timeout,
     };
-    engineio::run(&ctx, &mut report).await;
-    socketio::run(&ctx, &mut report).await;
+    for (name, check) in engineio::checks(&ctx)
+        .into_iter()
+        .chain(socketio::checks(&ctx))
+    {
+        report.check(&name, check).await;
+    }
     let summary = report.summary;
     let _ = writeln!(
         out,

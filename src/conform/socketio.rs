@@ -7,30 +7,30 @@
 //! packets (type, namespace, ack id, JSON payload, attachments), so a
 //! different but equivalent JSON spelling is not a failure.
 
+use std::future::Future;
+
 use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::engineio::{self, expect_close, next_non_ping, open_polling, url};
 use super::wire::{Frame, WebSocket, hex, ms, quote};
-use super::{Ctx, Report, Verdict};
+use super::{Check, Ctx, Verdict};
 use crate::socketio::{Decoder, Packet, PacketType, placeholder};
 use tokio::time::Instant;
 
-/// Runs the Socket.IO checks in order.
-pub(super) async fn run<W: std::io::Write>(ctx: &Ctx, report: &mut Report<'_, W>) {
+/// The Socket.IO checks, in the order they run.
+pub(super) fn checks(ctx: &Ctx) -> Vec<(String, Check<'_>)> {
     let path = ctx.contract.socket_path.as_str();
-    report
-        .check(
-            "socket.io: handshake over polling",
+    let mut checks: Vec<(String, Check<'_>)> = vec![
+        check(
+            "handshake over polling",
             engineio::handshake_polling(ctx, path),
-        )
-        .await;
-    report
-        .check(
-            "socket.io: handshake over websocket",
+        ),
+        check(
+            "handshake over websocket",
             engineio::handshake_websocket(ctx, path),
-        )
-        .await;
+        ),
+    ];
     for (namespace, auth) in [
         ("/", None),
         ("/", Some(json!({ "token": "123" }))),
@@ -38,51 +38,37 @@ pub(super) async fn run<W: std::io::Write>(ctx: &Ctx, report: &mut Report<'_, W>
         ("/custom", Some(json!({ "token": "abc" }))),
     ] {
         let name = match &auth {
-            None => format!("socket.io: CONNECT to {namespace}"),
-            Some(auth) => format!("socket.io: CONNECT to {namespace} with auth {auth}"),
+            None => format!("CONNECT to {namespace}"),
+            Some(auth) => format!("CONNECT to {namespace} with auth {auth}"),
         };
-        report
-            .check(&name, connect_websocket(ctx, namespace, auth))
-            .await;
+        checks.push(check(&name, connect_websocket(ctx, namespace, auth)));
     }
-    report
-        .check("socket.io: CONNECT over polling", connect_polling(ctx))
-        .await;
-    report
-        .check(
-            "socket.io: no CONNECT within connectTimeout closes the connection",
+    checks.extend([
+        check("CONNECT over polling", connect_polling(ctx)),
+        check(
+            "no CONNECT within connectTimeout closes the connection",
             connect_timeout(ctx),
-        )
-        .await;
-    report
-        .check(
-            "socket.io: unknown namespace gets CONNECT_ERROR, connection stays open",
+        ),
+        check(
+            "unknown namespace gets CONNECT_ERROR, connection stays open",
             unknown_namespace(ctx),
-        )
-        .await;
-    report
-        .check(
-            "socket.io: DISCONNECT from /custom keeps /",
-            disconnect_custom(ctx),
-        )
-        .await;
-    report.check("socket.io: event", event(ctx)).await;
-    report.check("socket.io: acknowledgement", ack(ctx)).await;
-    report
-        .check("socket.io: binary event", binary_event(ctx))
-        .await;
-    report
-        .check("socket.io: binary acknowledgement", binary_ack(ctx))
-        .await;
-    for (name, text, attachments) in MALFORMED {
-        let check = malformed(ctx, text, attachments);
-        report
-            .check(
-                &format!("socket.io: malformed packet closes the connection ({name})"),
-                check,
-            )
-            .await;
+        ),
+        check("DISCONNECT from /custom keeps /", disconnect_custom(ctx)),
+        check("event", event(ctx)),
+        check("acknowledgement", ack(ctx)),
+        check("binary event", binary_event(ctx)),
+        check("binary acknowledgement", binary_ack(ctx)),
+    ]);
+    for (name, text, attachment) in MALFORMED {
+        let name = format!("malformed packet closes the connection ({name})");
+        checks.push(check(&name, malformed(ctx, text, attachment)));
     }
+    checks
+}
+
+/// Names a check of this layer.
+fn check<'a>(name: &str, verdict: impl Future<Output = Verdict> + 'a) -> (String, Check<'a>) {
+    (format!("socket.io: {name}"), Box::pin(verdict))
 }
 
 /// Malformed messages, each of which must close the connection (the
