@@ -283,7 +283,7 @@ fn conform_fails_every_check_when_nothing_listens() {
     let failed = failures(&lines);
     assert_eq!(failed.len(), CHECKS, "{lines:#?}");
     assert!(
-        failed[0].starts_with("FAIL engine.io: handshake over polling: cannot connect to"),
+        failed[0].starts_with("FAIL engine.io: handshake over polling: GET /engine.io/?EIO=4&transport=polling: cannot connect to"),
         "{}",
         failed[0]
     );

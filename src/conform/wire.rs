@@ -105,8 +105,8 @@ impl Response {
     }
 }
 
-/// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole
-/// response, all within `within`.
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads its response,
+/// all within `within`.
 pub(super) async fn request(
     target: &Target,
     method: &str,
@@ -114,7 +114,6 @@ pub(super) async fn request(
     body: Option<&[u8]>,
     within: Duration,
 ) -> Result<Response, String> {
-    let deadline = Instant::now() + within;
     let exchange = async {
         let mut stream = connect(target, within).await?;
         let mut head = format!(
@@ -128,52 +127,68 @@ pub(super) async fn request(
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body.unwrap_or_default());
-        stream
-            .write_all(&bytes)
-            .await
-            .map_err(|e| format!("{method} {path_and_query}: cannot send: {e}"))?;
-        let raw = read_bounded(&mut stream)
-            .await
-            .map_err(|e| format!("{method} {path_and_query}: {e}"))?;
-        parse_response(&raw).map_err(|e| format!("{method} {path_and_query}: {e}"))
+        // A server may answer before reading the whole body (HTTP 413 for an
+        // oversized POST) and close: its answer still counts.
+        let sent = stream.write_all(&bytes).await;
+        match (read_response(&mut stream).await, sent) {
+            (Ok(response), _) => Ok(response),
+            (Err(e), Ok(())) => Err(e),
+            (Err(_), Err(e)) => Err(format!("cannot send: {e}")),
+        }
     };
-    timeout_at(deadline, exchange).await.unwrap_or_else(|_| {
-        Err(format!(
-            "{method} {path_and_query}: no complete response within {}",
-            ms(within)
-        ))
-    })
+    timeout(within, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no complete response within {}", ms(within))))
+        .map_err(|e| format!("{method} {path_and_query}: {e}"))
 }
 
-/// Reads until the server closes the connection (the request asked for
-/// `Connection: close`), refusing more than [`MAX_RESPONSE`] bytes.
-async fn read_bounded(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
+/// Reads one response: until its framing says it is complete, or until the
+/// server closes the connection, refusing more than [`MAX_RESPONSE`] bytes.
+async fn read_response(stream: &mut TcpStream) -> Result<Response, String> {
     let mut raw = Vec::new();
-    let mut limited = stream.take(MAX_RESPONSE as u64 + 1);
-    match limited.read_to_end(&mut raw).await {
-        // A reset after a complete response is still a response.
-        Ok(_) | Err(_) if !raw.is_empty() => {}
-        Ok(_) => return Err("the connection closed without a response".to_owned()),
-        Err(e) => return Err(format!("the connection failed without a response: {e}")),
+    let mut buffer = [0; 16 * 1024];
+    loop {
+        let read = match stream.read(&mut buffer).await {
+            Ok(read) => read,
+            // A reset after a complete response is still a response.
+            Err(_) if !raw.is_empty() => 0,
+            Err(e) => return Err(format!("the connection failed without a response: {e}")),
+        };
+        if read == 0 && raw.is_empty() {
+            return Err("the connection closed without a response".to_owned());
+        }
+        raw.extend_from_slice(&buffer[..read]);
+        if raw.len() > MAX_RESPONSE {
+            return Err(format!("response larger than {MAX_RESPONSE} bytes"));
+        }
+        if let Some(response) = parse_response(&raw, read == 0)? {
+            return Ok(response);
+        }
     }
-    if raw.len() > MAX_RESPONSE {
-        return Err(format!("response larger than {MAX_RESPONSE} bytes"));
-    }
-    Ok(raw)
 }
 
 /// Parses a status line, headers, and a body framed by `Content-Length`,
 /// `Transfer-Encoding: chunked`, or the end of the connection (RFC 9112,
-/// section 6.3).
-fn parse_response(raw: &[u8]) -> Result<Response, String> {
-    let end = find(raw, b"\r\n\r\n").ok_or("incomplete response head")?;
+/// section 6.3). `Ok(None)` while more bytes are needed; at the end of the
+/// connection (`at_eof`) an incomplete response is an error.
+fn parse_response(raw: &[u8], at_eof: bool) -> Result<Option<Response>, String> {
+    let incomplete = |what: &str| {
+        if at_eof {
+            Err(what.to_owned())
+        } else {
+            Ok(None)
+        }
+    };
+    let Some(end) = find(raw, b"\r\n\r\n") else {
+        return incomplete("incomplete response head");
+    };
     let head = std::str::from_utf8(&raw[..end]).map_err(|_| "response head is not UTF-8")?;
     let rest = &raw[end + 4..];
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line
-        .split(' ')
-        .nth(1)
+        .strip_prefix("HTTP/1.")
+        .and_then(|line| line.split(' ').nth(1))
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
     let mut chunked = false;
@@ -190,33 +205,43 @@ fn parse_response(raw: &[u8]) -> Result<Response, String> {
         }
     }
     let body = if chunked {
-        dechunk(rest)?
+        match dechunk(rest)? {
+            Some(body) => body,
+            None => return incomplete("truncated chunked body"),
+        }
     } else if let Some(length) = length {
-        rest.get(..length)
-            .ok_or("body shorter than its Content-Length")?
-            .to_vec()
-    } else {
+        match rest.get(..length) {
+            Some(body) => body.to_vec(),
+            None => return incomplete("body shorter than its Content-Length"),
+        }
+    } else if at_eof {
         rest.to_vec()
+    } else {
+        return Ok(None);
     };
-    Ok(Response { status, body })
+    Ok(Some(Response { status, body }))
 }
 
 /// Decodes a chunked body (RFC 9112, section 7.1), ignoring extensions and
-/// trailers.
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
+/// trailers; `Ok(None)` while it is incomplete.
+fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let mut body = Vec::new();
     loop {
-        let line_end = find(rest, b"\r\n").ok_or("truncated chunk size")?;
+        let Some(line_end) = find(rest, b"\r\n") else {
+            return Ok(None);
+        };
         let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|_| "bad chunk size")?;
         let size_text = size_text.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad chunk size")?;
         rest = &rest[line_end + 2..];
         if size == 0 {
-            return Ok(body);
+            return Ok(Some(body));
         }
-        let chunk = rest.get(..size).ok_or("truncated chunk")?;
+        let (Some(chunk), Some(after)) = (rest.get(..size), rest.get(size + 2..)) else {
+            return Ok(None);
+        };
         body.extend_from_slice(chunk);
-        rest = rest.get(size + 2..).ok_or("truncated chunk")?;
+        rest = after;
     }
 }
 
@@ -379,25 +404,31 @@ mod tests {
 
     #[test]
     fn responses_are_framed_by_length_chunks_or_eof() {
-        let by_length = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA");
-        assert_eq!(
-            by_length.map(|r| (r.status, r.body)),
-            Ok((200, b"ok".to_vec()))
-        );
-        let chunked = parse_response(
-            b"HTTP/1.1 400 Bad Request\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        );
-        assert_eq!(
-            chunked.map(|r| (r.status, r.body)),
-            Ok((400, b"abcde".to_vec()))
-        );
-        let to_eof = parse_response(b"HTTP/1.0 200 OK\r\n\r\n4hello");
-        assert_eq!(to_eof.map(|r| r.body), Ok(b"4hello".to_vec()));
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").is_err());
-        assert!(parse_response(b"HTTP/1.1 200").is_err());
-        assert!(parse_response(b"garbage\r\n\r\n").is_err());
+        let parsed =
+            |raw: &[u8], eof| parse_response(raw, eof).map(|r| r.map(|r| (r.status, r.body)));
+        let by_length = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA";
+        assert_eq!(parsed(by_length, false), Ok(Some((200, b"ok".to_vec()))));
+        let chunked: &[u8] =
+            b"HTTP/1.1 400 Bad\r\ntransfer-encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert_eq!(parsed(chunked, false), Ok(Some((400, b"abcde".to_vec()))));
+        let to_eof = b"HTTP/1.0 200 OK\r\n\r\n4hello";
+        assert_eq!(parsed(to_eof, false), Ok(None));
+        assert_eq!(parsed(to_eof, true), Ok(Some((200, b"4hello".to_vec()))));
+        // Incomplete: more is needed, or at the end of the connection an error.
+        let short = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort";
+        assert_eq!(parsed(short, false), Ok(None));
+        assert!(parsed(short, true).is_err());
+        assert_eq!(parsed(&chunked[..chunked.len() - 7], false), Ok(None));
+        assert!(parsed(&chunked[..chunked.len() - 7], true).is_err());
+        assert_eq!(parsed(b"HTTP/1.1 200", false), Ok(None));
+        assert!(parsed(b"HTTP/1.1 200", true).is_err());
+        assert!(parsed(b"garbage\r\n\r\n", false).is_err());
         assert!(
-            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
+            parsed(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                false
+            )
+            .is_err()
         );
     }
 
