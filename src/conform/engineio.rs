@@ -292,7 +292,12 @@ pub(super) async fn next_non_ping(ws: &mut WebSocket, within: Duration) -> Resul
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match ws.next(left).await? {
-            Frame::Text(ping) if ping == "2" => ws.send_text("3").await?,
+            Frame::Text(ping) if ping == "2" => {
+                // A pong that cannot be sent means the connection is gone;
+                // the next read says so as a close, which is what callers
+                // waiting for one must see.
+                let _ = ws.send_text("3").await;
+            }
             frame => return Ok(frame),
         }
     }

@@ -22,7 +22,7 @@
 //!
 //! The checks, by spec section:
 //!
-//! - Engine.IO ([`engineio`] module of this runner): the handshake over
+//! - Engine.IO (`src/conform/engineio.rs`): the handshake over
 //!   polling and over WebSocket ("Protocol › Handshake": `sid`, `upgrades`,
 //!   `pingInterval`, `pingTimeout`, `maxPayload`); the error answers of the
 //!   reference server (HTTP 400 with `{"code":N,"message":...}` for an
@@ -36,7 +36,7 @@
 //!   maxPayload (HTTP 413 over polling, a close over WebSocket); the upgrade
 //!   ("Protocol › Upgrade": `2probe`, `3probe`, NOOP on the pending GET, `5`,
 //!   then polling and a second WebSocket refused).
-//! - Socket.IO ([`socketio`] module of this runner): the same handshake at
+//! - Socket.IO (`src/conform/socketio.rs`): the same handshake at
 //!   `/socket.io/`; a connection that joins no namespace closed after
 //!   connectTimeout; CONNECT to `/` and `/custom`, with and without auth,
 //!   over WebSocket and polling ("Exchange protocol › Connection to a
