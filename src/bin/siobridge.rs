@@ -18,6 +18,7 @@ use siobridge::socketio::{self, SocketIo};
 const USAGE: &str = "\
 usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN]
                  [--cors-origin ORIGIN]...
+       siobridge conform URL   check the server at URL against the protocol specs
 
 Serves Socket.IO v5 (socket.io 3.x/4.x clients) at /socket.io/, over HTTP
 long-polling and WebSocket, with a routing profile on each namespace.
@@ -437,6 +438,9 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("conform") {
+        return siobridge::conform::main(std::env::args().skip(2));
+    }
     let options = match parse_args(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(refusal) => {
