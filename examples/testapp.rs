@@ -3,8 +3,10 @@
 //! `CONFORMANCE_PORT=0 cargo run --example testapp` listens on 127.0.0.1
 //! (printing `listening on 127.0.0.1:PORT`) and serves Socket.IO at
 //! `/socket.io/` with pingInterval 300 ms, pingTimeout 200 ms, connectTimeout
-//! 1000 ms. Its events exercise the whole server API; the contract is written
-//! out in `protocol-tests/node/README.md`, and
+//! 1000 ms, CORS for any origin (or, when `TESTAPP_CORS_ORIGINS` lists
+//! origins separated by commas, for those only). Its events exercise the
+//! whole server API; the contract is written out in
+//! `protocol-tests/node/README.md`, and
 //! `protocol-tests/node/reference/socketio-testapp.mjs` is the same app on the
 //! Node reference server.
 
@@ -32,10 +34,28 @@ async fn main() -> std::io::Result<()> {
     let config = ServerConfig::default()
         .with_engine(engine)
         .with_path("/socket.io/")
-        .with_cors(Cors::AnyOrigin);
+        .with_cors(cors_from_env());
     Server::new(config, SocketIoHandler::new(io))
         .serve(listener, shutdown_signal())
         .await
+}
+
+/// `TESTAPP_CORS_ORIGINS=http://a.example,http://b.example` allows those
+/// origins only (the browser suite checks that others are refused); unset or
+/// empty, any origin is allowed.
+fn cors_from_env() -> Cors {
+    let listed = std::env::var("TESTAPP_CORS_ORIGINS").unwrap_or_default();
+    let origins: Vec<String> = listed
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if origins.is_empty() {
+        Cors::AnyOrigin
+    } else {
+        Cors::Origins(origins)
+    }
 }
 
 fn welcome(socket: &Socket) {
