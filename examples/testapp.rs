@@ -80,10 +80,17 @@ fn field<'a>(args: &'a Args, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-fn data(args: &Args) -> Value {
-    args.first()
+/// The first argument's `data` field, with the attachments its binary
+/// placeholders point at, so that binary data is relayed as binary.
+fn data(args: &Args) -> Args {
+    let value = args
+        .first()
         .map(|v| v["data"].clone())
-        .unwrap_or(Value::Null)
+        .unwrap_or(Value::Null);
+    Args {
+        values: vec![value],
+        binary: args.binary.clone(),
+    }
 }
 
 fn done(ack: Option<AckSender>, args: impl Into<Args>) {
@@ -157,8 +164,13 @@ fn register(io: &SocketIo) {
             Duration::from_millis(timeout),
             move |result| {
                 let answer = match result {
-                    Ok(reply) => json!({ "err": null, "reply": reply.first().cloned() }),
-                    Err(e) => json!({ "err": e.to_string(), "reply": null }),
+                    // The reply's attachments go along with it: a binary
+                    // reply is acknowledged as binary.
+                    Ok(reply) => Args {
+                        values: vec![json!({ "err": null, "reply": reply.first().cloned() })],
+                        binary: reply.binary,
+                    },
+                    Err(e) => json!({ "err": e.to_string(), "reply": null }).into(),
                 };
                 done(ack, answer);
             },
