@@ -164,8 +164,8 @@ fn register(io: &SocketIo) {
             Duration::from_millis(timeout),
             move |result| {
                 let answer = match result {
-                    // The reply's attachments go along with it: a binary
-                    // reply is acknowledged as binary.
+                    // The reply keeps its attachments: its placeholders still
+                    // number into `reply.binary`, so binary stays binary.
                     Ok(reply) => Args {
                         values: vec![json!({ "err": null, "reply": reply.first().cloned() })],
                         binary: reply.binary,
