@@ -24,6 +24,8 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    // Before the announcement: a SIGTERM right after it is a clean stop.
+    let shutdown = shutdown_signal();
     println!("listening on {}", listener.local_addr()?);
 
     let io =
@@ -36,7 +38,7 @@ async fn main() -> std::io::Result<()> {
         .with_path("/socket.io/")
         .with_cors(cors_from_env());
     Server::new(config, SocketIoHandler::new(io))
-        .serve(listener, shutdown_signal())
+        .serve(listener, shutdown)
         .await
 }
 
