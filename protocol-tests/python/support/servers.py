@@ -145,6 +145,11 @@ def start_testapp() -> RunningServer:
     return RunningServer(argv, {"CONFORMANCE_PORT": "0"})
 
 
+def bridge_is_siobridge() -> bool:
+    """Whether SIOBRIDGE_BIN names siobridge (not reference_bridge.py)."""
+    return resolve("SIOBRIDGE_BIN", HERE / "reference_bridge.py")[0] != sys.executable
+
+
 def start_bridge(*args: str) -> RunningServer:
     """The siobridge binary: SIOBRIDGE_BIN, or reference_bridge.py.
 
