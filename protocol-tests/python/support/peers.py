@@ -21,7 +21,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import socketio
 
@@ -150,12 +150,12 @@ class SyncPeer:
 
         self.client.on(event, handler, namespace="*")
 
-    def connect(self, url: str, namespaces: list[str] = ["/"], auth: Any = None) -> None:
+    def connect(self, url: str, namespaces: Sequence[str] = ("/",), auth: Any = None) -> None:
         self.client.connect(
             url,
             auth=auth,
             transports=self.transports,
-            namespaces=namespaces,
+            namespaces=list(namespaces),
             wait_timeout=CONNECT_WAIT_S,
         )
 
@@ -231,13 +231,13 @@ class AsyncPeer:
 
         self.client.on(event, handler, namespace="*")
 
-    def connect(self, url: str, namespaces: list[str] = ["/"], auth: Any = None) -> None:
+    def connect(self, url: str, namespaces: Sequence[str] = ("/",), auth: Any = None) -> None:
         self._run(
             self.client.connect(
                 url,
                 auth=auth,
                 transports=self.transports,
-                namespaces=namespaces,
+                namespaces=list(namespaces),
                 wait_timeout=CONNECT_WAIT_S,
             )
         )
