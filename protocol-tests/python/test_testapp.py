@@ -16,7 +16,6 @@ import os
 import pytest
 import socketio
 
-from support import servers
 from support.peers import EVENT_TIMEOUT_S, Callback, wait_until
 
 feature = pytest.mark.feature
@@ -29,18 +28,6 @@ FAST_RECONNECT = {"reconnection_delay": 0.1, "randomization_factor": 0}
 # reference server puts every queued packet in one payload, so a burst stays
 # below that.
 BURST = 10
-
-# Known divergence from the reference server, reported to the lead; strict, so
-# the test fails (XPASS) as soon as siobridge behaves like the reference.
-WEBSOCKET_CLOSE_PACKET = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "siobridge sends an Engine.IO CLOSE packet before closing a websocket "
-        "(engineio Session::close queues Packet::Close on every transport); the "
-        "reference only closes the socket, so python-socketio reconnects there "
-        "and takes siobridge's close as a deliberate 'server disconnect'"
-    ),
-)
 
 
 def expected_transport(transport: str) -> str:
@@ -335,7 +322,7 @@ def test_server_disconnect(testapp, make_peer):
 
 
 @feature("disconnect")
-def test_server_closing_the_transport(testapp, make_peer, transport, request):
+def test_server_closing_the_transport(testapp, make_peer, transport):
     """The server closes the Engine.IO connection (``close-transport``).
 
     Over polling the reference server says so with an Engine.IO close packet,
@@ -344,8 +331,6 @@ def test_server_closing_the_transport(testapp, make_peer, transport, request):
     (engine.io's websocket transport, doClose); the client sees a transport
     error and reconnects, as a new socket.
     """
-    if transport != "polling" and servers.testapp_is_siobridge():
-        request.applymarker(WEBSOCKET_CLOSE_PACKET)
     peer = make_peer(**FAST_RECONNECT)
     peer.connect(testapp)
     (before,) = peer.inbox.expect("welcome")

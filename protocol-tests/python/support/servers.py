@@ -134,11 +134,6 @@ class RunningServer:
         return self._exit
 
 
-def testapp_is_siobridge() -> bool:
-    """Whether SIOBRIDGE_TESTAPP names siobridge's test app (not the Node oracle)."""
-    return resolve("SIOBRIDGE_TESTAPP", NODE_DIR / "reference" / "socketio-testapp.mjs")[0] != "node"
-
-
 def start_testapp() -> RunningServer:
     """The Socket.IO test app: SIOBRIDGE_TESTAPP, or the Node reference."""
     argv = resolve("SIOBRIDGE_TESTAPP", NODE_DIR / "reference" / "socketio-testapp.mjs")
