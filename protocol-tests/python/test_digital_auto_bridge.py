@@ -149,15 +149,6 @@ def test_provider_round_trip_and_broadcast_stream(connected, transport):
     assert provider.requests.empty()
 
 
-@pytest.mark.xfail(
-    servers.bridge_is_siobridge(),
-    strict=False,  # a race: lost about 3 times in 4 on the machine it was found
-    reason=(
-        "known divergence: siobridge prints its listening line before it installs "
-        "its SIGTERM handler (shutdown_signal() is first polled inside serve()), "
-        "so a SIGTERM right after the line kills it (status -15)"
-    ),
-)
 def test_bridge_exits_cleanly_on_sigterm(bridge):
     """SIGTERM as soon as the bridge says it listens: a clean exit, status 0."""
     exit = bridge.stop()
