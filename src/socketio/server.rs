@@ -1367,8 +1367,9 @@ impl SocketIo {
 
     /// Queues `messages` on the connection of socket `id`, with the state
     /// locked. When the queue is full, a volatile message is dropped; for any
-    /// other the client is a slow consumer: it is dropped (never a silent
-    /// loss) and the returned actions end it.
+    /// other, or a volatile one that no longer fits after its first message,
+    /// the client is a slow consumer: it is dropped (never a silent loss)
+    /// and the returned actions end it.
     fn queue_locked(
         &self,
         state: &mut State,
@@ -1382,10 +1383,12 @@ impl SocketIo {
         let Some(client) = state.clients.get(&sid) else {
             return Vec::new();
         };
-        for message in messages {
+        for (i, message) in messages.iter().enumerate() {
             match client.conn.send(message.clone()) {
                 Ok(()) => {}
-                Err(SendError::Full) if volatile => return Vec::new(),
+                // Only a whole packet may be dropped: once its text is
+                // queued, missing attachments would corrupt the stream.
+                Err(SendError::Full) if volatile && i == 0 => return Vec::new(),
                 Err(SendError::Full) => {
                     self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                     return self.drop_client(state, sid, DisconnectReason::SlowConsumer);
@@ -1727,6 +1730,24 @@ mod tests {
             sim.io.disconnects_by_reason(),
             vec![("slow consumer".to_owned(), 1)]
         );
+        assert_eq!(sim.io.slow_consumers_dropped(), 1);
+    }
+
+    /// Regression (fuzz/sio_server): a volatile binary message whose text
+    /// fitted in the queue but whose attachments did not was cut short, so
+    /// the client's decoder refused the next packet. It is either dropped
+    /// whole or ends the client as a slow consumer.
+    #[test]
+    fn volatile_binary_is_never_cut_short() {
+        let mut sim = Sim::new();
+        sim.io.namespace("/");
+        let conn = sim.client(2);
+        sim.connect(&conn);
+        sim.io.of("/").emit("a", ());
+        let args = Args::new().bytes(vec![1]).bytes(vec![2]);
+        sim.io.of("/").volatile().emit("b", args);
+        sim.io.handle_timeout();
+        assert!(conn.is_closed(), "a cut packet on a live connection");
         assert_eq!(sim.io.slow_consumers_dropped(), 1);
     }
 
