@@ -1314,6 +1314,22 @@ impl SocketIo {
             if client.sockets.contains_key(&ns_name) {
                 return;
             }
+            // The answer goes first: a socket whose CONNECT was lost would
+            // get events its client never asked for.
+            let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
+            match conn.send(Data::from(ok.encode())) {
+                Ok(()) => {}
+                Err(SendError::Full) => {
+                    self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                    let actions = self.drop_client(&mut state, sid, DisconnectReason::SlowConsumer);
+                    self.defer(actions);
+                    return;
+                }
+                Err(SendError::Closed | SendError::Unencodable) => return,
+            }
+            let Some(client) = state.clients.get_mut(&sid) else {
+                return;
+            };
             client.sockets.insert(ns_name.clone(), id.clone());
             client.connect_deadline = None;
             state.sockets.insert(
@@ -1336,8 +1352,6 @@ impl SocketIo {
             adapter.add_socket(&id);
             // Every socket is in the room named by its own id.
             adapter.join(&id, &id);
-            let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
-            let _ = conn.send(Data::from(ok.encode()));
         }
         let socket = Socket {
             io: self.clone(),
@@ -1748,6 +1762,24 @@ mod tests {
         sim.io.of("/").volatile().emit("b", args);
         sim.io.handle_timeout();
         assert!(conn.is_closed(), "a cut packet on a live connection");
+        assert_eq!(sim.io.slow_consumers_dropped(), 1);
+    }
+
+    /// Regression (fuzz/sio_server): the CONNECT answer was dropped
+    /// silently on a full queue while the socket was created, so the client
+    /// later got events on a namespace it never saw accepted. The client is
+    /// now a slow consumer, and no socket is created.
+    #[test]
+    fn connect_answer_on_a_full_queue_drops_the_client() {
+        let mut sim = Sim::new();
+        sim.io.namespace("/");
+        sim.io.namespace("/admin");
+        let conn = sim.client(1);
+        sim.connect(&conn);
+        sim.io.of("/").emit("fills", ());
+        sim.recv(&conn, "0/admin,");
+        assert!(conn.is_closed());
+        assert_eq!(sim.io.socket_count(), 0);
         assert_eq!(sim.io.slow_consumers_dropped(), 1);
     }
 
