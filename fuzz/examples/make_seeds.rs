@@ -292,6 +292,20 @@ fn sio_seeds() -> Vec<(&'static str, Vec<u8>)> {
             ],
         ),
         sio(
+            "connect-on-a-full-queue",
+            vec![
+                Open {
+                    slot: 0,
+                    capacity: 1,
+                },
+                t(0, "0"),
+                t(0, "0/admin,"),
+                read(0),
+                t(0, "2/admin,[\"echo\",1]"),
+                read(0),
+            ],
+        ),
+        sio(
             "disconnects",
             vec![
                 open(0),

@@ -169,8 +169,6 @@ struct Harness {
     woken: Arc<AtomicBool>,
     model: Arc<Mutex<Model>>,
     slots: Vec<Option<Client>>,
-    /// Connections ended, kept to check nothing touches them.
-    ended: Vec<Arc<FakeConn>>,
     opened: u32,
 }
 
@@ -218,7 +216,6 @@ impl Harness {
             woken,
             model,
             slots: (0..SLOTS).map(|_| None).collect(),
-            ended: Vec::new(),
             opened: 0,
         }
     }
@@ -300,7 +297,6 @@ impl Harness {
         client.read();
         self.io.handle_close(client.conn.sid, "transport close");
         client.conn.ended.store(true, Ordering::SeqCst);
-        self.ended.push(client.conn);
     }
 
     fn server_emit(&mut self, what: u8) {
@@ -367,9 +363,6 @@ impl Harness {
         assert_eq!(self.io.socket_count(), 0, "sockets left");
         assert_eq!(model.pending_acks, 0, "ack callbacks never called");
         assert_eq!(self.io.poll_timeout(), None, "timers left");
-        for conn in &self.ended {
-            assert!(lock(&conn.queue).is_empty() || conn.ended.load(Ordering::SeqCst));
-        }
     }
 }
 
@@ -386,7 +379,11 @@ fn register(ns: &Namespace, model: &Arc<Mutex<Model>>) {
             "connected twice"
         );
         socket.join("r");
-        socket.emit("welcome", Args::new().arg(socket.id()));
+        // Not on `/admin`: there, nothing but the CONNECT answer follows a
+        // connection, as in an application without a welcome message.
+        if socket.namespace() != "/admin" {
+            socket.emit("welcome", Args::new().arg(socket.id()));
+        }
     });
     let m = model.clone();
     ns.on_disconnect(move |socket, _reason| {
