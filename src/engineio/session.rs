@@ -196,7 +196,9 @@ impl Session {
     /// Fails with [`SendError::Closed`] once the session is closing, and with
     /// [`SendError::Full`] when `max_buffered_packets` packets already wait
     /// or this message would take the queued data over `max_buffered_bytes`:
-    /// nothing is dropped silently, the caller decides.
+    /// nothing is dropped silently, the caller decides. Text holding the
+    /// payload separator `\x1e` cannot travel on polling
+    /// ([`SendError::Unencodable`]).
     pub fn send(&mut self, data: Data) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
@@ -207,6 +209,12 @@ impl Session {
             self.queued_bytes > 0 && self.queued_bytes + data.len() > self.max_buffered_bytes;
         if self.queue.len() >= self.max_buffered || over_bytes {
             return Err(SendError::Full);
+        }
+        if let Data::Text(text) = &data
+            && self.transport == TransportKind::Polling
+            && text.contains(payload::SEPARATOR)
+        {
+            return Err(SendError::Unencodable);
         }
         self.queued_bytes += data.len();
         self.queue.push_back(Packet::Message(data));
@@ -219,7 +227,8 @@ impl Session {
     }
 
     /// The server closes the session: what is queued is still delivered, then
-    /// CLOSE. The session reports `"forced close"`.
+    /// CLOSE over polling, or the WebSocket is closed (no CLOSE packet, as the
+    /// reference). The session reports `"forced close"`.
     pub fn close(&mut self, now: Instant) {
         self.begin_closing(now, CloseReason::ForcedClose);
     }
@@ -290,8 +299,12 @@ impl Session {
         }
         match self.heartbeat {
             Heartbeat::Idle { ping_at } if now >= ping_at => {
-                if self.state == State::Open {
-                    self.queue.push_back(Packet::Ping(String::new()));
+                // A client can answer PINGs it never fetched (a blind PONG
+                // each interval); one unread PING is enough, so the queue
+                // stays bounded by `max_buffered_packets` plus PING and CLOSE.
+                let ping = Packet::Ping(String::new());
+                if self.state == State::Open && !self.queue.contains(&ping) {
+                    self.queue.push_back(ping);
                 }
                 self.heartbeat = Heartbeat::AwaitingPong {
                     deadline: now + self.ping_timeout,
@@ -510,7 +523,13 @@ impl Session {
             self.queued_bytes -= data.len();
         }
         if packet == Packet::Close {
+            // The reference server's WebSocket transport ends a session it
+            // closes by closing the WebSocket, with no CLOSE packet: clients
+            // read that as a lost transport and reconnect (python-socketio
+            // reads a CLOSE packet as "the server ended it on purpose" and
+            // would not).
             self.finish_closing();
+            return None;
         }
         Some(packet)
     }
@@ -821,6 +840,41 @@ mod tests {
         assert_eq!(sim.s.send(Data::from("5")), Err(SendError::Full));
         assert_eq!(sim.get(10), "40\x1e41\x1e42\x1e43");
         sim.s.send(Data::from("again")).unwrap();
+    }
+
+    /// Regression (fuzz/eio_session): a text message holding `\x1e` was
+    /// written raw into the polling payload, so the client read two packets
+    /// from it, here a forged CLOSE.
+    #[test]
+    fn text_holding_the_separator_is_refused_on_polling_only() {
+        let mut sim = Sim::handshaken_polling();
+        assert_eq!(
+            sim.s.send(Data::from("a\x1e1")),
+            Err(SendError::Unencodable)
+        );
+        sim.s
+            .send(Data::from(Bytes::from_static(b"a\x1e1")))
+            .unwrap();
+        assert_eq!(sim.get(10), "bYR4x");
+
+        let mut sim = Sim::new(TransportKind::WebSocket);
+        sim.ws_frames();
+        sim.s.send(Data::from("a\x1e1")).unwrap();
+        assert_eq!(sim.ws_frames(), vec!["4a\x1e1"]);
+    }
+
+    /// Regression (fuzz/eio_session): a client that answered every PING
+    /// with a blind PONG and never fetched made the session queue one more
+    /// PING each interval, without bound.
+    #[test]
+    fn unread_pings_do_not_pile_up() {
+        let mut sim = Sim::handshaken_polling();
+        for interval in 1..=5 {
+            sim.advance_to(interval * 300);
+            sim.post(interval * 300 + 1, "3").unwrap();
+        }
+        assert_eq!(sim.s.buffered(), 1);
+        assert_eq!(sim.get(1600), "2");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::admission::Permit;
-use super::{Shared, lock};
+use super::{Shared, Stats, lock};
 use crate::engineio::{
     CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
 };
@@ -103,6 +103,7 @@ impl SessionHandle {
 #[derive(Clone)]
 pub struct EngineSocket {
     handle: Arc<SessionHandle>,
+    stats: Arc<Stats>,
 }
 
 impl EngineSocket {
@@ -119,6 +120,7 @@ impl EngineSocket {
     /// Queues a message for the client; see
     /// [`Session::send`](crate::engineio::Session::send) for the errors.
     pub fn send(&self, data: Data) -> Result<(), SendError> {
+        self.stats.sent(&data);
         self.handle.send(data)
     }
 
@@ -156,6 +158,7 @@ pub(super) fn spawn(
 async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsStream>) {
     let socket = EngineSocket {
         handle: handle.clone(),
+        stats: shared.stats.clone(),
     };
     shared.handler.on_open(&socket);
     let mut frames = Vec::new();
@@ -189,8 +192,14 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
         // 2. Hand events to the application, outside the lock.
         for event in events.drain(..) {
             match event {
-                Event::Message(data) => shared.handler.on_message(&socket, data),
-                Event::Upgraded => shared.handler.on_upgrade(&socket),
+                Event::Message(data) => {
+                    shared.stats.received(&data);
+                    shared.handler.on_message(&socket, data);
+                }
+                Event::Upgraded => {
+                    shared.stats.upgraded();
+                    shared.handler.on_upgrade(&socket);
+                }
                 Event::Closed(reason) => shared.handler.on_close(&socket, reason),
             }
         }

@@ -5,7 +5,9 @@
 // - `conformance` (the default): SIOBRIDGE_SERVER, siobridge's conformance
 //   example; reference/engine-echo-server.mjs;
 // - `testapp`: SIOBRIDGE_TESTAPP, siobridge's Socket.IO test app;
-//   reference/socketio-testapp.mjs.
+//   reference/socketio-testapp.mjs;
+// - `conformance-reference`: always reference/conformance-server.mjs, the
+//   whole conformance contract on the official packages.
 // Their common contract: with CONFORMANCE_PORT=0 the server listens on an
 // ephemeral port of 127.0.0.1, prints `listening on 127.0.0.1:<port>` as its
 // first stdout line, and exits cleanly on SIGTERM.
@@ -21,6 +23,8 @@ const reference = (file) => fileURLToPath(new URL(`../reference/${file}`, import
 const SERVERS = {
   conformance: { variable: 'SIOBRIDGE_SERVER', reference: reference('engine-echo-server.mjs') },
   testapp: { variable: 'SIOBRIDGE_TESTAPP', reference: reference('socketio-testapp.mjs') },
+  // Always the reference: the oracle `siobridge conform` is checked against.
+  'conformance-reference': { reference: reference('conformance-server.mjs') },
 };
 const LISTENING_LINE = /^listening on 127\.0\.0\.1:(\d+)$/;
 const START_TIMEOUT_MS = 10_000;
@@ -41,7 +45,7 @@ const STDERR_TAIL_CHARS = 4000;
 export async function startServer({ app = 'conformance', env = {} } = {}) {
   const server = SERVERS[app];
   if (!server) throw new Error(`unknown server ${JSON.stringify(app)}: expected one of ${Object.keys(SERVERS).join(', ')}`);
-  const executable = path.resolve(process.env[server.variable] || server.reference);
+  const executable = path.resolve((server.variable && process.env[server.variable]) || server.reference);
   const [command, args] = /\.m?js$/.test(executable)
     ? [process.execPath, [executable]]
     : [executable, []];

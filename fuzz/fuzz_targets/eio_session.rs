@@ -1,0 +1,257 @@
+//! The Engine.IO session state machine (engine.io-protocol v4, "Protocol"
+//! and "Transports"): one `Session` driven by a script of polling GETs and
+//! POSTs, aborted GETs, the WebSocket upgrade, WebSocket frames and closes,
+//! application sends and closes, and virtual-time steps (see
+//! `src/eio_script.rs` for the input format).
+//!
+//! After every step the harness drains the outputs as the server driver
+//! does (events, the pending GET's body, the `take_ws_close` signal; queued
+//! WebSocket frames only on `WsFlush`, so slow readers are modelled) and
+//! checks:
+//! - no panic;
+//! - the queue never holds more than `max_buffered_packets` application
+//!   packets plus one PING and one CLOSE, and `send` succeeds only below the
+//!   bound;
+//! - a closed session stays closed: exactly one `Closed` event, the last
+//!   one; no frame, no event, no deadline, nothing queued after it; at most
+//!   the one final answer (`1` or `6`) to a GET pending when it closed;
+//!   GETs and POSTs refused as an unknown sid;
+//! - an open session always has a deadline, and a session whose client goes
+//!   silent closes by following its deadlines alone;
+//! - every GET body is a valid payload; once on WebSocket the session never
+//!   goes back to polling, and `Upgraded` comes at most once.
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use siobridge::engineio::{
+    CloseReason, Config, Data, Event, PostError, Rejection, SendError, Session, Sid, SidGenerator,
+    TransportKind, payload,
+};
+use siobridge_fuzz::eio_script::{Script, Setup, Step};
+
+/// Packets the session may queue on its own beyond the application's:
+/// one PING and one CLOSE.
+const CONTROL_PACKETS: usize = 2;
+
+/// Deadlines a silent client's session may pass through before it closes
+/// (heartbeat, upgrade, closing).
+const MAX_SILENT_DEADLINES: usize = 10;
+
+fuzz_target!(|script: Script| {
+    if std::env::var_os("FUZZ_DEBUG").is_some() {
+        eprintln!("{script:#?}");
+    }
+    let mut h = Harness::new(&script.setup);
+    for step in &script.steps {
+        h.step(step);
+        h.drain(matches!(step, Step::WsFlush));
+        h.check();
+    }
+    h.client_goes_silent();
+});
+
+struct Harness {
+    s: Session,
+    now: Instant,
+    max_buffered: usize,
+    /// `Event::Closed` was seen.
+    closed: bool,
+    /// GET bodies taken after the session closed.
+    replies_after_close: usize,
+    upgraded: bool,
+    on_websocket: bool,
+}
+
+fn config(setup: &Setup) -> Config {
+    Config::default()
+        .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200))
+        .with_upgrade_timeout(Duration::from_millis(1000))
+        .with_max_payload(setup.max_payload_bytes())
+        .with_max_buffered_packets(setup.max_buffered_packets())
+}
+
+fn sid() -> Sid {
+    SidGenerator::new(Some([7; 32])).next_sid()
+}
+
+impl Harness {
+    fn new(setup: &Setup) -> Harness {
+        let transport = if setup.websocket {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        };
+        let now = Instant::now();
+        Harness {
+            s: Session::new(now, sid(), transport, &config(setup)),
+            now,
+            max_buffered: setup.max_buffered_packets(),
+            closed: false,
+            replies_after_close: 0,
+            upgraded: false,
+            on_websocket: setup.websocket,
+        }
+    }
+
+    fn step(&mut self, step: &Step) {
+        let was_closed = self.s.is_closed();
+        let now = self.now;
+        match step {
+            Step::Advance(ms) => {
+                self.now += Duration::from_millis(u64::from(*ms));
+                self.s.handle_timeout(self.now);
+            }
+            Step::Deadline => {
+                if let Some(at) = self.s.poll_timeout() {
+                    self.now = self.now.max(at);
+                    self.s.handle_timeout(self.now);
+                }
+            }
+            Step::Get => {
+                let result = self.s.handle_poll(now);
+                if was_closed {
+                    assert_eq!(result, Err(Rejection::UnknownSid));
+                }
+            }
+            Step::GetAborted => self.s.handle_poll_aborted(now),
+            Step::Post(body) => {
+                let result = self.s.handle_post(now, body);
+                if was_closed {
+                    assert_eq!(result, Err(PostError::Rejected(Rejection::UnknownSid)));
+                }
+            }
+            Step::PostTooLarge => self.s.handle_post_too_large(now),
+            Step::BeginUpgrade => {
+                let result = self.s.begin_upgrade(now);
+                if was_closed || self.on_websocket {
+                    assert_eq!(result, Err(Rejection::BadRequest));
+                }
+            }
+            Step::WsText(text) => self.s.handle_ws_text(now, text),
+            Step::WsBinary(bytes) => self.s.handle_ws_binary(now, Bytes::from(bytes.clone())),
+            Step::WsClosed => self.s.handle_ws_closed(now, CloseReason::TransportClose),
+            Step::SendText(text) => self.send(Data::from(text.as_str())),
+            Step::SendBinary(bytes) => self.send(Data::from(bytes.clone())),
+            Step::Close => self.s.close(now),
+            Step::Shutdown => self.s.shutdown(now),
+            Step::WsFlush => {}
+        }
+    }
+
+    fn send(&mut self, data: Data) {
+        let data_had_separator = matches!(&data, Data::Text(t) if t.contains('\x1e'));
+        let before = self.s.buffered();
+        match self.s.send(data) {
+            Ok(()) => {
+                assert!(before < self.max_buffered, "send over the bound");
+                assert_eq!(self.s.buffered(), before + 1);
+            }
+            Err(SendError::Full) => assert!(before >= self.max_buffered),
+            Err(SendError::Closed) => {}
+            Err(SendError::Unencodable) => {
+                assert_eq!(self.s.transport(), TransportKind::Polling);
+                assert!(data_had_separator, "refused as unencodable");
+            }
+        }
+        if self.closed {
+            assert_eq!(self.s.send(Data::from("late")), Err(SendError::Closed));
+        }
+    }
+
+    /// Takes the outputs as the server driver does after each input.
+    fn drain(&mut self, flush_ws: bool) {
+        while let Some(event) = self.s.poll_event() {
+            assert!(!self.closed, "{event:?} after Closed");
+            match event {
+                Event::Closed(_) => self.closed = true,
+                Event::Upgraded => {
+                    assert!(!self.upgraded, "upgraded twice");
+                    self.upgraded = true;
+                }
+                Event::Message(_) => {}
+            }
+        }
+        let was_closed = self.s.is_closed();
+        if let Some(body) = self.s.take_poll_response() {
+            if was_closed {
+                self.replies_after_close += 1;
+                assert!(self.replies_after_close <= 1, "two GET answers after close");
+                assert!(body == "1" || body == "6", "final GET answer {body:?}");
+            }
+            if let Err(e) = payload::decode(body.as_bytes(), usize::MAX) {
+                panic!("GET body {body:?} is not a payload: {e:?}");
+            }
+        }
+        if flush_ws {
+            self.flush_ws();
+        }
+        let _ = self.s.take_ws_close();
+        // Events the outputs above may have caused (a flushed CLOSE).
+        while let Some(event) = self.s.poll_event() {
+            assert!(!self.closed, "{event:?} after Closed");
+            assert!(
+                matches!(event, Event::Closed(_)),
+                "{event:?} from an output"
+            );
+            self.closed = true;
+        }
+    }
+
+    /// The WebSocket writes every queued frame.
+    fn flush_ws(&mut self) {
+        loop {
+            let was_closed = self.s.is_closed();
+            let Some(packet) = self.s.poll_ws_frame() else {
+                return;
+            };
+            assert!(!was_closed, "frame {packet:?} after close");
+        }
+    }
+
+    fn check(&mut self) {
+        assert_eq!(
+            self.s.is_closed(),
+            self.closed,
+            "is_closed and events disagree"
+        );
+        assert!(
+            self.s.buffered() <= self.max_buffered + CONTROL_PACKETS,
+            "{} packets queued, bound {} + {CONTROL_PACKETS}",
+            self.s.buffered(),
+            self.max_buffered
+        );
+        let on_websocket = self.s.transport() == TransportKind::WebSocket;
+        assert!(on_websocket || !self.on_websocket, "back to polling");
+        self.on_websocket = on_websocket;
+        if self.closed {
+            assert_eq!(self.s.poll_timeout(), None, "deadline after close");
+            assert_eq!(self.s.buffered(), 0, "queue kept after close");
+            assert!(!self.s.is_upgrading());
+            assert!(self.s.close_reason().is_some());
+            assert_eq!(self.s.poll_ws_frame(), None, "frame after close");
+        } else {
+            assert!(
+                self.s.poll_timeout().is_some(),
+                "open session without deadline"
+            );
+        }
+    }
+
+    /// The client stops talking: following the deadlines alone, the session
+    /// must end (a vanished client never leaves a session behind).
+    fn client_goes_silent(&mut self) {
+        for _ in 0..MAX_SILENT_DEADLINES {
+            let Some(at) = self.s.poll_timeout() else {
+                break;
+            };
+            self.now = self.now.max(at);
+            self.s.handle_timeout(self.now);
+            self.drain(true);
+            self.check();
+        }
+        assert!(self.closed, "session still open after its deadlines");
+    }
+}

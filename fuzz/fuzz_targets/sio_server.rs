@@ -1,0 +1,463 @@
+//! The Socket.IO server (socket.io-protocol v5, "Exchange protocol"): one
+//! `SocketIo` on a virtual clock, with namespaces `/`, `/admin` (connect
+//! middleware) and the dynamic family `/dyn-*`, whose handlers emit, ack,
+//! ask for acks, join and leave rooms, broadcast, send volatile messages,
+//! disconnect and close; driven by a script of Engine.IO connections
+//! opening, sending text and binary messages, closing and reading, of
+//! server-side emits, and of time steps (see `src/sio_script.rs`).
+//!
+//! Checks:
+//! - no panic, no deadlock (a hang is reported by libFuzzer's `-timeout`);
+//! - every message the server sends decodes as a Socket.IO packet, in an
+//!   order a client accepts (CONNECT before anything else on a namespace,
+//!   nothing after DISCONNECT, no CONNECT twice);
+//! - a closed connection stays closed: after `handle_close` the server
+//!   never sends on it nor closes it again;
+//! - bounded: a connection's queue never exceeds its capacity (a full queue
+//!   is refused, and the client is dropped as a slow consumer);
+//! - the server's socket count always equals connects minus disconnects
+//!   seen by the handlers; no handler runs for a socket that left;
+//! - every ack callback runs exactly once: once every connection ends and
+//!   time passes every timeout, none is pending, no socket is left and no
+//!   timer is armed.
+#![no_main]
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Value, json};
+use siobridge::engineio::{Data, SendError, Sid};
+use siobridge::socketio::{
+    Args, Clock, Config, Conn, ConnectError, Decoder, Limits, Namespace, PacketType, Socket,
+    SocketIo, decode_text,
+};
+use siobridge_fuzz::sio_script::{SLOTS, Script, Step};
+
+/// How long the server-side acks wait.
+const ACK_TIMEOUT: Duration = Duration::from_millis(1000);
+
+fuzz_target!(|script: Script| {
+    if std::env::var_os("FUZZ_DEBUG").is_some() {
+        eprintln!("{script:#?}");
+    }
+    let mut h = Harness::new();
+    for step in &script.steps {
+        h.step(step);
+        h.settle();
+        h.check();
+    }
+    h.finish();
+});
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An Engine.IO connection as the server sees it: a bounded queue, read by
+/// the harness on `Read`.
+struct FakeConn {
+    sid: Sid,
+    capacity: usize,
+    queue: Mutex<VecDeque<Data>>,
+    close_requested: AtomicBool,
+    /// `handle_close` was called: the server must not touch it again.
+    ended: AtomicBool,
+}
+
+impl Conn for FakeConn {
+    fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    fn send(&self, data: Data) -> Result<(), SendError> {
+        assert!(
+            !self.ended.load(Ordering::SeqCst),
+            "send after handle_close"
+        );
+        if self.close_requested.load(Ordering::SeqCst) {
+            return Err(SendError::Closed);
+        }
+        let mut queue = lock(&self.queue);
+        if queue.len() >= self.capacity {
+            return Err(SendError::Full);
+        }
+        queue.push_back(data);
+        Ok(())
+    }
+
+    fn close(&self) {
+        assert!(
+            !self.ended.load(Ordering::SeqCst),
+            "close after handle_close"
+        );
+        self.close_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What the handlers saw.
+#[derive(Default)]
+struct Model {
+    connected: HashSet<String>,
+    left: HashSet<String>,
+    pending_acks: usize,
+}
+
+/// The client end of one connection: decodes what the server sent.
+struct Client {
+    conn: Arc<FakeConn>,
+    decoder: Decoder,
+    namespaces: HashSet<String>,
+}
+
+impl Client {
+    /// The client sends `text`: when it leaves a namespace, what the server
+    /// sent before is still valid, anything later on it is not.
+    fn sends(&mut self, text: &str) {
+        if let Ok(header) = decode_text(text, &Limits::default())
+            && header.kind == PacketType::Disconnect
+        {
+            self.read();
+            self.namespaces.remove(&header.namespace);
+        }
+    }
+
+    fn read(&mut self) {
+        let messages: Vec<Data> = lock(&self.conn.queue).drain(..).collect();
+        for message in messages {
+            let decoded = match message {
+                Data::Text(t) => self.decoder.decode_text(&t),
+                Data::Binary(b) => self.decoder.decode_binary(b),
+            };
+            let packet = match decoded {
+                Ok(Some(packet)) => packet,
+                Ok(None) => continue,
+                Err(e) => panic!("the server sent a malformed packet: {e}"),
+            };
+            let ns = packet.namespace.clone();
+            match packet.kind {
+                PacketType::Connect => {
+                    assert!(self.namespaces.insert(ns), "CONNECT twice");
+                }
+                PacketType::Disconnect => {
+                    assert!(
+                        self.namespaces.remove(&ns),
+                        "DISCONNECT while not connected"
+                    );
+                }
+                PacketType::ConnectError => {
+                    assert!(
+                        !self.namespaces.contains(&ns),
+                        "CONNECT_ERROR while connected"
+                    );
+                }
+                kind => assert!(
+                    self.namespaces.contains(&ns),
+                    "{kind} on {ns} before CONNECT"
+                ),
+            }
+        }
+    }
+}
+
+struct Harness {
+    io: SocketIo,
+    now: Arc<Mutex<Instant>>,
+    woken: Arc<AtomicBool>,
+    model: Arc<Mutex<Model>>,
+    slots: Vec<Option<Client>>,
+    opened: u32,
+}
+
+/// The client's view of server output: generous limits, since the server
+/// echoes what clients sent within theirs.
+fn client_limits() -> Limits {
+    Limits::default()
+        .with_max_attachments(1_000)
+        .with_max_json_depth(127)
+        .with_max_event_name_len(1 << 20)
+        .with_max_namespace_len(1 << 20)
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let clock: Clock = {
+            let now = now.clone();
+            Arc::new(move || *lock(&now))
+        };
+        let config = Config::default()
+            .with_connect_timeout(Duration::from_millis(2000))
+            .with_rng_seed([5; 32]);
+        let io = SocketIo::new(config, clock);
+        let woken = Arc::new(AtomicBool::new(false));
+        {
+            let woken = woken.clone();
+            io.set_timer_waker(move || woken.store(true, Ordering::SeqCst));
+        }
+        let model = Arc::new(Mutex::new(Model::default()));
+        register(&io.namespace("/"), &model);
+        let admin = io.namespace("/admin");
+        admin.use_middleware(|handshake| match handshake.auth.get("token") {
+            Some(Value::String(t)) if t == "deny" => {
+                Err(ConnectError::new("denied")
+                    .with_data(json!({ "auth": handshake.auth.clone() })))
+            }
+            _ => Ok(()),
+        });
+        register(&admin, &model);
+        register(&io.dynamic_namespace(|n| n.starts_with("/dyn-")), &model);
+        Harness {
+            io,
+            now,
+            woken,
+            model,
+            slots: (0..SLOTS).map(|_| None).collect(),
+            opened: 0,
+        }
+    }
+
+    fn slot(&self, slot: u8) -> usize {
+        usize::from(slot % SLOTS)
+    }
+
+    /// The sid of the connection in `slot`, or one never opened.
+    fn sid(&self, slot: u8) -> Sid {
+        match &self.slots[self.slot(slot)] {
+            Some(client) => client.conn.sid,
+            None => sid_for(u32::MAX),
+        }
+    }
+
+    fn step(&mut self, step: &Step) {
+        match step {
+            Step::Open { slot, capacity } => {
+                let i = self.slot(*slot);
+                if let Some(old) = self.slots[i].take() {
+                    self.end(old);
+                }
+                self.opened += 1;
+                let conn = Arc::new(FakeConn {
+                    sid: sid_for(self.opened),
+                    capacity: 1 + usize::from(capacity % 16),
+                    queue: Mutex::new(VecDeque::new()),
+                    close_requested: AtomicBool::new(false),
+                    ended: AtomicBool::new(false),
+                });
+                self.io.handle_open(conn.clone());
+                self.slots[i] = Some(Client {
+                    conn,
+                    decoder: Decoder::new(client_limits()),
+                    namespaces: HashSet::new(),
+                });
+            }
+            Step::Text { slot, text } => {
+                if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
+                    client.sends(text);
+                }
+                self.io
+                    .handle_message(self.sid(*slot), Data::from(text.as_str()));
+            }
+            Step::Binary { slot, bytes } => {
+                self.io
+                    .handle_message(self.sid(*slot), Data::from(bytes.clone()));
+            }
+            Step::EngineClosed { slot } => {
+                let i = self.slot(*slot);
+                if let Some(client) = self.slots[i].take() {
+                    self.end(client);
+                }
+            }
+            Step::Read { slot } => {
+                if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
+                    client.read();
+                }
+            }
+            Step::Advance(ms) => {
+                *lock(&self.now) += Duration::from_millis(u64::from(*ms));
+                self.io.handle_timeout();
+            }
+            Step::Deadline => {
+                if let Some(at) = self.io.poll_timeout() {
+                    let mut now = lock(&self.now);
+                    *now = (*now).max(at);
+                    drop(now);
+                    self.io.handle_timeout();
+                }
+            }
+            Step::ServerEmit(what) => self.server_emit(*what),
+        }
+    }
+
+    /// The Engine.IO connection ends: the driver reports it once.
+    fn end(&mut self, mut client: Client) {
+        client.read();
+        self.io.handle_close(client.conn.sid, "transport close");
+        client.conn.ended.store(true, Ordering::SeqCst);
+    }
+
+    fn server_emit(&mut self, what: u8) {
+        let ns = ["/", "/admin", "/dyn-1"][usize::from(what % 3)];
+        let ops = self.io.of(ns);
+        match (what / 3) % 6 {
+            0 => {
+                ops.emit("news", json!({ "n": what }));
+            }
+            1 => {
+                ops.to("r")
+                    .except("quiet")
+                    .emit("room", Args::new().arg(1).bytes(vec![what]));
+            }
+            2 => {
+                ops.volatile()
+                    .emit("tick", Args::new().bytes(vec![1, 2]).bytes(vec![3]));
+            }
+            3 => {
+                lock(&self.model).pending_acks += 1;
+                let model = self.model.clone();
+                ops.emit_with_ack("poll", json!([what]), ACK_TIMEOUT, move |_| {
+                    lock(&model).pending_acks -= 1;
+                });
+            }
+            4 => ops.to("r").join("quiet"),
+            _ => ops.leave("r"),
+        }
+    }
+
+    /// Runs what the server deferred to its timer task, as the driver does
+    /// when woken.
+    fn settle(&mut self) {
+        while self.woken.swap(false, Ordering::SeqCst) {
+            self.io.handle_timeout();
+        }
+    }
+
+    fn check(&self) {
+        let model = lock(&self.model);
+        assert_eq!(
+            self.io.socket_count(),
+            model.connected.len(),
+            "socket count and handler calls disagree"
+        );
+        for client in self.slots.iter().flatten() {
+            assert!(lock(&client.conn.queue).len() <= client.conn.capacity);
+        }
+    }
+
+    /// Every connection ends and time passes every timeout: nothing may be
+    /// left behind.
+    fn finish(&mut self) {
+        for i in 0..self.slots.len() {
+            if let Some(client) = self.slots[i].take() {
+                self.end(client);
+            }
+        }
+        *lock(&self.now) += ACK_TIMEOUT + Duration::from_secs(3600);
+        self.io.handle_timeout();
+        self.settle();
+        self.check();
+        let model = lock(&self.model);
+        assert_eq!(self.io.socket_count(), 0, "sockets left");
+        assert_eq!(model.pending_acks, 0, "ack callbacks never called");
+        assert_eq!(self.io.poll_timeout(), None, "timers left");
+    }
+}
+
+fn sid_for(n: u32) -> Sid {
+    Sid::parse(&format!("fuzzconn{n:012}")).expect("20 alphanumerics")
+}
+
+/// Handlers that exercise every path of the API a handler can take.
+fn register(ns: &Namespace, model: &Arc<Mutex<Model>>) {
+    let m = model.clone();
+    ns.on_connect(move |socket| {
+        assert!(
+            lock(&m).connected.insert(socket.id().to_owned()),
+            "connected twice"
+        );
+        socket.join("r");
+        // Not on `/admin`: there, nothing but the CONNECT answer follows a
+        // connection, as in an application without a welcome message.
+        if socket.namespace() != "/admin" {
+            socket.emit("welcome", Args::new().arg(socket.id()));
+        }
+    });
+    let m = model.clone();
+    ns.on_disconnect(move |socket, _reason| {
+        let mut model = lock(&m);
+        assert!(
+            model.connected.remove(socket.id()),
+            "left without connecting"
+        );
+        model.left.insert(socket.id().to_owned());
+    });
+    let on = |name: &str, f: fn(&Socket, Args, &Arc<Mutex<Model>>)| {
+        let m = model.clone();
+        ns.on(name, move |socket, args, ack| {
+            assert!(
+                !lock(&m).left.contains(socket.id()),
+                "event for a socket that left"
+            );
+            f(socket, args.clone(), &m);
+            if let Some(ack) = ack {
+                ack.send(args);
+            }
+        });
+    };
+    on("echo", |s, args, _| s.emit("echo", args));
+    on("join", |s, args, _| {
+        s.join(first_str(&args).unwrap_or("r2"))
+    });
+    on("leave", |s, args, _| {
+        s.leave(first_str(&args).unwrap_or("r"))
+    });
+    on("room", |s, args, _| {
+        s.to("r").emit("room", args);
+    });
+    on("others", |s, args, _| {
+        s.broadcast().emit("others", args);
+    });
+    on("volatile", |s, args, _| {
+        s.volatile().emit("volatile", args);
+    });
+    on("ask", |s, args, m| {
+        lock(m).pending_acks += 1;
+        let m = m.clone();
+        s.emit_with_ack("ask", args, ACK_TIMEOUT, move |_| {
+            lock(&m).pending_acks -= 1
+        });
+    });
+    on("askall", |s, args, m| {
+        lock(m).pending_acks += 1;
+        let m = m.clone();
+        s.broadcast()
+            .emit_with_ack("askall", args, ACK_TIMEOUT, move |_| {
+                lock(&m).pending_acks -= 1
+            });
+    });
+    on("bye", |s, _, _| s.disconnect());
+    on("close", |s, _, _| s.close_connection());
+    on("binary", |s, args, _| {
+        s.emit(
+            "binary",
+            Args::new().bytes(Bytes::from(format!("{:?}", args.values))),
+        );
+    });
+    let m = model.clone();
+    ns.on_any(move |socket, _name, args, ack| {
+        assert!(
+            !lock(&m).left.contains(socket.id()),
+            "event for a socket that left"
+        );
+        if let Some(ack) = ack {
+            ack.send(args);
+        }
+    });
+}
+
+fn first_str(args: &Args) -> Option<&str> {
+    args.first().and_then(Value::as_str)
+}
