@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | `SIOBRIDGE_MAX_SESSIONS` | `ServerConfig::max_sessions` |
 //! | `SIOBRIDGE_MAX_SESSIONS_PER_IP` | `ServerConfig::max_sessions_per_ip` |
+//! | `SIOBRIDGE_MAX_CONNECTIONS_PER_IP` | `ServerConfig::max_connections_per_ip` |
 //! | `SIOBRIDGE_HEADER_READ_TIMEOUT_MS` | `ServerConfig::header_read_timeout` |
 //! | `SIOBRIDGE_BODY_READ_TIMEOUT_MS` | `ServerConfig::body_read_timeout` |
 //! | `SIOBRIDGE_WRITE_TIMEOUT_MS` | `ServerConfig::write_timeout` |
@@ -42,6 +43,9 @@ pub fn server_limits(mut config: ServerConfig) -> std::io::Result<ServerConfig> 
     }
     if let Some(max) = var("SIOBRIDGE_MAX_SESSIONS_PER_IP")? {
         config.max_sessions_per_ip = Some(max);
+    }
+    if let Some(max) = var("SIOBRIDGE_MAX_CONNECTIONS_PER_IP")? {
+        config.max_connections_per_ip = Some(max);
     }
     if let Some(timeout) = millis("SIOBRIDGE_HEADER_READ_TIMEOUT_MS")? {
         config.header_read_timeout = timeout;

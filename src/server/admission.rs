@@ -1,5 +1,6 @@
 //! Session caps: how many sessions the server holds at once, in total and
-//! per client IP address.
+//! per client IP address. (The same counts, with no total, cap connections
+//! per address.)
 //!
 //! A handshake takes a [`Permit`] before its session exists; the permit lives
 //! as long as the session (it moves into the session's driver task) and gives

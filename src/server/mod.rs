@@ -130,6 +130,16 @@ pub struct ServerConfig {
     /// `{"code":4,"message":"Too many sessions"}` (WebSocket handshakes
     /// included). Counts this server's path only (see [`Server::and`]).
     pub max_sessions: usize,
+    /// Most TCP connections open at once from one client IP address.
+    /// Default `None`, no cap (reference: unbounded), for the same reason as
+    /// `max_sessions_per_ip`. Stops one host from exhausting the server's
+    /// file descriptors with connections, which the session caps do not
+    /// count (slowloris from one address, idle connections reopened as fast
+    /// as `header_read_timeout` reaps them). A connection over the cap is
+    /// closed at once, before any byte is read. A polling client uses up to
+    /// two connections at a time (a pending GET and a POST), a WebSocket
+    /// client one; browsers open up to six per host.
+    pub max_connections_per_ip: Option<usize>,
     /// Most sessions open at once from one client IP address. Default
     /// `None`, no cap (reference: unbounded), because behind a proxy every
     /// client has the proxy's address. Stops one host from taking the whole
@@ -157,6 +167,7 @@ impl Default for ServerConfig {
             max_header_size: 16 * 1024,
             max_sessions: 100_000,
             max_sessions_per_ip: None,
+            max_connections_per_ip: None,
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -228,6 +239,8 @@ struct Shared {
     sids: Mutex<SidGenerator>,
     /// The session caps.
     admission: Arc<admission::Admission>,
+    /// The connection cap per address (no total: the OS bounds that).
+    connections: Arc<admission::Admission>,
     /// Signalled whenever a session leaves the table (for shutdown).
     session_removed: Notify,
     /// The server for requests outside `config.path`, if any.
@@ -297,6 +310,7 @@ impl Server {
     pub fn new(config: ServerConfig, handler: impl Handler) -> Server {
         let sids = SidGenerator::new(config.engine.rng_seed);
         let admission = admission::Admission::new(config.max_sessions, config.max_sessions_per_ip);
+        let connections = admission::Admission::new(usize::MAX, config.max_connections_per_ip);
         Server {
             shared: Arc::new(Shared {
                 config,
@@ -304,6 +318,7 @@ impl Server {
                 sessions: Mutex::new(HashMap::new()),
                 sids: Mutex::new(sids),
                 admission,
+                connections,
                 session_removed: Notify::new(),
                 next: OnceLock::new(),
                 fallback: OnceLock::new(),
@@ -358,6 +373,12 @@ impl Server {
         self.shared.admission.refused_per_ip()
     }
 
+    /// Connections closed on arrival because their client address held
+    /// `max_connections_per_ip` (a counter, for metrics).
+    pub fn refused_connections_by_ip_cap(&self) -> u64 {
+        self.shared.connections.refused_per_ip()
+    }
+
     /// Number of open sessions on each transport: (polling, websocket).
     pub fn sessions_by_transport(&self) -> (usize, usize) {
         let sessions: Vec<_> = self.shared.sessions().values().cloned().collect();
@@ -408,9 +429,17 @@ impl Server {
         mut stop: watch::Receiver<bool>,
     ) {
         let shared = self.shared.clone();
+        let stream = timed_io::TimedIo::new(stream, shared.config.write_timeout);
+        let stream = match shared.config.max_connections_per_ip {
+            None => stream,
+            Some(_) => match shared.connections.admit(peer.ip()) {
+                Ok(slot) => stream.holding(slot),
+                // Over the cap: dropping the stream closes the connection.
+                Err(_) => return,
+            },
+        };
         tokio::spawn(async move {
             let header_read_timeout = shared.config.header_read_timeout;
-            let stream = timed_io::TimedIo::new(stream, shared.config.write_timeout);
             // hyper refuses a read buffer under 8 KiB.
             let max_buf_size = shared.config.max_header_size.max(8192);
             let service =

@@ -18,6 +18,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use super::admission::Permit;
+
 /// An I/O stream whose writes give up after `timeout` without progress.
 #[derive(Debug)]
 pub(super) struct TimedIo<S> {
@@ -25,6 +27,10 @@ pub(super) struct TimedIo<S> {
     timeout: Duration,
     /// Armed when a write first returns `Pending`; cleared by any progress.
     stall: Option<Pin<Box<Sleep>>>,
+    /// The connection's place under `max_connections_per_ip`, if capped.
+    /// Held here because this wrapper is what lives exactly as long as the
+    /// TCP connection, through a WebSocket upgrade too.
+    _slot: Option<Permit>,
 }
 
 impl<S> TimedIo<S> {
@@ -33,7 +39,14 @@ impl<S> TimedIo<S> {
             inner,
             timeout,
             stall: None,
+            _slot: None,
         }
+    }
+
+    /// Holds `slot` until the connection is gone.
+    pub(super) fn holding(mut self, slot: Permit) -> TimedIo<S> {
+        self._slot = Some(slot);
+        self
     }
 
     /// Passes a ready write result through (progress: the stall timer is

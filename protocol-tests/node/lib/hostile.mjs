@@ -182,9 +182,10 @@ export async function pausedWebSocket(port, path, { timeoutMs = DEFAULT_TIMEOUT_
  * timeout). `open` is the handshake JSON; `next()` resolves with the next
  * non-PING frame (strings for text, Buffers for binary); `closed` resolves
  * with the close code once the connection ends; `frames()` lists what came.
+ * `localAddress` picks the loopback address to connect from.
  */
-export async function engineSocket(url, { timeoutMs = DEFAULT_TIMEOUT_MS, headers } = {}) {
-  const ws = new WebSocket(url, { headers });
+export async function engineSocket(url, { timeoutMs = DEFAULT_TIMEOUT_MS, headers, localAddress } = {}) {
+  const ws = new WebSocket(url, { headers, localAddress });
   ws.on('error', () => {});
   const seen = [];
   const messages = queue(ws, 'frame');

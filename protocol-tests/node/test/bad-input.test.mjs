@@ -32,6 +32,8 @@ const BODY_READ_TIMEOUT_MS = 1500;
 const WRITE_TIMEOUT_MS = 1500;
 // Upper bound for the server to act on a timeout: generous for a loaded machine.
 const ACT_WITHIN_MS = 15_000;
+// Connection cap per address of the first server.
+const MAX_CONNECTIONS_PER_IP = 16;
 // Caps of the third server.
 const MAX_SESSIONS = 6;
 const MAX_SESSIONS_PER_IP = 3;
@@ -56,7 +58,10 @@ const TIMEOUT_ENV = {
 const servers = {};
 before(async () => {
   [servers.eio, servers.sio, servers.caps] = await Promise.all([
-    startServer({ app: 'conformance', env: TIMEOUT_ENV }),
+    startServer({
+      app: 'conformance',
+      env: { ...TIMEOUT_ENV, SIOBRIDGE_MAX_CONNECTIONS_PER_IP: String(MAX_CONNECTIONS_PER_IP) },
+    }),
     startServer({ app: 'testapp', env: TIMEOUT_ENV }),
     startServer({
       app: 'testapp',
@@ -91,7 +96,7 @@ function context(server, path) {
       assert.equal(response.status, 200, response.body);
       return JSON.parse(response.body.slice(1)).sid;
     },
-    engineSocket: (sid) => engineSocket(websocket(sid)),
+    engineSocket: (sid, options) => engineSocket(websocket(sid), options),
     /** An Engine.IO WebSocket connected to Socket.IO namespace `/`. */
     async sioSocket() {
       const socket = await engineSocket(websocket());
@@ -485,6 +490,36 @@ const CATALOGUE = [
         clearInterval(timer);
       }
       await assertSessionGone(ctx, sid);
+    },
+  },
+  {
+    name: 'connections beyond the per-address cap: closed on arrival, other addresses served',
+    server: 'eio',
+    skipOnReference: 'the reference has no connection cap',
+    async run(ctx) {
+      // WebSockets hold their connection without the header-read timeout.
+      const held = [];
+      for (let i = 0; i < MAX_CONNECTIONS_PER_IP; i++) {
+        held.push(await ctx.engineSocket(undefined, { localAddress: '127.0.0.5' }));
+      }
+      const refused = rawConnection(ctx.server.port, { localAddress: '127.0.0.5' });
+      refused.send(`GET ${ctx.path}?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const { response } = await within(refused.closed, ACT_WITHIN_MS, 'the connection to be closed');
+      assert.equal(response, null);
+      const other = await handshakeFrom(ctx, '127.0.0.6');
+      assert.ok(other.sid, 'another address is served');
+      await ctx.post(other.sid, '1');
+      // A connection that ends gives its place back.
+      held.pop().close();
+      const sid = await eventually(async () => {
+        try {
+          return (await handshakeFrom(ctx, '127.0.0.5')).sid;
+        } catch {
+          return undefined; // closed on arrival: the place is not free yet
+        }
+      }, { timeoutMs: ACT_WITHIN_MS, what: 'a connection place to free up' });
+      await ctx.post(sid, '1');
+      for (const socket of held) socket.close();
     },
   },
   // Socket.IO.
