@@ -89,5 +89,21 @@ for (const transport of TRANSPORTS) {
       const error = await clients.connectError('/nope');
       assert.equal(error.message, 'Invalid namespace');
     });
+
+    // Rules of §4.3 that no numbered scenario isolates.
+
+    scenario('§4.3: a second join says "entered" again; a leave by a non-member still says "has left"', async () => {
+      C.emit('join', { username: 'cid', room: 'r' });
+      await clients.expect({ A: [message('cid has entered the room.')], C: [message('cid has entered the room.')] });
+      C.emit('leave', { username: 'cid', room: 'r' });
+      await clients.expect({ A: [message('cid has left the room.')] });
+      C.emit('leave', { username: 'cid', room: 'r' });
+      await clients.expect({ A: [message('cid has left the room.')] });
+    });
+
+    scenario('§4.3 [CHOICE]: a missing username is rendered as an empty string', async () => {
+      Z.emit('join', { room: 'quiet' });
+      await clients.expect({ Z: [message(' has entered the room.')] });
+    });
   });
 }

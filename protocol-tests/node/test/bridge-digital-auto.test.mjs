@@ -331,5 +331,53 @@ for (const transport of TRANSPORTS) {
       const error = await clients.connectError('/other');
       assert.equal(error.message, 'Invalid namespace');
     });
+
+    // Rules of §0.2 and §1.3 that no numbered scenario isolates.
+
+    scenario('rule 0.2.5/0.2.8: only the first argument counts; one argument goes out', async (clients) => {
+      const { P, C1 } = await clients.connect(['P', 'C1']);
+      register(P, 'P1');
+      subscribe(C1, 'P1');
+      await settle();
+      C1.emit('request_provider', { to_provider_id: 'P1', cmd: 'x' }, 'extra', 2);
+      await clients.expect({ P: [newRequest({ request_from: C1.id, to_provider_id: 'P1', cmd: 'x' })] });
+      P.emit('sent_to_my_clients', { provider_id: 'P1', cmd: 'y' }, 'extra');
+      await clients.expect({ C1: [fromProvider({ provider_id: 'P1', cmd: 'y' })] });
+    });
+
+    scenario('rule 0.2.7/R-A1: unknown events and non-object payloads are ignored', async (clients) => {
+      const { P, C1 } = await clients.connect(['P', 'C1']);
+      register(P, 'P1');
+      await settle();
+      C1.emit('list_providers', {});
+      C1.emit('REQUEST_PROVIDER', { to_provider_id: 'P1', cmd: 'x' });
+      C1.emit('request_provider', [{ to_provider_id: 'P1', cmd: 'x' }]);
+      C1.emit('register_client', 'P1');
+      P.emit('sent_to_my_clients', 'P1');
+      await clients.expect({});
+      assert.equal(C1.connected, true);
+      request(C1, { to_provider_id: 'P1', cmd: 'still here' });
+      await clients.expect({ P: [newRequest({ request_from: C1.id, to_provider_id: 'P1', cmd: 'still here' })] });
+    });
+
+    scenario('rule R-A5: any socket may reply; the reply goes to request_from unchanged', async (clients) => {
+      const { C1, C2 } = await clients.connect(['C1', 'C2']);
+      const reply = { request_from: C1.id, result: 'from a bystander', extra: [1, { deep: true }] };
+      C2.emit('provider_reply', reply);
+      await clients.expect({ C1: [['provider_reply', reply]] });
+    });
+
+    scenario('rule R-A6: a bare broadcast goes to every id the sender holds, once per id', async (clients) => {
+      const { P, C1, C2 } = await clients.connect(['P', 'C1', 'C2']);
+      register(P, 'P1');
+      register(P, 'P2');
+      subscribe(C1, 'P1');
+      subscribe(C1, 'P2');
+      subscribe(C2, 'P2');
+      await settle();
+      const bare = { cmd: 'all', data: 1 };
+      P.emit('send_to_all_clients', bare);
+      await clients.expect({ C1: [fromProvider(bare), fromProvider(bare)], C2: [fromProvider(bare)] });
+    });
   });
 }

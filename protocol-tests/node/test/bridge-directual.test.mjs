@@ -136,5 +136,19 @@ for (const transport of TRANSPORTS) {
       await pushDelivering({ app_id: 'app1', user_id: 'u1', event: 'alert', message }, 1);
       await clients.expect({ U1a: [['alert', message]] });
     });
+
+    // Rules of §3.3 that no numbered scenario isolates.
+
+    scenario('R-C2: a broadcast to another app reaches only that app', async () => {
+      await pushDelivering({ app_id: 'app2', user_id: '*', event: 'refresh_orders', message: 'y' }, 1);
+      await clients.expect({ X: [['refresh_orders', 'y']] });
+    });
+
+    scenario('R-C6/R-C7: any JSON message, null included, passes unchanged', async () => {
+      for (const message of [null, 0, false, [1, 'two'], { nested: { list: [] } }]) {
+        await pushDelivering({ app_id: 'app1', user_id: 'u2', event: 'custom_refresher', message }, 1);
+        await clients.expect({ U2: [['custom_refresher', message]] });
+      }
+    });
   });
 }

@@ -215,5 +215,43 @@ for (const transport of TRANSPORTS) {
         await clients.expect({ G: [['join-channel', join], online('ch4', 1, 3)] });
       });
     });
+
+    onOneBridge('rules beyond the numbered scenarios (fresh bridge)', transport, (scenario) => {
+      scenario('B-e2: any JSON value is forwarded on a channel; a reserved-looking name is no channel', async (clients) => {
+        const { A, B } = await clients.connect(['A', 'B']);
+        const joinA = env(A, 'ch1', null, '', 'a');
+        A.emit('join-channel', joinA);
+        await clients.expect({ A: [['join-channel', joinA], online('ch1', 1, 1)] });
+        const joinB = env(B, 'ch1', null, '', 'b');
+        B.emit('join-channel', joinB);
+        const notices = [['join-channel', joinB], online('ch1', 2, 2)];
+        await clients.expect({ A: notices, B: notices });
+        for (const payload of [42, 'text', [1, 2], null]) {
+          B.emit('ch1', payload);
+          await clients.expect({ A: [['ch1', payload]], B: [['ch1', payload]] });
+        }
+      });
+
+      scenario('R-B2: leaving a channel does not leave its rooms', async (clients) => {
+        const { R, S } = await clients.connect(['R', 'S']);
+        const channel = env(R, 'ch7', null, '', 'r');
+        R.emit('join-channel', channel);
+        // A and B of the previous rule are still in ch1.
+        await clients.expect({ R: [['join-channel', channel], online('ch7', 1, 3)] });
+        const roomR = env(R, 'ch7', 'r7', '', 'r');
+        R.emit('join-room', roomR);
+        await clients.expect({ R: [['join-room', roomR], roomOnline('ch7', 'r7', 1)] });
+        const roomS = env(S, 'ch7', 'r7', '', 's');
+        S.emit('join-room', roomS);
+        const notices = [['join-room', roomS], roomOnline('ch7', 'r7', 2)];
+        await clients.expect({ R: notices, S: notices });
+        R.emit('leave-channel', env(R, 'ch7', null, 'bye', 'r'));
+        // Nobody is left in ch7 to be told.
+        await clients.expect({});
+        const note = env(S, 'ch7', 'r7', 'still together', 's');
+        S.emit('notify-room', note);
+        await clients.expect({ R: [['notify-room', note]], S: [['notify-room', note]] });
+      });
+    });
   });
 }
