@@ -12,8 +12,12 @@
 //!   sessions with heartbeat and upgrade).
 //! - [`socketio`]: a sans-IO Socket.IO v5 core (packet grammar with nom,
 //!   binary attachments).
+//! - [`bridge`]: the routing profiles (digital.auto, Hubtel, Directual,
+//!   chat), plain code over the Socket.IO API.
 //! - [`server`]: the only module that touches sockets, tasks and the clock
 //!   (tokio, hyper, tokio-tungstenite), behind the default `server` feature.
+//! - [`conform`]: `siobridge conform URL`, a conformance runner that checks
+//!   any Engine.IO v4 / Socket.IO v5 server over the wire (`server` feature).
 //!
 //! The protocol cores never read the clock, sleep, spawn or do I/O: they take
 //! bytes and time as arguments and return packets and events. Building with
@@ -21,6 +25,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod bridge;
+#[cfg(feature = "server")]
+pub mod conform;
 pub mod engineio;
 #[cfg(feature = "server")]
 pub mod server;

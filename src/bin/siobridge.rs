@@ -1,35 +1,118 @@
-//! The `siobridge` binary: wiring only.
-//!
-//! Until the Socket.IO server and the bridge profiles land, it serves a plain
-//! Engine.IO echo at `/engine.io/` with the reference server's defaults.
+//! The `siobridge` binary: the bridge profiles served over Socket.IO, with a
+//! health check, metrics and the Directual HTTP API. Wiring only: the
+//! protocol lives in the library.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use siobridge::engineio::Data;
-use siobridge::server::{Cors, EngineSocket, Handler, Server, ServerConfig, shutdown_signal};
+use serde_json::json;
+use siobridge::bridge::{ApiRequest, Bridge, HttpApi, Profile};
+use siobridge::engineio::{CloseReason, Data};
+use siobridge::server::{
+    Cors, EngineSocket, Handler, HttpRequest, HttpResponse, PROMETHEUS_CONTENT_TYPE, Prometheus,
+    Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io,
+};
+use siobridge::socketio::{self, SocketIo};
 
 const USAGE: &str = "\
-usage: siobridge [--listen ADDR]
+usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN]
+                 [--cors-origin ORIGIN]...
+       siobridge conform URL   check the server at URL against the protocol specs
 
-  --listen ADDR   address to listen on (default 127.0.0.1:3000; env SIOBRIDGE_LISTEN)
-  -h, --help      print this help
+Serves Socket.IO v5 (socket.io 3.x/4.x clients) at /socket.io/, over HTTP
+long-polling and WebSocket, with a routing profile on each namespace.
+
+  --listen ADDR             address to listen on (default 127.0.0.1:3000)
+                            [env SIOBRIDGE_LISTEN]
+  --profile NS=PROFILE      serve PROFILE on namespace NS; repeatable
+                            (default /=digital-auto)
+                            [env SIOBRIDGE_PROFILES, comma-separated]
+                            PROFILE: digital-auto, hubtel, directual, chat
+  --api-token TOKEN         require `Authorization: Bearer TOKEN` on the HTTP
+                            API (/api/v1/sessions, /api/v1/push)
+                            [env SIOBRIDGE_API_TOKEN]
+  --cors-origin ORIGIN      allow only these browser origins; repeatable
+                            (default: any origin)
+                            [env SIOBRIDGE_CORS_ORIGINS, comma-separated]
+  -h, --help                print this help
+
+Also served: GET /healthz, GET /metrics (Prometheus text format).
+Log level: env SIOBRIDGE_LOG = error, warn, info (default) or debug.
 ";
 
-struct Echo;
-
-impl Handler for Echo {
-    fn on_message(&self, socket: &EngineSocket, data: Data) {
-        let _ = socket.send(data);
-    }
+/// The command line, after defaults and environment variables.
+#[derive(Debug)]
+struct Options {
+    listen: SocketAddr,
+    profiles: Vec<(String, Profile)>,
+    api_token: Option<String>,
+    cors_origins: Vec<String>,
 }
 
-fn parse_args() -> Result<SocketAddr, String> {
-    let mut listen = std::env::var("SIOBRIDGE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let mut args = std::env::args().skip(1);
+/// Why the command line was refused: printed, then exit status 2.
+type Refusal = String;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn list(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// `NS=PROFILE`, with NS starting with `/`.
+fn parse_profile(spec: &str) -> Result<(String, Profile), Refusal> {
+    let Some((namespace, profile)) = spec.split_once('=') else {
+        return Err(format!(
+            "--profile {spec:?}: expected NAMESPACE=PROFILE, e.g. /=digital-auto"
+        ));
+    };
+    if !namespace.starts_with('/') || namespace.contains(',') {
+        return Err(format!(
+            "--profile {spec:?}: the namespace must start with '/' and contain no ','"
+        ));
+    }
+    let profile = profile
+        .parse::<Profile>()
+        .map_err(|e| format!("--profile {spec:?}: {e}"))?;
+    Ok((namespace.to_owned(), profile))
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal> {
+    let mut listen = env("SIOBRIDGE_LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let mut profiles: Vec<String> = env("SIOBRIDGE_PROFILES")
+        .map(|v| list(&v).collect())
+        .unwrap_or_default();
+    let mut api_token = env("SIOBRIDGE_API_TOKEN");
+    let mut cors_origins: Vec<String> = env("SIOBRIDGE_CORS_ORIGINS")
+        .map(|v| list(&v).collect())
+        .unwrap_or_default();
+    let (mut cli_profiles, mut cli_origins) = (Vec::new(), Vec::new());
+
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => listen = args.next().ok_or("--listen needs an address")?,
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--listen" => listen = value()?,
+            "--profile" => cli_profiles.push(value()?),
+            "--api-token" => api_token = Some(value()?).filter(|t| !t.is_empty()),
+            "--cors-origin" => cli_origins.push(value()?),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -37,19 +120,335 @@ fn parse_args() -> Result<SocketAddr, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    listen
+    // The command line wins over the environment.
+    if !cli_profiles.is_empty() {
+        profiles = cli_profiles;
+    }
+    if !cli_origins.is_empty() {
+        cors_origins = cli_origins;
+    }
+    if profiles.is_empty() {
+        profiles.push("/=digital-auto".into());
+    }
+
+    let listen = listen
         .parse()
-        .map_err(|_| format!("--listen: {listen:?} is not an address like 127.0.0.1:3000"))
+        .map_err(|_| format!("--listen {listen:?}: not an address like 127.0.0.1:3000"))?;
+    let mut mounted: Vec<(String, Profile)> = Vec::new();
+    for spec in &profiles {
+        let (namespace, profile) = parse_profile(spec)?;
+        if mounted.iter().any(|(ns, _)| *ns == namespace) {
+            return Err(format!("--profile: namespace {namespace} is mounted twice"));
+        }
+        mounted.push((namespace, profile));
+    }
+    let options = Options {
+        listen,
+        profiles: mounted,
+        api_token,
+        cors_origins,
+    };
+    check_safety(&options)?;
+    Ok(options)
+}
+
+/// The HTTP API pushes to any user: without a token it is only served on a
+/// loopback address, where only this machine can reach it.
+fn check_safety(options: &Options) -> Result<(), Refusal> {
+    let directual = options
+        .profiles
+        .iter()
+        .any(|(_, p)| *p == Profile::Directual);
+    if directual && options.api_token.is_none() && !options.listen.ip().is_loopback() {
+        return Err(format!(
+            "refusing to serve the directual HTTP API on {} without a token: anyone who \
+             can reach it could push to every user. Pass --api-token TOKEN (or set \
+             SIOBRIDGE_API_TOKEN), or listen on a loopback address.",
+            options.listen
+        ));
+    }
+    Ok(())
+}
+
+// ----- logging --------------------------------------------------------------
+
+/// Log levels, from SIOBRIDGE_LOG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+fn log_level() -> Level {
+    match env("SIOBRIDGE_LOG").as_deref() {
+        Some("error") => Level::Error,
+        Some("warn") => Level::Warn,
+        Some("debug" | "trace") => Level::Debug,
+        _ => Level::Info,
+    }
+}
+
+/// Writes one line to stderr when `level` is enabled.
+#[derive(Debug, Clone, Copy)]
+struct Log(Level);
+
+impl Log {
+    fn at(self, level: Level, message: impl FnOnce() -> String) {
+        if level <= self.0 {
+            let tag = match level {
+                Level::Error => "ERROR",
+                Level::Warn => "WARN",
+                Level::Info => "INFO",
+                Level::Debug => "DEBUG",
+            };
+            eprintln!("siobridge {tag} {}", message());
+        }
+    }
+}
+
+/// The Socket.IO handler, with sessions logged at debug level.
+struct Logged {
+    inner: SocketIoHandler,
+    log: Log,
+}
+
+impl Handler for Logged {
+    fn on_open(&self, socket: &EngineSocket) {
+        self.log.at(Level::Debug, || {
+            format!(
+                "session {} opened over {:?}",
+                socket.sid().as_str(),
+                socket.transport()
+            )
+        });
+        self.inner.on_open(socket);
+    }
+
+    fn on_message(&self, socket: &EngineSocket, data: Data) {
+        self.inner.on_message(socket, data);
+    }
+
+    fn on_upgrade(&self, socket: &EngineSocket) {
+        self.log.at(Level::Debug, || {
+            format!("session {} upgraded", socket.sid().as_str())
+        });
+        self.inner.on_upgrade(socket);
+    }
+
+    fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
+        self.log.at(Level::Debug, || {
+            format!(
+                "session {} closed: {}",
+                socket.sid().as_str(),
+                reason.as_str()
+            )
+        });
+        self.inner.on_close(socket, reason);
+    }
+}
+
+// ----- operations endpoints -------------------------------------------------
+
+fn json_response(status: u16, body: serde_json::Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        content_type: "application/json",
+        body: body.to_string().into(),
+    }
+}
+
+/// GET /metrics: the Prometheus page.
+fn metrics(server: &Server, io: &SocketIo, mounts: &[(String, Profile)]) -> String {
+    let mut page = Prometheus::new();
+    let (polling, websocket) = server.sessions_by_transport();
+    page.metric(
+        "siobridge_connections",
+        "gauge",
+        "Open Engine.IO sessions, by transport.",
+    );
+    page.sample(
+        "siobridge_connections",
+        &[("transport", "polling")],
+        polling as u64,
+    );
+    page.sample(
+        "siobridge_connections",
+        &[("transport", "websocket")],
+        websocket as u64,
+    );
+
+    let sockets = io.sockets_by_namespace();
+    page.metric(
+        "siobridge_sockets",
+        "gauge",
+        "Connected Socket.IO sockets, by namespace and profile.",
+    );
+    for (namespace, profile) in mounts {
+        let count = sockets
+            .iter()
+            .find(|(ns, _)| ns == namespace)
+            .map_or(0, |(_, n)| *n);
+        page.sample(
+            "siobridge_sockets",
+            &[("namespace", namespace), ("profile", profile.name())],
+            count as u64,
+        );
+    }
+
+    let stats = server.stats();
+    page.metric(
+        "siobridge_packets_total",
+        "counter",
+        "Engine.IO messages, by direction.",
+    );
+    page.sample(
+        "siobridge_packets_total",
+        &[("direction", "in")],
+        stats.packets_in,
+    );
+    page.sample(
+        "siobridge_packets_total",
+        &[("direction", "out")],
+        stats.packets_out,
+    );
+    page.metric(
+        "siobridge_bytes_total",
+        "counter",
+        "Engine.IO message bytes, by direction.",
+    );
+    page.sample(
+        "siobridge_bytes_total",
+        &[("direction", "in")],
+        stats.bytes_in,
+    );
+    page.sample(
+        "siobridge_bytes_total",
+        &[("direction", "out")],
+        stats.bytes_out,
+    );
+    page.metric(
+        "siobridge_upgrades_total",
+        "counter",
+        "Sessions upgraded from polling to WebSocket.",
+    );
+    page.sample("siobridge_upgrades_total", &[], stats.upgrades);
+
+    page.metric(
+        "siobridge_disconnects_total",
+        "counter",
+        "Sockets that left, by reason.",
+    );
+    for (reason, count) in io.disconnects_by_reason() {
+        page.sample("siobridge_disconnects_total", &[("reason", &reason)], count);
+    }
+    page.metric(
+        "siobridge_slow_consumers_total",
+        "counter",
+        "Clients disconnected because they did not read fast enough.",
+    );
+    page.sample(
+        "siobridge_slow_consumers_total",
+        &[],
+        io.slow_consumers_dropped(),
+    );
+    page.finish()
+}
+
+/// Everything outside /socket.io/.
+fn operations(
+    request: HttpRequest<'_>,
+    server: &Server,
+    io: &SocketIo,
+    mounts: &[(String, Profile)],
+    api: &HttpApi,
+) -> HttpResponse {
+    match (request.method, request.path) {
+        ("GET", "/healthz") => json_response(200, json!({"status": "ok"})),
+        ("GET", "/metrics") => HttpResponse {
+            status: 200,
+            content_type: PROMETHEUS_CONTENT_TYPE,
+            body: metrics(server, io, mounts).into(),
+        },
+        (method, path) if HttpApi::owns(path) => {
+            let authorization = request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            let answer = api.handle(ApiRequest {
+                method,
+                path,
+                authorization,
+                body: &request.body,
+            });
+            json_response(answer.status, answer.body)
+        }
+        _ => json_response(404, json!({"status": "ERR", "message": "not found"})),
+    }
+}
+
+// ----- main -----------------------------------------------------------------
+
+async fn serve(options: Options, log: Log) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    // The first stdout line: tests and scripts read the port from it.
+    println!("listening on {}", listener.local_addr()?);
+
+    let io = socket_io(socketio::Config::default());
+    let mut bridge = Bridge::new(&io);
+    for (namespace, profile) in &options.profiles {
+        bridge.mount(namespace, *profile);
+        log.at(Level::Info, || {
+            format!("serving {profile} on namespace {namespace}")
+        });
+    }
+    let api = bridge.http_api(options.api_token.clone());
+    if bridge.serves_http_api() {
+        let guard = if options.api_token.is_some() {
+            "bearer token required"
+        } else {
+            "no token: loopback only"
+        };
+        log.at(Level::Info, || {
+            format!("HTTP API at /api/v1/sessions and /api/v1/push ({guard})")
+        });
+    }
+
+    let cors = if options.cors_origins.is_empty() {
+        Cors::AnyOrigin
+    } else {
+        Cors::Origins(options.cors_origins.clone())
+    };
+    let config = ServerConfig::default()
+        .with_path("/socket.io/")
+        .with_cors(cors);
+    let handler = Logged {
+        inner: SocketIoHandler::new(io.clone()),
+        log,
+    };
+    let server = Server::new(config, handler);
+    let mounts: Arc<[(String, Profile)]> = bridge.mounts().into();
+    let observed = server.clone();
+    let server =
+        server.with_fallback(move |request| operations(request, &observed, &io, &mounts, &api));
+    let result = server.serve(listener, shutdown_signal()).await;
+    log.at(Level::Info, || "stopped".into());
+    result
 }
 
 fn main() -> ExitCode {
-    let addr = match parse_args() {
-        Ok(addr) => addr,
-        Err(message) => {
-            eprintln!("siobridge: {message}\n\n{USAGE}");
+    if std::env::args().nth(1).as_deref() == Some("conform") {
+        return siobridge::conform::main(std::env::args().skip(2));
+    }
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(refusal) => {
+            eprintln!("siobridge: {refusal}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
+    let log = Log(log_level());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -57,19 +456,70 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        println!("listening on {}", listener.local_addr()?);
-        let config = ServerConfig::default().with_cors(Cors::AnyOrigin);
-        Server::new(config, Echo)
-            .serve(listener, shutdown_signal())
-            .await
-    });
-    match result {
+    match runtime.block_on(serve(options, log)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("siobridge: {e}");
+            log.at(Level::Error, || e.to_string());
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, Refusal> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_to_digital_auto_on_loopback() {
+        let options = parse(&[]).unwrap();
+        assert_eq!(options.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(options.profiles, [("/".to_owned(), Profile::DigitalAuto)]);
+    }
+
+    #[test]
+    fn profiles_and_flags() {
+        let options = parse(&[
+            "--listen=127.0.0.1:0",
+            "--profile",
+            "/=hubtel",
+            "--profile",
+            "/chat=chat",
+            "--cors-origin",
+            "https://a.example",
+        ])
+        .unwrap();
+        assert_eq!(options.profiles.len(), 2);
+        assert_eq!(options.cors_origins, ["https://a.example"]);
+    }
+
+    #[test]
+    fn refusals() {
+        for bad in [
+            &["--nope"][..],
+            &["--listen"],
+            &["--listen", "localhost"],
+            &["--profile", "/=pubsub"],
+            &["--profile", "chat"],
+            &["--profile", "nsp=chat"],
+            &["--profile", "/=chat", "--profile", "/=hubtel"],
+            &["--listen", "0.0.0.0:0", "--profile", "/d=directual"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            parse(&[
+                "--listen",
+                "0.0.0.0:0",
+                "--profile",
+                "/d=directual",
+                "--api-token",
+                "t"
+            ])
+            .is_ok()
+        );
     }
 }

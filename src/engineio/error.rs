@@ -167,6 +167,12 @@ pub enum SendError {
     /// The session already buffers `max_buffered_packets` packets: the client
     /// does not read fast enough.
     Full,
+    /// A text message holding the record separator `\x1e` on a polling
+    /// session: engine.io-protocol v4 ("Packet encoding › HTTP long-polling")
+    /// joins the packets of a payload with it and has no escape, so the
+    /// client would split the message and could read forged packets from it.
+    /// Socket.IO text never holds it (JSON escapes control characters).
+    Unencodable,
 }
 
 impl fmt::Display for SendError {
@@ -174,6 +180,9 @@ impl fmt::Display for SendError {
         match self {
             SendError::Closed => f.write_str("session closed"),
             SendError::Full => f.write_str("session send buffer full"),
+            SendError::Unencodable => {
+                f.write_str("text holding the payload separator on a polling session")
+            }
         }
     }
 }

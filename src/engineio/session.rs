@@ -189,13 +189,21 @@ impl Session {
     ///
     /// Fails with [`SendError::Closed`] once the session is closing, and with
     /// [`SendError::Full`] when `max_buffered_packets` packets already wait:
-    /// nothing is dropped silently, the caller decides.
+    /// nothing is dropped silently, the caller decides. Text holding the
+    /// payload separator `\x1e` cannot travel on polling
+    /// ([`SendError::Unencodable`]).
     pub fn send(&mut self, data: Data) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
         if self.queue.len() >= self.max_buffered {
             return Err(SendError::Full);
+        }
+        if let Data::Text(text) = &data
+            && self.transport == TransportKind::Polling
+            && text.contains(payload::SEPARATOR)
+        {
+            return Err(SendError::Unencodable);
         }
         self.queue.push_back(Packet::Message(data));
         Ok(())
@@ -273,8 +281,12 @@ impl Session {
         }
         match self.heartbeat {
             Heartbeat::Idle { ping_at } if now >= ping_at => {
-                if self.state == State::Open {
-                    self.queue.push_back(Packet::Ping(String::new()));
+                // A client can answer PINGs it never fetched (a blind PONG
+                // each interval); one unread PING is enough, so the queue
+                // stays bounded by `max_buffered_packets` plus PING and CLOSE.
+                let ping = Packet::Ping(String::new());
+                if self.state == State::Open && !self.queue.contains(&ping) {
+                    self.queue.push_back(ping);
                 }
                 self.heartbeat = Heartbeat::AwaitingPong {
                     deadline: now + self.ping_timeout,
@@ -799,6 +811,41 @@ mod tests {
         assert_eq!(sim.s.send(Data::from("5")), Err(SendError::Full));
         assert_eq!(sim.get(10), "40\x1e41\x1e42\x1e43");
         sim.s.send(Data::from("again")).unwrap();
+    }
+
+    /// Regression (fuzz/eio_session): a text message holding `\x1e` was
+    /// written raw into the polling payload, so the client read two packets
+    /// from it, here a forged CLOSE.
+    #[test]
+    fn text_holding_the_separator_is_refused_on_polling_only() {
+        let mut sim = Sim::handshaken_polling();
+        assert_eq!(
+            sim.s.send(Data::from("a\x1e1")),
+            Err(SendError::Unencodable)
+        );
+        sim.s
+            .send(Data::from(Bytes::from_static(b"a\x1e1")))
+            .unwrap();
+        assert_eq!(sim.get(10), "bYR4x");
+
+        let mut sim = Sim::new(TransportKind::WebSocket);
+        sim.ws_frames();
+        sim.s.send(Data::from("a\x1e1")).unwrap();
+        assert_eq!(sim.ws_frames(), vec!["4a\x1e1"]);
+    }
+
+    /// Regression (fuzz/eio_session): a client that answered every PING
+    /// with a blind PONG and never fetched made the session queue one more
+    /// PING each interval, without bound.
+    #[test]
+    fn unread_pings_do_not_pile_up() {
+        let mut sim = Sim::handshaken_polling();
+        for interval in 1..=5 {
+            sim.advance_to(interval * 300);
+            sim.post(interval * 300 + 1, "3").unwrap();
+        }
+        assert_eq!(sim.s.buffered(), 1);
+        assert_eq!(sim.get(1600), "2");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::{Shared, lock};
+use super::{Shared, Stats, lock};
 use crate::engineio::{
     CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
 };
@@ -100,6 +100,7 @@ impl SessionHandle {
 #[derive(Clone)]
 pub struct EngineSocket {
     handle: Arc<SessionHandle>,
+    stats: Arc<Stats>,
 }
 
 impl EngineSocket {
@@ -116,6 +117,7 @@ impl EngineSocket {
     /// Queues a message for the client; see
     /// [`Session::send`](crate::engineio::Session::send) for the errors.
     pub fn send(&self, data: Data) -> Result<(), SendError> {
+        self.stats.sent(&data);
         self.handle.send(data)
     }
 
@@ -144,6 +146,7 @@ pub(super) fn spawn(shared: Arc<Shared>, handle: Arc<SessionHandle>, ws: Option<
 async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsStream>) {
     let socket = EngineSocket {
         handle: handle.clone(),
+        stats: shared.stats.clone(),
     };
     shared.handler.on_open(&socket);
     let mut frames = Vec::new();
@@ -177,8 +180,14 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
         // 2. Hand events to the application, outside the lock.
         for event in events.drain(..) {
             match event {
-                Event::Message(data) => shared.handler.on_message(&socket, data),
-                Event::Upgraded => shared.handler.on_upgrade(&socket),
+                Event::Message(data) => {
+                    shared.stats.received(&data);
+                    shared.handler.on_message(&socket, data);
+                }
+                Event::Upgraded => {
+                    shared.stats.upgraded();
+                    shared.handler.on_upgrade(&socket);
+                }
                 Event::Closed(reason) => shared.handler.on_close(&socket, reason),
             }
         }

@@ -38,7 +38,10 @@ pub(super) async fn handle(
     if path != shared.config.path && path != base {
         return match shared.next.get() {
             Some(next) => Box::pin(handle(next.clone(), req, peer)).await,
-            None => Ok(plain(StatusCode::NOT_FOUND, "text/plain", "Not Found")),
+            None => match shared.fallback.get() {
+                Some(fallback) => Ok(answer_fallback(&shared, fallback, req).await),
+                None => Ok(plain(StatusCode::NOT_FOUND, "text/plain", "Not Found")),
+            },
         };
     }
 
@@ -89,6 +92,35 @@ pub(super) async fn handle(
     };
     add_cors_headers(response.headers_mut(), origin);
     Ok(response)
+}
+
+/// A request outside the Engine.IO paths, for the fallback function: its
+/// body is read up to `max_payload` bytes (413 beyond).
+async fn answer_fallback(
+    shared: &Shared,
+    fallback: &super::Fallback,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let limit = shared.config.engine.max_payload;
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain",
+                "Payload Too Large",
+            );
+        }
+    };
+    let answer = fallback(super::HttpRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        headers: &parts.headers,
+        body,
+    });
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    plain(status, answer.content_type, answer.body)
 }
 
 /// A polling GET: answered at once when the core has data, otherwise held

@@ -30,6 +30,7 @@
 
 mod driver;
 mod http;
+mod metrics;
 mod socketio;
 
 use std::collections::HashMap;
@@ -46,6 +47,7 @@ use tokio::sync::{Notify, watch};
 use crate::engineio::{self, CloseReason, Data, Sid, SidGenerator, TransportKind};
 
 pub use driver::EngineSocket;
+pub use metrics::{PROMETHEUS_CONTENT_TYPE, Prometheus, Stats, StatsSnapshot};
 pub use socketio::{SocketIoHandler, socket_io};
 
 /// Which cross-origin requests are allowed (HTTP long-polling from a browser
@@ -156,7 +158,38 @@ struct Shared {
     session_removed: Notify,
     /// The server for requests outside `config.path`, if any.
     next: OnceLock<Arc<Shared>>,
+    /// What answers requests no server of the chain serves.
+    fallback: OnceLock<Fallback>,
+    stats: Arc<Stats>,
 }
+
+/// An HTTP request outside the Engine.IO paths, for a [`Server::with_fallback`]
+/// function.
+#[derive(Debug)]
+pub struct HttpRequest<'a> {
+    /// The method, e.g. `GET`.
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The request headers.
+    pub headers: &'a hyper::HeaderMap,
+    /// The body, at most the engine's `max_payload` bytes (longer bodies are
+    /// answered 413 before the function runs).
+    pub body: bytes::Bytes,
+}
+
+/// The answer of a [`Server::with_fallback`] function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: bytes::Bytes,
+}
+
+type Fallback = Box<dyn Fn(HttpRequest<'_>) -> HttpResponse + Send + Sync>;
 
 impl Shared {
     fn sessions(&self) -> MutexGuard<'_, HashMap<Sid, Arc<driver::SessionHandle>>> {
@@ -197,6 +230,8 @@ impl Server {
                 sids: Mutex::new(sids),
                 session_removed: Notify::new(),
                 next: OnceLock::new(),
+                fallback: OnceLock::new(),
+                stats: Arc::default(),
             }),
         }
     }
@@ -207,6 +242,27 @@ impl Server {
     pub fn and(self, other: Server) -> Server {
         let _ = self.shared.next.set(other.shared);
         self
+    }
+
+    /// Answers the requests that no server of the chain serves (health
+    /// checks, metrics, an HTTP API) with `f`; without it they get 404.
+    /// Call after [`and`](Self::and); a second call is ignored.
+    pub fn with_fallback(
+        self,
+        f: impl Fn(HttpRequest<'_>) -> HttpResponse + Send + Sync + 'static,
+    ) -> Server {
+        let mut last = self.shared.clone();
+        while let Some(next) = last.next.get().cloned() {
+            last = next;
+        }
+        let _ = last.fallback.set(Box::new(f));
+        self
+    }
+
+    /// What went through this server (not the ones added with
+    /// [`and`](Self::and)) since it started.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
     }
 
     /// Number of open sessions.

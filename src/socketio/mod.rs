@@ -16,11 +16,16 @@ pub use binary::{
 pub use packet::{MAIN_NAMESPACE, Packet, PacketType};
 pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode_text};
 
+pub mod ack_future;
+pub mod adapter;
 pub mod args;
 pub mod server;
+pub mod testing;
 
+pub use ack_future::AckFuture;
+pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 pub use args::Args;
 pub use server::{
-    AckError, AckSender, Clock, Config, Conn, ConnectError, DisconnectReason, Handshake, Namespace,
-    Operators, Socket, SocketIo,
+    AckError, AckSender, BroadcastAcks, Clock, Config, Conn, ConnectError, DisconnectReason,
+    Handshake, Namespace, Operators, Socket, SocketIo,
 };

@@ -907,6 +907,19 @@ mod tests {
         );
     }
 
+    /// Regression (fuzz/sio_packet): without serde_json's exact float
+    /// parsing, `-5001e39` decoded to a neighbour of the nearest double, so
+    /// re-encoding it changed the number a peer receives.
+    #[test]
+    fn numbers_decode_exactly_and_round_trip() {
+        let input = r#"2["x]",1.5,-5001e39]"#;
+        let header = dec(input).unwrap();
+        let nearest: f64 = "-5001e39".parse().unwrap();
+        assert_eq!(header.data, Some(json!(["x]", 1.5, nearest])));
+        let encoded = header.clone().into_packet(Vec::new()).encode();
+        assert_eq!(dec(&encoded), Ok(header));
+    }
+
     #[test]
     fn errors_display() {
         let e = DecodeError::TooManyAttachments {

@@ -16,7 +16,8 @@
 //! never called while the server's state is locked, so it may call back into
 //! the API freely. Calls for one client happen in the order its packets came.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::any::{Any, TypeId};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -24,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::ack_future::{AckFuture, ack_future};
+use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 use super::args::Args;
 use super::binary::Decoder;
 use super::packet::{Packet, PacketType};
@@ -130,6 +133,10 @@ impl fmt::Display for AckError {
         })
     }
 }
+
+/// The answers to a broadcast with acks: every answer, or the error (a
+/// timeout) with the answers that came.
+pub type BroadcastAcks = Result<Vec<Args>, (AckError, Vec<Args>)>;
 
 /// Why a socket left its namespace: the reference server's reason strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,8 +262,9 @@ impl Namespace {
         self
     }
 
-    /// Runs `f` when a socket leaves, with the reason. Its rooms are still
-    /// readable in `f`.
+    /// Runs `f` when a socket has left, with the reason. It has left its
+    /// rooms by then; its data ([`Socket::data`]) is gone too, so keep what
+    /// `f` needs elsewhere.
     pub fn on_disconnect(
         &self,
         f: impl Fn(&Socket, &DisconnectReason) + Send + Sync + 'static,
@@ -370,10 +378,52 @@ impl Socket {
         io.transmit_to_socket(&self.id, &packet, false);
     }
 
+    /// Sends event `event` to this socket asking for an ack, and returns the
+    /// answer as a future: [`emit_with_ack`](Self::emit_with_ack) for async
+    /// code.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # async fn f(socket: siobridge::socketio::Socket) {
+    /// match socket.ack("are-you-there", (), Duration::from_secs(5)).await {
+    ///     Ok(answer) => println!("the client said {:?}", answer.first()),
+    ///     Err(e) => println!("no answer: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+    ) -> AckFuture<Result<Args, AckError>> {
+        let (future, complete) = ack_future();
+        self.emit_with_ack(event, args, timeout, complete);
+        future
+    }
+
     /// Joins `room`.
     pub fn join(&self, room: &str) {
         let mut state = self.io.state();
         state.join(&self.namespace, &self.id, room);
+    }
+
+    /// Stores `value` as this socket's data of type `T`, replacing any
+    /// earlier value of that type (the reference server's `socket.data`,
+    /// typed). It lives as long as the socket.
+    pub fn set_data<T: Any + Send + Sync>(&self, value: T) {
+        let mut state = self.io.state();
+        if let Some(socket) = state.sockets.get_mut(&self.id) {
+            socket.data.insert(TypeId::of::<T>(), Arc::new(value));
+        }
+    }
+
+    /// This socket's data of type `T`, if [`set_data`](Self::set_data) stored
+    /// one and the socket is still connected.
+    pub fn data<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let state = self.io.state();
+        let value = state.sockets.get(&self.id)?.data.get(&TypeId::of::<T>())?;
+        value.clone().downcast::<T>().ok()
     }
 
     /// Leaves `room`.
@@ -385,10 +435,10 @@ impl Socket {
     /// The rooms this socket is in (its own id room included), sorted.
     pub fn rooms(&self) -> Vec<String> {
         let state = self.io.state();
-        let mut rooms: Vec<String> = state
-            .sockets
-            .get(&self.id)
-            .map(|s| s.rooms.iter().map(|r| r.to_string()).collect())
+        let mut rooms = state
+            .adapters
+            .get(&self.namespace)
+            .map(|adapter| adapter.rooms_of(&self.id))
             .unwrap_or_default();
         rooms.sort();
         rooms
@@ -445,13 +495,12 @@ impl Socket {
 /// A broadcast: which sockets of a namespace an emit reaches.
 ///
 /// Rooms are unions (`to(a).to(b)` reaches sockets in a or b); `except`
-/// removes sockets in those rooms.
+/// removes sockets in those rooms. The namespace's [`Adapter`] resolves them.
 #[derive(Clone)]
 pub struct Operators {
     io: SocketIo,
     namespace: Arc<str>,
-    rooms: Vec<String>,
-    except: Vec<String>,
+    options: BroadcastOptions,
     except_socket: Option<Arc<str>>,
     only_socket: Option<Arc<str>>,
     volatile: bool,
@@ -462,8 +511,7 @@ impl Operators {
         Operators {
             io,
             namespace,
-            rooms: Vec::new(),
-            except: Vec::new(),
+            options: BroadcastOptions::default(),
             except_socket: None,
             only_socket: None,
             volatile: false,
@@ -472,13 +520,13 @@ impl Operators {
 
     /// Also reaches sockets in `room` (no room at all means every socket).
     pub fn to(mut self, room: &str) -> Operators {
-        self.rooms.push(room.to_owned());
+        self.options.rooms.push(room.to_owned());
         self
     }
 
     /// Leaves out sockets in `room`.
     pub fn except(mut self, room: &str) -> Operators {
-        self.except.push(room.to_owned());
+        self.options.except.push(room.to_owned());
         self
     }
 
@@ -500,15 +548,23 @@ impl Operators {
         ids
     }
 
-    /// Sends the event to every socket reached. The packet is encoded once
-    /// and its bytes shared by all receivers.
-    pub fn emit(&self, event: &str, args: impl Into<Args>) {
+    /// Sends the event to every socket reached, and says how many that was.
+    /// The packet is encoded once and its bytes shared by all receivers,
+    /// under one lock of the server state (receivers are resolved and queued
+    /// in one pass).
+    pub fn emit(&self, event: &str, args: impl Into<Args>) -> usize {
         let packet = event_packet(&self.namespace, event, args.into(), None);
         let messages = encode_messages(&packet);
-        let targets = self.io.state().targets(self);
+        let io = &self.io;
+        let mut state = io.state();
+        let targets = state.targets(self);
+        let mut actions = Vec::new();
         for id in &targets {
-            self.io.transmit_encoded(id, &messages, self.volatile);
+            actions.extend(io.queue_locked(&mut state, id, &messages, self.volatile));
         }
+        drop(state);
+        io.defer(actions);
+        targets.len()
     }
 
     /// Sends the event to every socket reached, each with its own ack id;
@@ -558,6 +614,20 @@ impl Operators {
             let packet = event_packet(&self.namespace, event, args.clone(), Some(ack));
             io.transmit_to_socket(&id, &packet, self.volatile);
         }
+    }
+
+    /// Sends the event to every socket reached asking each for an ack, and
+    /// returns the answers as a future: [`emit_with_ack`](Self::emit_with_ack)
+    /// for async code.
+    pub fn ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+    ) -> AckFuture<BroadcastAcks> {
+        let (future, complete) = ack_future();
+        self.emit_with_ack(event, args, timeout, complete);
+        future
     }
 
     /// Makes every socket reached leave `room`.
@@ -622,55 +692,42 @@ struct SocketState {
     client: Sid,
     namespace: Arc<str>,
     handshake: Arc<Handshake>,
-    rooms: HashSet<Arc<str>>,
     next_ack_id: u64,
     pending_acks: HashMap<u64, PendingAck>,
     handlers: Arc<RwLock<Handlers>>,
+    /// [`Socket::set_data`]: one value per type.
+    data: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }
 
-/// room → the ids of the sockets in it.
-type Rooms = HashMap<Arc<str>, HashSet<Arc<str>>>;
+/// Makes the adapter of a namespace, given its name.
+type AdapterFactory = Box<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
 
 #[derive(Default)]
 struct State {
     clients: HashMap<Sid, ClientState>,
     sockets: HashMap<Arc<str>, SocketState>,
-    /// namespace → room → sockets: the in-memory adapter.
-    rooms: HashMap<Arc<str>, Rooms>,
+    /// namespace → its adapter (room memberships), made on first connect.
+    adapters: HashMap<Arc<str>, Box<dyn Adapter>>,
     timers: BTreeSet<(Instant, Timer)>,
     groups: HashMap<u64, AckGroup>,
     next_group: u64,
+    /// reason → sockets that left for it, since the server started.
+    disconnects: HashMap<String, u64>,
 }
 
 impl State {
     fn join(&mut self, namespace: &str, id: &str, room: &str) {
-        let Some(socket) = self.sockets.get_mut(id) else {
+        let Some((id, _)) = self.sockets.get_key_value(id) else {
             return;
         };
-        let room: Arc<str> = Arc::from(room);
-        socket.rooms.insert(room.clone());
-        let id = self.sockets.get_key_value(id).map(|(k, _)| k.clone());
-        if let Some(id) = id {
-            self.rooms
-                .entry(Arc::from(namespace))
-                .or_default()
-                .entry(room)
-                .or_default()
-                .insert(id);
+        if let Some(adapter) = self.adapters.get_mut(namespace) {
+            adapter.join(id, room);
         }
     }
 
     fn leave(&mut self, namespace: &str, id: &str, room: &str) {
-        if let Some(socket) = self.sockets.get_mut(id) {
-            socket.rooms.remove(room);
-        }
-        if let Some(rooms) = self.rooms.get_mut(namespace)
-            && let Some(members) = rooms.get_mut(room)
-        {
-            members.remove(id);
-            if members.is_empty() {
-                rooms.remove(room);
-            }
+        if let Some(adapter) = self.adapters.get_mut(namespace) {
+            adapter.leave(id, room);
         }
     }
 
@@ -683,48 +740,33 @@ impl State {
                 .map(|(k, _)| vec![k.clone()])
                 .unwrap_or_default();
         }
-        let Some(rooms) = self.rooms.get(&*ops.namespace) else {
+        let Some(adapter) = self.adapters.get(&*ops.namespace) else {
             return Vec::new();
         };
-        let excluded: HashSet<&Arc<str>> = ops
-            .except
-            .iter()
-            .filter_map(|r| rooms.get(r.as_str()))
-            .flatten()
-            .collect();
-        let keep =
-            |id: &&Arc<str>| !excluded.contains(id) && ops.except_socket.as_deref() != Some(&***id);
-        if ops.rooms.is_empty() {
-            self.sockets
-                .iter()
-                .filter(|(_, s)| s.namespace == ops.namespace)
-                .map(|(id, _)| id)
-                .filter(keep)
-                .cloned()
-                .collect()
-        } else {
-            let mut seen = HashSet::new();
-            ops.rooms
-                .iter()
-                .filter_map(|r| rooms.get(r.as_str()))
-                .flatten()
-                .filter(keep)
-                .filter(|id| seen.insert(*id))
-                .cloned()
-                .collect()
+        let mut targets = adapter.targets(&ops.options);
+        if let Some(except) = &ops.except_socket {
+            targets.retain(|id| id != except);
         }
+        targets
     }
 }
 
 struct Inner {
     config: Config,
     clock: Clock,
-    namespaces: RwLock<HashMap<Arc<str>, Namespace>>,
-    dynamic: RwLock<Vec<(DynamicMatcher, Namespace)>>,
+    // Handlers only, never a `Namespace`: it holds a `SocketIo`, and a
+    // server that owned handles to itself would never be freed.
+    namespaces: RwLock<HashMap<Arc<str>, Arc<RwLock<Handlers>>>>,
+    dynamic: RwLock<Vec<(DynamicMatcher, Arc<RwLock<Handlers>>)>>,
     state: Mutex<State>,
     ids: Mutex<SidGenerator>,
     timer_waker: RwLock<Option<Box<dyn Fn() + Send + Sync>>>,
     slow_consumers: AtomicU64,
+    adapter_factory: AdapterFactory,
+    /// Work found while queueing an emit (a slow consumer to disconnect)
+    /// that runs application code, so it waits until the emit returned:
+    /// an emit never calls back into the application.
+    deferred: Mutex<Vec<Action>>,
 }
 
 type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
@@ -771,8 +813,19 @@ enum Action {
 }
 
 impl SocketIo {
-    /// A server with these settings, reading time from `clock`.
+    /// A server with these settings, reading time from `clock`, keeping
+    /// rooms in memory ([`InMemoryAdapter`]).
     pub fn new(config: Config, clock: Clock) -> SocketIo {
+        SocketIo::with_adapter(config, clock, |_| Box::new(InMemoryAdapter::new()))
+    }
+
+    /// A server whose namespaces keep their rooms in the adapters `adapter`
+    /// makes (called once per namespace, with its name, on first connect).
+    pub fn with_adapter(
+        config: Config,
+        clock: Clock,
+        adapter: impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
+    ) -> SocketIo {
         let ids = SidGenerator::new(config.rng_seed);
         SocketIo {
             inner: Arc::new(Inner {
@@ -784,21 +837,24 @@ impl SocketIo {
                 ids: Mutex::new(ids),
                 timer_waker: RwLock::new(None),
                 slow_consumers: AtomicU64::new(0),
+                adapter_factory: Box::new(adapter),
+                deferred: Mutex::new(Vec::new()),
             }),
         }
     }
 
     /// The namespace `name` (created on first use), to register handlers on.
     pub fn namespace(&self, name: &str) -> Namespace {
-        let name = normalize_namespace(name);
-        write(&self.inner.namespaces)
-            .entry(Arc::from(name.as_str()))
-            .or_insert_with(|| Namespace {
-                io: self.clone(),
-                handlers: Arc::default(),
-                name: Some(Arc::from(name.as_str())),
-            })
-            .clone()
+        let name: Arc<str> = Arc::from(normalize_namespace(name).as_str());
+        let handlers = write(&self.inner.namespaces)
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        Namespace {
+            io: self.clone(),
+            handlers,
+            name: Some(name),
+        }
     }
 
     /// A family of dynamic namespaces: any namespace whose name `matches`
@@ -813,7 +869,7 @@ impl SocketIo {
             handlers: Arc::default(),
             name: None,
         };
-        write(&self.inner.dynamic).push((Box::new(matches), ns.clone()));
+        write(&self.inner.dynamic).push((Box::new(matches), ns.handlers.clone()));
         ns
     }
 
@@ -830,6 +886,52 @@ impl SocketIo {
     /// Number of connected sockets, over every namespace.
     pub fn socket_count(&self) -> usize {
         self.state().sockets.len()
+    }
+
+    /// Number of connected sockets per namespace, sorted by name.
+    pub fn sockets_by_namespace(&self) -> Vec<(String, usize)> {
+        let state = self.state();
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for socket in state.sockets.values() {
+            *counts.entry(&socket.namespace).or_default() += 1;
+        }
+        let mut counts: Vec<(String, usize)> = counts
+            .into_iter()
+            .map(|(ns, n)| (ns.to_owned(), n))
+            .collect();
+        counts.sort();
+        counts
+    }
+
+    /// How many sockets left for each [`DisconnectReason`] (by its
+    /// [`as_str`](DisconnectReason::as_str) name) since the server started,
+    /// sorted by reason.
+    pub fn disconnects_by_reason(&self) -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> = self
+            .state()
+            .disconnects
+            .iter()
+            .map(|(reason, n)| (reason.clone(), *n))
+            .collect();
+        counts.sort();
+        counts
+    }
+
+    /// The socket `id` of namespace `namespace`, while it is connected.
+    ///
+    /// Only socket ids match, never room names: this is how an application
+    /// answers one socket it knows by id (`io.of(ns).sockets.get(id)` in the
+    /// reference server).
+    pub fn socket(&self, namespace: &str, id: &str) -> Option<Socket> {
+        let namespace = normalize_namespace(namespace);
+        let state = self.state();
+        let (id, socket) = state.sockets.get_key_value(id)?;
+        (*socket.namespace == *namespace).then(|| Socket {
+            io: self.clone(),
+            id: id.clone(),
+            namespace: socket.namespace.clone(),
+            handshake: socket.handshake.clone(),
+        })
     }
 
     /// Sets what to call when a new deadline may be earlier than the one the
@@ -891,6 +993,7 @@ impl SocketIo {
             }
         };
         self.run(actions);
+        self.run_deferred();
     }
 
     /// The Engine.IO connection of client `sid` ended with `reason`.
@@ -907,6 +1010,7 @@ impl SocketIo {
             actions
         };
         self.run(actions);
+        self.run_deferred();
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must run next.
@@ -914,7 +1018,8 @@ impl SocketIo {
         self.state().timers.first().map(|(at, _)| *at)
     }
 
-    /// Runs the timers due now: connect timeouts and ack timeouts.
+    /// Runs the timers due now (connect timeouts and ack timeouts), and the
+    /// work that emits left for later (see [`Operators::emit`]).
     pub fn handle_timeout(&self) {
         let now = (self.inner.clock)();
         let mut actions = Vec::new();
@@ -954,6 +1059,7 @@ impl SocketIo {
             }
         }
         self.run(actions);
+        self.run_deferred();
     }
 
     fn on_packet(&self, state: &mut State, sid: Sid, packet: Packet) -> Vec<Action> {
@@ -1063,16 +1169,16 @@ impl SocketIo {
     }
 
     fn find_namespace(&self, name: &str) -> Option<Namespace> {
-        if let Some(ns) = read(&self.inner.namespaces).get(name) {
-            return Some(ns.clone());
-        }
-        let parent = read(&self.inner.dynamic)
-            .iter()
-            .find(|(matches, _)| matches(name))
-            .map(|(_, ns)| ns.handlers.clone())?;
+        let handlers = read(&self.inner.namespaces).get(name).cloned();
+        let handlers = handlers.or_else(|| {
+            read(&self.inner.dynamic)
+                .iter()
+                .find(|(matches, _)| matches(name))
+                .map(|(_, handlers)| handlers.clone())
+        })?;
         Some(Namespace {
             io: self.clone(),
-            handlers: parent,
+            handlers,
             name: Some(Arc::from(name)),
         })
     }
@@ -1110,16 +1216,13 @@ impl SocketIo {
         if let Some(client) = state.clients.get_mut(&socket.client) {
             client.sockets.remove(&socket.namespace);
         }
-        if let Some(rooms) = state.rooms.get_mut(&socket.namespace) {
-            for room in &socket.rooms {
-                if let Some(members) = rooms.get_mut(room) {
-                    members.remove(&id);
-                    if members.is_empty() {
-                        rooms.remove(room);
-                    }
-                }
-            }
+        if let Some(adapter) = state.adapters.get_mut(&socket.namespace) {
+            adapter.remove_socket(&id);
         }
+        *state
+            .disconnects
+            .entry(reason.as_str().to_owned())
+            .or_default() += 1;
         let handle = Socket {
             io: self.clone(),
             id,
@@ -1219,14 +1322,20 @@ impl SocketIo {
                     client: sid,
                     namespace: ns_name.clone(),
                     handshake: handshake.clone(),
-                    rooms: HashSet::new(),
                     next_ack_id: 0,
                     pending_acks: HashMap::new(),
                     handlers: namespace.handlers.clone(),
+                    data: HashMap::new(),
                 },
             );
+            let factory = &self.inner.adapter_factory;
+            let adapter = state
+                .adapters
+                .entry(ns_name.clone())
+                .or_insert_with(|| factory(&ns_name));
+            adapter.add_socket(&id);
             // Every socket is in the room named by its own id.
-            state.join(&ns_name, &id, &id);
+            adapter.join(&id, &id);
             let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
             let _ = conn.send(Data::from(ok.encode()));
         }
@@ -1251,30 +1360,60 @@ impl SocketIo {
     fn transmit_encoded(&self, id: &str, messages: &[Data], volatile: bool) {
         let actions = {
             let mut state = self.state();
-            let Some(sid) = state.sockets.get(id).map(|s| s.client) else {
-                return;
-            };
-            let Some(conn) = state.clients.get(&sid).map(|c| c.conn.clone()) else {
-                return;
-            };
-            let mut full = false;
-            for message in messages {
-                match conn.send(message.clone()) {
-                    Ok(()) => {}
-                    Err(SendError::Full) => {
-                        full = true;
-                        break;
-                    }
-                    Err(SendError::Closed) => return,
-                }
-            }
-            if !full || volatile {
-                return;
-            }
-            self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            self.drop_client(&mut state, sid, DisconnectReason::SlowConsumer)
+            self.queue_locked(&mut state, id, messages, volatile)
         };
-        self.run(actions);
+        self.defer(actions);
+    }
+
+    /// Queues `messages` on the connection of socket `id`, with the state
+    /// locked. When the queue is full, a volatile message is dropped; for any
+    /// other the client is a slow consumer: it is dropped (never a silent
+    /// loss) and the returned actions end it.
+    fn queue_locked(
+        &self,
+        state: &mut State,
+        id: &str,
+        messages: &[Data],
+        volatile: bool,
+    ) -> Vec<Action> {
+        let Some(sid) = state.sockets.get(id).map(|s| s.client) else {
+            return Vec::new();
+        };
+        let Some(client) = state.clients.get(&sid) else {
+            return Vec::new();
+        };
+        for message in messages {
+            match client.conn.send(message.clone()) {
+                Ok(()) => {}
+                Err(SendError::Full) if volatile => return Vec::new(),
+                Err(SendError::Full) => {
+                    self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                    return self.drop_client(state, sid, DisconnectReason::SlowConsumer);
+                }
+                Err(SendError::Closed | SendError::Unencodable) => return Vec::new(),
+            }
+        }
+        Vec::new()
+    }
+
+    /// Runs `actions` once the current emit returned: at the end of the
+    /// `handle_*` call in progress, or from the timer task, which is woken.
+    fn defer(&self, actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        lock(&self.inner.deferred).extend(actions);
+        self.wake_timer();
+    }
+
+    fn run_deferred(&self) {
+        loop {
+            let actions = std::mem::take(&mut *lock(&self.inner.deferred));
+            if actions.is_empty() {
+                return;
+            }
+            self.run(actions);
+        }
     }
 }
 
@@ -1571,9 +1710,23 @@ mod tests {
         sim.io.of("/").emit("b", ());
         sim.io.of("/").volatile().emit("dropped", ());
         assert!(!conn.is_closed());
+        let woken = Arc::new(AtomicU64::new(0));
+        let count = woken.clone();
+        sim.io.set_timer_waker(move || {
+            count.fetch_add(1, Ordering::Relaxed);
+        });
         sim.io.of("/").emit("c", ());
+        // An emit never calls back into the application: the disconnect
+        // waits for the timer task, which the emit woke.
+        assert!(lock(&reasons).is_empty());
+        assert_eq!(woken.load(Ordering::Relaxed), 1);
+        sim.io.handle_timeout();
         assert!(conn.is_closed());
         assert_eq!(*lock(&reasons), vec![DisconnectReason::SlowConsumer]);
+        assert_eq!(
+            sim.io.disconnects_by_reason(),
+            vec![("slow consumer".to_owned(), 1)]
+        );
         assert_eq!(sim.io.slow_consumers_dropped(), 1);
     }
 
@@ -1598,6 +1751,20 @@ mod tests {
 
     fn placeholder_value(n: usize) -> Value {
         super::super::binary::placeholder(n)
+    }
+
+    /// Regression (fuzz/sio_server, which builds a server per input): a
+    /// server with a namespace held a handle to itself through it, so it was
+    /// never freed once its last handle was dropped.
+    #[test]
+    fn a_dropped_server_is_freed() {
+        let clock: Clock = Arc::new(Instant::now);
+        let io = SocketIo::new(Config::default(), clock);
+        io.namespace("/").on("x", |_, _, _| {});
+        io.dynamic_namespace(|n| n.starts_with("/dyn-"));
+        let inner = Arc::downgrade(&io.inner);
+        drop(io);
+        assert!(inner.upgrade().is_none(), "the server outlived its handles");
     }
 
     #[test]

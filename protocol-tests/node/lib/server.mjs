@@ -1,14 +1,19 @@
 // Starts a server under test, shared by every suite.
 //
-// Two servers can be started, each the executable named by an environment
+// These servers can be started, each the executable named by an environment
 // variable, or a Node reference server when that variable is unset:
 // - `conformance` (the default): SIOBRIDGE_SERVER, siobridge's conformance
 //   example; reference/engine-echo-server.mjs;
 // - `testapp`: SIOBRIDGE_TESTAPP, siobridge's Socket.IO test app;
-//   reference/socketio-testapp.mjs.
+//   reference/socketio-testapp.mjs;
+// - `conformance-reference`: always reference/conformance-server.mjs, the
+//   whole conformance contract on the official packages.
 // Their common contract: with CONFORMANCE_PORT=0 the server listens on an
 // ephemeral port of 127.0.0.1, prints `listening on 127.0.0.1:<port>` as its
 // first stdout line, and exits cleanly on SIGTERM.
+//
+// `launch`, under `startServer`, starts any such executable; lib/bridge.mjs
+// uses it for the siobridge binary.
 //
 // Set SIOBRIDGE_TEST_VERBOSE to see the server's stderr and stdout on the
 // test's stderr.
@@ -21,6 +26,8 @@ const reference = (file) => fileURLToPath(new URL(`../reference/${file}`, import
 const SERVERS = {
   conformance: { variable: 'SIOBRIDGE_SERVER', reference: reference('engine-echo-server.mjs') },
   testapp: { variable: 'SIOBRIDGE_TESTAPP', reference: reference('socketio-testapp.mjs') },
+  // Always the reference: the oracle `siobridge conform` is checked against.
+  'conformance-reference': { reference: reference('conformance-server.mjs') },
 };
 const LISTENING_LINE = /^listening on (127\.0\.0\.1):(\d+)$/;
 const START_TIMEOUT_MS = 10_000;
@@ -41,7 +48,7 @@ export async function startServer({ app = 'conformance', env = {} } = {}) {
   const server = SERVERS[app];
   if (!server) throw new Error(`unknown server ${JSON.stringify(app)}: expected one of ${Object.keys(SERVERS).join(', ')}`);
   const { url, port, stop } = await launch({
-    executable: process.env[server.variable] || server.reference,
+    executable: (server.variable && process.env[server.variable]) || server.reference,
     env: { ...env, CONFORMANCE_PORT: '0' },
     listeningLine: LISTENING_LINE,
   });

@@ -1,0 +1,53 @@
+// `siobridge conform` against the official `engine.io` and `socket.io`
+// packages serving the conformance contract (reference/conformance-server.mjs):
+// every check must pass, which shows the runner checks the specs as the
+// reference implements them, not siobridge's own reading of them. (The Rust
+// test target `protocol` runs it against siobridge and against a broken
+// server.)
+//
+// SIOBRIDGE_BIN names the siobridge binary (scripts/test builds it); by
+// default the debug build of this checkout.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { startServer } from '../lib/server.mjs';
+
+const DEFAULT_BIN = fileURLToPath(new URL('../../../target/debug/siobridge', import.meta.url));
+const SIOBRIDGE_BIN = path.resolve(process.env.SIOBRIDGE_BIN || DEFAULT_BIN);
+// The runner bounds each of its checks; this only keeps a broken build from
+// hanging the suite.
+const RUN_TIMEOUT_MS = 60_000;
+
+/** Runs the binary to completion; resolves with its exit code and stdout. */
+function run(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SIOBRIDGE_BIN, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    child.on('error', (error) => reject(new Error(`cannot run ${SIOBRIDGE_BIN}: ${error.message}`)));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout });
+    });
+  });
+}
+
+let server;
+before(async () => {
+  server = await startServer({ app: 'conformance-reference' });
+});
+after(() => server?.stop());
+
+test('siobridge conform passes every check against the reference servers', async () => {
+  const { code, stdout } = await run(['conform', server.url]);
+  const lines = stdout.trimEnd().split('\n');
+  assert.deepEqual(lines.filter((line) => line.startsWith('FAIL')), [], stdout);
+  assert.match(lines.at(-1), /^(\d+) checks: \1 passed, 0 failed$/, stdout);
+  assert.ok(lines.filter((line) => line.startsWith('ok   ')).length >= 30, stdout);
+  assert.equal(code, 0);
+});

@@ -1,0 +1,351 @@
+//! A test kit: drive a [`SocketIo`] server with in-memory clients on a
+//! virtual clock, with no sockets and no runtime.
+//!
+//! Applications built on the Socket.IO API (the bridge profiles among them)
+//! test their routing with it: a [`TestClient`] is an Engine.IO connection
+//! that records what the server sends and decodes it back into Socket.IO
+//! packets, and a [`ManualClock`] is time that moves only when told.
+//!
+//! ```
+//! use serde_json::json;
+//! use siobridge::socketio::testing::{ManualClock, TestClient};
+//! use siobridge::socketio::{Config, SocketIo};
+//!
+//! let clock = ManualClock::new();
+//! let io = SocketIo::new(Config::default(), clock.clock());
+//! io.namespace("/").on("ping", |socket, args, _| socket.emit("pong", args));
+//!
+//! let client = TestClient::open(&io);
+//! client.connect("/", None).unwrap();
+//! client.emit("/", "ping", json!([1]));
+//! assert_eq!(client.events("/"), vec![("pong".to_owned(), vec![json!(1)])]);
+//! ```
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::binary::Decoder;
+use super::packet::{Packet, PacketType};
+use super::server::{Clock, Conn, SocketIo};
+use crate::engineio::{Data, SendError, Sid, SidGenerator};
+
+/// Time that moves only when [`advance`](ManualClock::advance) is called.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<Instant>>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock::new()
+    }
+}
+
+impl ManualClock {
+    /// A clock standing at an arbitrary instant.
+    pub fn new() -> ManualClock {
+        ManualClock {
+            now: Arc::new(Mutex::new(Instant::now())),
+        }
+    }
+
+    /// The [`Clock`] to give [`SocketIo::new`].
+    pub fn clock(&self) -> Clock {
+        let now = self.now.clone();
+        Arc::new(move || *lock(&now))
+    }
+
+    /// Moves time forward by `by`, then runs the server's timers that are due
+    /// (as the server's timer task would).
+    pub fn advance(&self, io: &SocketIo, by: Duration) {
+        *lock(&self.now) += by;
+        io.handle_timeout();
+    }
+}
+
+/// An in-memory client: one Engine.IO connection to the server.
+///
+/// Its outgoing queue is unbounded unless made with
+/// [`open_with_capacity`](TestClient::open_with_capacity).
+pub struct TestClient {
+    io: SocketIo,
+    conn: Arc<Recorder>,
+}
+
+impl std::fmt::Debug for TestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestClient")
+            .field("sid", &self.conn.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Recorder {
+    sid: Sid,
+    capacity: usize,
+    sent: Mutex<Vec<Data>>,
+    closed: AtomicBool,
+}
+
+impl Conn for Recorder {
+    fn sid(&self) -> Sid {
+        self.sid
+    }
+
+    fn send(&self, data: Data) -> Result<(), SendError> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(SendError::Closed);
+        }
+        let mut sent = lock(&self.sent);
+        if sent.len() >= self.capacity {
+            return Err(SendError::Full);
+        }
+        sent.push(data);
+        Ok(())
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Engine.IO session ids for test clients: distinct across every server of
+/// the process.
+fn next_sid() -> Sid {
+    static SEED: AtomicU64 = AtomicU64::new(1);
+    let n = SEED.fetch_add(1, Ordering::Relaxed);
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&n.to_le_bytes());
+    SidGenerator::new(Some(seed)).next_sid()
+}
+
+impl TestClient {
+    /// Opens an Engine.IO connection to `io` (not yet in any namespace).
+    pub fn open(io: &SocketIo) -> TestClient {
+        TestClient::open_with_capacity(io, usize::MAX)
+    }
+
+    /// Opens a connection whose outgoing queue holds at most `capacity`
+    /// messages, to test slow consumers.
+    pub fn open_with_capacity(io: &SocketIo, capacity: usize) -> TestClient {
+        let conn = Arc::new(Recorder {
+            sid: next_sid(),
+            capacity,
+            sent: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        });
+        io.handle_open(conn.clone());
+        TestClient {
+            io: io.clone(),
+            conn,
+        }
+    }
+
+    /// Sends one raw Socket.IO packet, as text.
+    pub fn send_raw(&self, text: &str) {
+        self.io.handle_message(self.conn.sid, Data::from(text));
+    }
+
+    /// Sends `packet` (with its attachments).
+    pub fn send(&self, packet: &Packet) {
+        self.io
+            .handle_message(self.conn.sid, Data::from(packet.encode()));
+        for attachment in &packet.attachments {
+            self.io
+                .handle_message(self.conn.sid, Data::Binary(attachment.clone()));
+        }
+    }
+
+    /// Joins `namespace` with `auth` (socket.io-client's `auth` option): the
+    /// socket id, or the CONNECT_ERROR payload (`{"message", "data"?}`).
+    /// Other packets the server sent meanwhile stay queued.
+    pub fn connect(&self, namespace: &str, auth: Option<Value>) -> Result<String, Value> {
+        self.send(&Packet::connect(namespace, auth));
+        let mut answer = None;
+        self.retain_packets(|packet| {
+            let mine = packet.namespace == namespace
+                && matches!(packet.kind, PacketType::Connect | PacketType::ConnectError);
+            if mine && answer.is_none() {
+                answer = Some(packet.clone());
+                return false;
+            }
+            true
+        });
+        match answer {
+            Some(p) if p.kind == PacketType::Connect => Ok(p
+                .data
+                .as_ref()
+                .and_then(|d| d.get("sid"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()),
+            Some(p) => Err(p.data.unwrap_or(Value::Null)),
+            None => Err(Value::Null),
+        }
+    }
+
+    /// Emits `event` on `namespace` with `args` (a JSON array: the event's
+    /// arguments; any other value is sent as the one argument).
+    pub fn emit(&self, namespace: &str, event: &str, args: Value) {
+        let mut values = vec![Value::from(event)];
+        match args {
+            Value::Array(args) => values.extend(args),
+            other => values.push(other),
+        }
+        self.send(&Packet::event(namespace, values, None));
+    }
+
+    /// Leaves `namespace` (a DISCONNECT packet).
+    pub fn disconnect(&self, namespace: &str) {
+        self.send(&Packet::disconnect(namespace));
+    }
+
+    /// Ends the Engine.IO connection, as a closed transport does.
+    pub fn close(&self) {
+        self.conn.close();
+        self.io.handle_close(self.conn.sid, "transport close");
+    }
+
+    /// Whether the server closed (or this client ended) the connection.
+    pub fn is_closed(&self) -> bool {
+        self.conn.closed.load(Ordering::Relaxed)
+    }
+
+    /// Takes every packet the server sent so far, decoded.
+    pub fn take_packets(&self) -> Vec<Packet> {
+        let sent = std::mem::take(&mut *lock(&self.conn.sent));
+        let mut decoder = Decoder::default();
+        sent.into_iter()
+            .filter_map(|data| match data {
+                Data::Text(text) => decoder.decode_text(&text).ok().flatten(),
+                Data::Binary(bytes) => decoder.decode_binary(bytes).ok().flatten(),
+            })
+            .collect()
+    }
+
+    /// Takes the events the server sent on `namespace` so far, as
+    /// `(name, arguments)`, in order. Packets of other namespaces are kept.
+    pub fn events(&self, namespace: &str) -> Vec<(String, Vec<Value>)> {
+        let mut events = Vec::new();
+        self.retain_packets(|packet| {
+            let is_event = packet.namespace == namespace
+                && matches!(packet.kind, PacketType::Event | PacketType::BinaryEvent);
+            if !is_event {
+                return true;
+            }
+            if let Some(Value::Array(values)) = &packet.data
+                && let Some((name, args)) = values.split_first()
+            {
+                let name = name.as_str().unwrap_or_default().to_owned();
+                events.push((name, args.to_vec()));
+            }
+            false
+        });
+        events
+    }
+
+    /// Decodes what was sent, hands each packet to `keep`, and puts back the
+    /// ones it keeps.
+    fn retain_packets(&self, mut keep: impl FnMut(&Packet) -> bool) {
+        let packets = self.take_packets();
+        let mut sent = lock(&self.conn.sent);
+        let kept: Vec<Data> = packets
+            .into_iter()
+            .filter(|p| keep(p))
+            .flat_map(|p| {
+                let mut data = vec![Data::from(p.encode())];
+                data.extend(p.attachments.iter().cloned().map(Data::Binary));
+                data
+            })
+            .collect();
+        // What arrived while decoding stays after what was kept.
+        let later = std::mem::replace(&mut *sent, kept);
+        sent.extend(later);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::socketio::Config;
+
+    #[test]
+    fn per_socket_data_lives_as_long_as_the_socket() {
+        #[derive(Debug, PartialEq)]
+        struct User(&'static str);
+        let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+        io.namespace("/")
+            .on_connect(|socket| socket.set_data(User("ann")))
+            .on("whoami", |socket, _, _| {
+                let user = socket.data::<User>().map(|u| u.0).unwrap_or("nobody");
+                socket.emit("you", Value::from(user));
+            });
+        let client = TestClient::open(&io);
+        let id = client.connect("/", None).unwrap();
+        client.emit("/", "whoami", json!([]));
+        assert_eq!(client.events("/"), [("you".to_owned(), vec![json!("ann")])]);
+        let socket = io.socket("/", &id).expect("connected");
+        assert_eq!(socket.data::<User>().as_deref(), Some(&User("ann")));
+        assert!(socket.data::<String>().is_none(), "typed: no String stored");
+        client.close();
+        assert!(socket.data::<User>().is_none());
+        assert!(io.socket("/", &id).is_none());
+    }
+
+    #[test]
+    fn socket_lookup_is_by_id_within_the_namespace() {
+        let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+        io.namespace("/");
+        io.namespace("/other");
+        let client = TestClient::open(&io);
+        let id = client.connect("/", None).unwrap();
+        assert!(io.socket("/", &id).is_some());
+        assert!(io.socket("/other", &id).is_none());
+        assert!(io.socket("/", "not-an-id").is_none());
+    }
+
+    #[test]
+    fn ack_futures_resolve_with_the_answer_or_the_timeout() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+
+        use crate::socketio::{AckError, Args, Packet};
+
+        fn poll<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+            std::pin::Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
+        }
+        let clock = ManualClock::new();
+        let io = SocketIo::new(Config::default(), clock.clock());
+        io.namespace("/");
+        let client = TestClient::open(&io);
+        let id = client.connect("/", None).unwrap();
+        let socket = io.socket("/", &id).unwrap();
+
+        let mut answered = socket.ack("q", json!(1), Duration::from_secs(5));
+        assert!(poll(&mut answered).is_pending());
+        let asked = client.take_packets().pop().unwrap();
+        client.send(&Packet::ack("/", vec![json!("yes")], asked.ack_id.unwrap()));
+        match poll(&mut answered) {
+            Poll::Ready(Ok(args)) => assert_eq!(args.first(), Some(&json!("yes"))),
+            other => panic!("{:?}", other.map(|r| r.map(|a: Args| a.len()))),
+        }
+
+        let mut late = socket.ack("q", json!(2), Duration::from_secs(5));
+        clock.advance(&io, Duration::from_secs(4));
+        assert!(poll(&mut late).is_pending());
+        clock.advance(&io, Duration::from_secs(1));
+        assert!(matches!(
+            poll(&mut late),
+            Poll::Ready(Err(AckError::Timeout))
+        ));
+    }
+}
