@@ -62,9 +62,9 @@ export async function startServer({ app = 'conformance', env = {} } = {}) {
  *
  * @returns {Promise<{ url: string, host: string, port: number, stderr: () => string, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
  *   `url` is `http://<host>:<port>`, with 127.0.0.1 for a wildcard host;
- *   `stop()` sends SIGTERM (or `signal`) and resolves once the process exited
- *   (`forced` when it had to be killed after STOP_GRACE_MS); calling it again
- *   is harmless.
+ *   `stop(signal, { graceMs })` sends SIGTERM (or `signal`) and resolves once
+ *   the process exited (`forced` when it had to be killed after `graceMs`,
+ *   STOP_GRACE_MS by default); calling it again is harmless.
  */
 export async function launch({ executable, args = [], env = {}, listeningLine = LISTENING_LINE }) {
   const resolved = path.resolve(executable);
@@ -131,14 +131,14 @@ export async function launch({ executable, args = [], env = {}, listeningLine = 
   });
 
   let stopping;
-  const stop = (signal = 'SIGTERM') => {
+  const stop = (signal = 'SIGTERM', { graceMs = STOP_GRACE_MS } = {}) => {
     stopping ??= (async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       let forced = false;
       const killTimer = setTimeout(() => {
         forced = true;
         child.kill('SIGKILL');
-      }, STOP_GRACE_MS);
+      }, graceMs);
       const { code, signal: exitSignal } = await exited;
       clearTimeout(killTimer);
       return { code, signal: exitSignal, forced };
