@@ -46,6 +46,8 @@ async fn main() -> std::io::Result<()> {
         Err(_) => 3000,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    // Before the announcement: a SIGTERM right after it is a clean stop.
+    let shutdown = shutdown_signal();
     println!("listening on {}", listener.local_addr()?);
 
     let engine = engineio::Config::default()
@@ -60,7 +62,7 @@ async fn main() -> std::io::Result<()> {
     register(&io);
     Server::new(config.with_path("/socket.io/"), SocketIoHandler::new(io))
         .and(engine_echo)
-        .serve(listener, shutdown_signal())
+        .serve(listener, shutdown)
         .await
 }
 

@@ -3,8 +3,10 @@
 //! `CONFORMANCE_PORT=0 cargo run --example testapp` listens on 127.0.0.1
 //! (printing `listening on 127.0.0.1:PORT`) and serves Socket.IO at
 //! `/socket.io/` with pingInterval 300 ms, pingTimeout 200 ms, connectTimeout
-//! 1000 ms. Its events exercise the whole server API; the contract is written
-//! out in `protocol-tests/node/README.md`, and
+//! 1000 ms, CORS for any origin (or, when `TESTAPP_CORS_ORIGINS` lists
+//! origins separated by commas, for those only). Its events exercise the
+//! whole server API; the contract is written out in
+//! `protocol-tests/node/README.md`, and
 //! `protocol-tests/node/reference/socketio-testapp.mjs` is the same app on the
 //! Node reference server.
 
@@ -22,6 +24,8 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    // Before the announcement: a SIGTERM right after it is a clean stop.
+    let shutdown = shutdown_signal();
     println!("listening on {}", listener.local_addr()?);
 
     let io =
@@ -32,10 +36,28 @@ async fn main() -> std::io::Result<()> {
     let config = ServerConfig::default()
         .with_engine(engine)
         .with_path("/socket.io/")
-        .with_cors(Cors::AnyOrigin);
+        .with_cors(cors_from_env());
     Server::new(config, SocketIoHandler::new(io))
-        .serve(listener, shutdown_signal())
+        .serve(listener, shutdown)
         .await
+}
+
+/// `TESTAPP_CORS_ORIGINS=http://a.example,http://b.example` allows those
+/// origins only (the browser suite checks that others are refused); unset or
+/// empty, any origin is allowed.
+fn cors_from_env() -> Cors {
+    let listed = std::env::var("TESTAPP_CORS_ORIGINS").unwrap_or_default();
+    let origins: Vec<String> = listed
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if origins.is_empty() {
+        Cors::AnyOrigin
+    } else {
+        Cors::Origins(origins)
+    }
 }
 
 fn welcome(socket: &Socket) {
@@ -60,10 +82,17 @@ fn field<'a>(args: &'a Args, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-fn data(args: &Args) -> Value {
-    args.first()
+/// The first argument's `data` field, with the attachments its binary
+/// placeholders point at, so that binary data is relayed as binary.
+fn data(args: &Args) -> Args {
+    let value = args
+        .first()
         .map(|v| v["data"].clone())
-        .unwrap_or(Value::Null)
+        .unwrap_or(Value::Null);
+    Args {
+        values: vec![value],
+        binary: args.binary.clone(),
+    }
 }
 
 fn done(ack: Option<AckSender>, args: impl Into<Args>) {
@@ -137,8 +166,13 @@ fn register(io: &SocketIo) {
             Duration::from_millis(timeout),
             move |result| {
                 let answer = match result {
-                    Ok(reply) => json!({ "err": null, "reply": reply.first().cloned() }),
-                    Err(e) => json!({ "err": e.to_string(), "reply": null }),
+                    // The reply keeps its attachments: its placeholders still
+                    // number into `reply.binary`, so binary stays binary.
+                    Ok(reply) => Args {
+                        values: vec![json!({ "err": null, "reply": reply.first().cloned() })],
+                        binary: reply.binary,
+                    },
+                    Err(e) => json!({ "err": e.to_string(), "reply": null }).into(),
                 };
                 done(ack, answer);
             },

@@ -392,6 +392,8 @@ fn operations(
 
 async fn serve(options: Options, log: Log) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
+    // Before the announcement: a SIGTERM right after it is a clean stop.
+    let shutdown = shutdown_signal();
     // The first stdout line: tests and scripts read the port from it.
     println!("listening on {}", listener.local_addr()?);
 
@@ -432,7 +434,7 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
     let observed = server.clone();
     let server =
         server.with_fallback(move |request| operations(request, &observed, &io, &mounts, &api));
-    let result = server.serve(listener, shutdown_signal()).await;
+    let result = server.serve(listener, shutdown).await;
     log.at(Level::Info, || "stopped".into());
     result
 }

@@ -210,7 +210,8 @@ impl Session {
     }
 
     /// The server closes the session: what is queued is still delivered, then
-    /// CLOSE. The session reports `"forced close"`.
+    /// CLOSE over polling, or the WebSocket is closed (no CLOSE packet, as the
+    /// reference). The session reports `"forced close"`.
     pub fn close(&mut self, now: Instant) {
         self.begin_closing(now, CloseReason::ForcedClose);
     }
@@ -501,7 +502,13 @@ impl Session {
         }
         let packet = self.queue.pop_front()?;
         if packet == Packet::Close {
+            // The reference server's WebSocket transport ends a session it
+            // closes by closing the WebSocket, with no CLOSE packet: clients
+            // read that as a lost transport and reconnect (python-socketio
+            // reads a CLOSE packet as "the server ended it on purpose" and
+            // would not).
             self.finish_closing();
+            return None;
         }
         Some(packet)
     }

@@ -3,8 +3,14 @@
 // its `io` function to `defineSuite`, which runs the scenarios over every
 // transport setup. `coreScenarios` are the ones every client version must
 // pass; the suite of the current client adds its own on top.
+//
+// Scenarios are grouped by the feature they show, a column of the
+// conformance matrix (protocol-tests/MATRIX.md): each test records its
+// outcome for the cell (client, transport, feature) through lib/matrix.mjs.
 import assert from 'node:assert/strict';
+import { setTimeout as quietWindow } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { recorded } from './matrix.mjs';
 import { startServer } from './server.mjs';
 import { first, once } from './wait.mjs';
 
@@ -13,20 +19,28 @@ import { first, once } from './wait.mjs';
 const SCENARIO_TIMEOUT_MS = 15_000;
 // Upper bound for the test app's acknowledgement of a request.
 export const ACK_TIMEOUT_MS = 3000;
+// The test app's pingInterval.
+const PING_INTERVAL = 300;
+// How long a client must stay silent to count as not having received an event.
+export const QUIET_MS = 300;
 
+// `transport` names the setup in the matrix.
 export const SETUPS = {
-  websocket: { name: 'websocket', transports: ['websocket'] },
-  polling: { name: 'polling', transports: ['polling'] },
-  upgrade: { name: 'polling upgraded to websocket', transports: ['polling', 'websocket'], upgrade: true },
+  websocket: { name: 'websocket', transport: 'websocket', transports: ['websocket'] },
+  polling: { name: 'polling', transport: 'polling', transports: ['polling'] },
+  upgrade: { name: 'polling upgraded to websocket', transport: 'upgrade', transports: ['polling', 'websocket'], upgrade: true },
 };
 
 /**
  * Registers one `describe` per setup, each running every scenario as a test,
  * against one test app started for the whole file.
  *
- * A scenario is `async (ctx) => void`; `ctx` is described at `createContext`.
+ * `scenarios` maps a matrix feature to its scenarios, each
+ * `async (ctx) => void` named by its key; `ctx` is described at
+ * `createContext`. `client` names the client in the matrix, and `suite` the
+ * file its results go to.
  */
-export function defineSuite({ title, io, setups, scenarios }) {
+export function defineSuite({ title, client, suite, io, setups, scenarios }) {
   let server;
   before(async () => {
     server = await startServer({ app: 'testapp' });
@@ -35,11 +49,31 @@ export function defineSuite({ title, io, setups, scenarios }) {
 
   for (const setup of setups) {
     describe(`${title} over ${setup.name}`, () => {
-      for (const [name, scenario] of Object.entries(scenarios)) {
-        test(name, { timeout: SCENARIO_TIMEOUT_MS }, (t) => scenario(createContext(t, io, setup, server.url)));
+      for (const [feature, named] of Object.entries(scenarios)) {
+        for (const [name, scenario] of Object.entries(named)) {
+          const cell = { client, transport: setup.transport, feature, test: name };
+          // node:test's timeout is only a backstop: `recorded` gives up first.
+          test(name, { timeout: SCENARIO_TIMEOUT_MS + 5000 }, (t) => recorded(
+            suite,
+            cell,
+            () => scenario(createContext(t, io, setup, server.url)),
+            { timeoutMs: SCENARIO_TIMEOUT_MS },
+          ));
+        }
       }
     });
   }
+}
+
+/** Merges scenario groups feature by feature (later groups add to earlier ones). */
+export function mergeScenarios(...groups) {
+  const merged = {};
+  for (const group of groups) {
+    for (const [feature, named] of Object.entries(group)) {
+      merged[feature] = { ...merged[feature], ...named };
+    }
+  }
+  return merged;
 }
 
 /**
@@ -140,70 +174,179 @@ async function assertWelcomes(ctx, nsp) {
   }
 }
 
+/**
+ * Connects clients A, B and C to `/` and has A and B join room "r1". Each
+ * client records the events it receives (`received(event)` lists their
+ * argument lists), so a step can check who got what, and how many times.
+ */
+export async function threeClientsInRoom(clients) {
+  const [a, b, c] = await Promise.all(['A', 'B', 'C'].map(async (name) => {
+    const { socket } = await clients.connect('/');
+    const log = [];
+    socket.onAny((event, ...args) => log.push([event, args]));
+    const received = (event) => log.filter(([type]) => type === event).map(([, args]) => args);
+    return { name, socket, received };
+  }));
+  // Joins are acknowledged once done: no wait needed before broadcasting.
+  assert.equal(await request(a.socket, 'join', 'r1'), 'r1');
+  assert.equal(await request(b.socket, 'join', 'r1'), 'r1');
+  return [a, b, c];
+}
+
+/**
+ * Runs `act` (which makes the test app emit `event` with `data`), waits until
+ * each of `receivers` has it, then watches a quiet window: each receiver must
+ * end up with it exactly once, and every other client without it.
+ */
+export async function expectDelivery(clients, receivers, event, data, act) {
+  const arrivals = receivers.map((client) => once(client.socket, event));
+  await act();
+  await Promise.all(arrivals);
+  await quietWindow(QUIET_MS);
+  for (const client of clients) {
+    const expected = receivers.includes(client) ? [[data]] : [];
+    assert.deepEqual(client.received(event), expected, `"${event}" as received by ${client.name}`);
+  }
+}
+
 export const coreScenarios = {
-  async 'connects to / and is welcomed with its id and auth'(ctx) {
-    await assertWelcomes(ctx, '/');
+  'connect-auth': {
+    async 'connects to / and is welcomed with its id and auth'(ctx) {
+      await assertWelcomes(ctx, '/');
+    },
+
+    async 'connects to /custom and is welcomed with its id and auth'(ctx) {
+      await assertWelcomes(ctx, '/custom');
+    },
+
+    async '/private accepts the right token'(ctx) {
+      const auth = { token: 'secret' };
+      const { socket, welcome } = await ctx.connect('/private', { auth });
+      assert.deepEqual(welcome, { id: socket.id, nsp: '/private', auth });
+    },
   },
 
-  async 'connects to /custom and is welcomed with its id and auth'(ctx) {
-    await assertWelcomes(ctx, '/custom');
+  'auth-error': {
+    // A middleware's `next(err)` becomes CONNECT_ERROR `{message, data}`, which
+    // the client turns into an Error with `data` attached.
+    async '/private refuses a wrong or missing token with the error message and data'(ctx) {
+      for (const options of [{ auth: { token: 'wrong' } }, {}]) {
+        const error = await ctx.connectError('/private', options);
+        assert.equal(error.message, 'unauthorized');
+        assert.deepEqual(error.data, { code: 401 });
+      }
+    },
   },
 
-  async '/private accepts the right token'(ctx) {
-    const auth = { token: 'secret' };
-    const { socket, welcome } = await ctx.connect('/private', { auth });
-    assert.deepEqual(welcome, { id: socket.id, nsp: '/private', auth });
+  'emit-ack': {
+    async 'acknowledges client events with their arguments'(ctx) {
+      const { socket } = await ctx.connect('/');
+      const payload = { text: 'héllo 😀', n: 42, list: [1, null, 'x'], nested: { ok: true } };
+      assert.deepEqual(await socket.emitWithAck('echo', payload), payload);
+      assert.equal(await socket.timeout(2000).emitWithAck('echo', 'with a timeout'), 'with a timeout');
+      // emitWithAck resolves with the first argument only; a callback sees all.
+      assert.deepEqual(await emitWithAckArgs(socket, 'echo', ...JSON_ARGS), JSON_ARGS);
+    },
   },
 
-  // A middleware's `next(err)` becomes CONNECT_ERROR `{message, data}`, which
-  // the client turns into an Error with `data` attached.
-  async '/private refuses a wrong or missing token with the error message and data'(ctx) {
-    for (const options of [{ auth: { token: 'wrong' } }, {}]) {
-      const error = await ctx.connectError('/private', options);
-      assert.equal(error.message, 'unauthorized');
-      assert.deepEqual(error.data, { code: 401 });
-    }
+  'server-ack': {
+    async 'the server gets the answer to its acknowledged event'(ctx) {
+      const { socket } = await ctx.connect('/');
+      socket.on('question', (data, ack) => ack({ answer: data.n + 1 }));
+      const result = await request(socket, 'ask', { event: 'question', data: { n: 1 }, timeout: 2000 });
+      assert.deepEqual(result, { err: null, reply: { answer: 2 } });
+    },
+
+    async 'the server times out when the client never answers'(ctx) {
+      const { socket } = await ctx.connect('/');
+      let asked = 0;
+      socket.on('question', () => asked++);
+      const startedAt = Date.now();
+      const result = await request(socket, 'ask', { event: 'question', data: { n: 1 }, timeout: 300 });
+      assert.deepEqual(result, { err: 'operation has timed out', reply: null });
+      assert.equal(asked, 1);
+      const elapsed = Date.now() - startedAt;
+      assert.ok(elapsed >= 250, `timed out after ${elapsed} ms, before the 300 ms asked for`);
+    },
   },
 
-  async 'acknowledges client events with their arguments'(ctx) {
-    const { socket } = await ctx.connect('/');
-    const payload = { text: 'héllo 😀', n: 42, list: [1, null, 'x'], nested: { ok: true } };
-    assert.deepEqual(await socket.emitWithAck('echo', payload), payload);
-    assert.equal(await socket.timeout(2000).emitWithAck('echo', 'with a timeout'), 'with a timeout');
-    // emitWithAck resolves with the first argument only; a callback sees all.
-    assert.deepEqual(await emitWithAckArgs(socket, 'echo', ...JSON_ARGS), JSON_ARGS);
+  binary: {
+    // Buffers travel as attachments (BINARY_EVENT / BINARY_ACK) and come back as
+    // Buffers, wherever they sit in the arguments.
+    async 'acknowledges binary arguments byte for byte'(ctx) {
+      const { socket } = await ctx.connect('/');
+      const single = bytes(256);
+      assert.deepEqual(await socket.emitWithAck('echo', single), single);
+
+      const nested = { name: 'file.bin', content: bytes(1000, 1), parts: [bytes(3, 2), 'text'] };
+      assert.deepEqual(await socket.emitWithAck('echo', nested), nested);
+
+      const args = [bytes(10, 3), 'between', bytes(20, 4)];
+      assert.deepEqual(await emitWithAckArgs(socket, 'echo', ...args), args);
+    },
   },
 
-  // Buffers travel as attachments (BINARY_EVENT / BINARY_ACK) and come back as
-  // Buffers, wherever they sit in the arguments.
-  async 'acknowledges binary arguments byte for byte'(ctx) {
-    const { socket } = await ctx.connect('/');
-    const single = bytes(256);
-    assert.deepEqual(await socket.emitWithAck('echo', single), single);
-
-    const nested = { name: 'file.bin', content: bytes(1000, 1), parts: [bytes(3, 2), 'text'] };
-    assert.deepEqual(await socket.emitWithAck('echo', nested), nested);
-
-    const args = [bytes(10, 3), 'between', bytes(20, 4)];
-    assert.deepEqual(await emitWithAckArgs(socket, 'echo', ...args), args);
+  broadcast: {
+    async 'broadcast reaches everyone but the sender'(ctx) {
+      const clients = await threeClientsInRoom(ctx);
+      const [a, b, c] = clients;
+      await expectDelivery(clients, [b, c], 'news', ['all', 'but', 'A'], () =>
+        request(a.socket, 'broadcast', { event: 'news', data: ['all', 'but', 'A'] }));
+    },
   },
 
-  async 'the server gets the answer to its acknowledged event'(ctx) {
-    const { socket } = await ctx.connect('/');
-    socket.on('question', (data, ack) => ack({ answer: data.n + 1 }));
-    const result = await request(socket, 'ask', { event: 'question', data: { n: 1 }, timeout: 2000 });
-    assert.deepEqual(result, { err: null, reply: { answer: 2 } });
+  volatile: {
+    // A volatile packet may be dropped when the transport cannot write at that
+    // instant: over polling, when no GET is pending on the server. Right after
+    // a heartbeat the client has polled again and the next ping is
+    // pingInterval away, so nothing excuses a loss here.
+    async 'a volatile event reaches a connected client'(ctx) {
+      const { socket } = await ctx.connect('/');
+      await once(socket.io.engine, 'ping', { timeoutMs: PING_INTERVAL + 1000 });
+      const arrived = once(socket, 'fleeting');
+      await request(socket, 'volatile', { event: 'fleeting', data: { n: 7 } });
+      assert.deepEqual(await arrived, [{ n: 7 }]);
+    },
   },
 
-  async 'the server times out when the client never answers'(ctx) {
-    const { socket } = await ctx.connect('/');
-    let asked = 0;
-    socket.on('question', () => asked++);
-    const startedAt = Date.now();
-    const result = await request(socket, 'ask', { event: 'question', data: { n: 1 }, timeout: 300 });
-    assert.deepEqual(result, { err: 'operation has timed out', reply: null });
-    assert.equal(asked, 1);
-    const elapsed = Date.now() - startedAt;
-    assert.ok(elapsed >= 250, `timed out after ${elapsed} ms, before the 300 ms asked for`);
+  disconnect: {
+    async 'disconnect-me ends the session with "io server disconnect"'(ctx) {
+      const { socket } = await ctx.connect('/');
+      const disconnected = once(socket, 'disconnect');
+      socket.emit('disconnect-me');
+      const [reason] = await disconnected;
+      assert.equal(reason, 'io server disconnect');
+      assert.equal(socket.connected, false);
+    },
+
+    async 'a client disconnect reports "io client disconnect"'(ctx) {
+      const { socket } = await ctx.connect('/');
+      const disconnected = once(socket, 'disconnect');
+      socket.disconnect();
+      const [reason] = await disconnected;
+      assert.equal(reason, 'io client disconnect');
+    },
+  },
+
+  reconnect: {
+    // Closing the Engine.IO connection is not a Socket.IO disconnect: the
+    // client sees "transport close" and reconnects, as a new socket with a
+    // new id.
+    async 'reconnects after the server closes the transport'(ctx) {
+      const { socket, welcome } = await ctx.connect('/', { reconnection: true, reconnectionDelay: 50 });
+      const firstId = socket.id;
+      const disconnected = once(socket, 'disconnect');
+      const reconnected = once(socket, 'connect', { timeoutMs: 5000 });
+      const welcomedAgain = once(socket, 'welcome', { timeoutMs: 5000 });
+      socket.emit('close-transport');
+      const [reason] = await disconnected;
+      assert.equal(reason, 'transport close');
+      await reconnected;
+      const [secondWelcome] = await welcomedAgain;
+      assert.equal(typeof socket.id, 'string');
+      assert.notEqual(socket.id, firstId);
+      assert.deepEqual(secondWelcome, { ...welcome, id: socket.id });
+      assert.equal(await socket.emitWithAck('echo', 'again'), 'again');
+    },
   },
 };

@@ -8,7 +8,10 @@
 //   status 0 on SIGTERM;
 // - Socket.IO at /socket.io/ with pingInterval 300 ms, pingTimeout 200 ms,
 //   connectTimeout 1000 ms, maxHttpBufferSize 1,000,000 bytes and CORS
-//   reflecting the request's origin, credentials allowed;
+//   reflecting the request's origin, credentials allowed; when
+//   TESTAPP_CORS_ORIGINS lists origins (comma-separated), only those are
+//   allowed and a request from any other origin is refused with 403
+//   `{"code":4,"message":"Forbidden"}`, WebSocket handshakes included;
 // - namespaces `/` (the full set of handlers below), `/custom`, `/private`
 //   (auth middleware) and the dynamic `/dyn-<digits>`; any other namespace
 //   is refused with the server's default CONNECT_ERROR "Invalid namespace".
@@ -19,13 +22,32 @@ const httpServer = http.createServer((req, res) => {
   res.writeHead(404).end();
 });
 
+const allowedOrigins = (process.env.TESTAPP_CORS_ORIGINS ?? '')
+  .split(',')
+  .map((origin) => origin.trim())
+  .filter(Boolean);
+
+// With a list, the `cors` option alone only leaves the allow header out (and
+// does nothing for WebSocket, which browsers do not guard with CORS), so
+// `allowRequest` refuses unlisted origins outright. Clients that send no
+// Origin (Node, Python) are let in.
+const corsOptions = allowedOrigins.length > 0
+  ? {
+      cors: { origin: allowedOrigins, credentials: true },
+      allowRequest: (req, callback) => {
+        const { origin } = req.headers;
+        callback(null, origin === undefined || allowedOrigins.includes(origin));
+      },
+    }
+  : { cors: { origin: true, credentials: true } };
+
 const io = new Server(httpServer, {
   path: '/socket.io/',
   pingInterval: 300,
   pingTimeout: 200,
   connectTimeout: 1000,
   maxHttpBufferSize: 1_000_000,
-  cors: { origin: true, credentials: true },
+  ...corsOptions,
 });
 
 function welcome(socket) {
