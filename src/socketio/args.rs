@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::binary::placeholder;
+use super::binary::{placeholder, placeholder_num};
 
 /// The arguments of an event or an ack.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,9 +45,25 @@ impl Args {
         placeholder(self.binary.len() - 1)
     }
 
-    /// The first argument, if any.
+    /// The first argument, if any, as JSON: binary parts in it are
+    /// placeholders into [`binary`](Args::binary). To send it on with its
+    /// bytes, use [`only_first`](Args::only_first).
     pub fn first(&self) -> Option<&Value> {
         self.values.first()
+    }
+
+    /// The first argument alone (none if there is none), with the
+    /// attachments its placeholders point at, renumbered from 0.
+    pub fn only_first(self) -> Args {
+        let Some(mut first) = self.values.into_iter().next() else {
+            return Args::new();
+        };
+        let mut binary = Vec::new();
+        renumber(&mut first, &self.binary, &mut binary);
+        Args {
+            values: vec![first],
+            binary,
+        }
     }
 
     /// Number of arguments.
@@ -89,5 +105,47 @@ impl From<&str> for Args {
 impl From<()> for Args {
     fn from((): ()) -> Args {
         Args::new()
+    }
+}
+
+/// Points every placeholder of `value` at a copy of its attachment pushed on
+/// `to` (from `from`); a placeholder whose attachment is missing becomes
+/// `null`. Values are bounded in depth by the decoder's limits.
+fn renumber(value: &mut Value, from: &[Bytes], to: &mut Vec<Bytes>) {
+    if let Some(num) = placeholder_num(value) {
+        *value = match num.and_then(|n| from.get(usize::try_from(n).ok()?)) {
+            Some(bytes) => {
+                to.push(bytes.clone());
+                placeholder(to.len() - 1)
+            }
+            None => Value::Null,
+        };
+        return;
+    }
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| renumber(v, from, to)),
+        Value::Object(map) => map.values_mut().for_each(|v| renumber(v, from, to)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_first_keeps_the_bytes_it_points_at() {
+        let mut args = Args::new().bytes(&b"zero"[..]).arg(1);
+        let pointer = args.attach(Bytes::from_static(b"one"));
+        args.values[0] = json!({"a": pointer, "b": args.values[0].clone()});
+        let first = args.only_first();
+        assert_eq!(
+            first.values,
+            [json!({"a": placeholder(0), "b": placeholder(1)})]
+        );
+        assert_eq!(first.binary, [&b"one"[..], &b"zero"[..]]);
+        assert_eq!(Args::new().only_first(), Args::new());
     }
 }

@@ -1,6 +1,6 @@
 // Starts a server under test, shared by every suite.
 //
-// Two servers can be started, each the executable named by an environment
+// These servers can be started, each the executable named by an environment
 // variable, or a Node reference server when that variable is unset:
 // - `conformance` (the default): SIOBRIDGE_SERVER, siobridge's conformance
 //   example; reference/engine-echo-server.mjs;
@@ -11,6 +11,9 @@
 // Their common contract: with CONFORMANCE_PORT=0 the server listens on an
 // ephemeral port of 127.0.0.1, prints `listening on 127.0.0.1:<port>` as its
 // first stdout line, and exits cleanly on SIGTERM.
+//
+// `launch`, under `startServer`, starts any such executable; lib/bridge.mjs
+// uses it for the siobridge binary.
 //
 // Set SIOBRIDGE_TEST_VERBOSE to see the server's stderr and stdout on the
 // test's stderr.
@@ -26,7 +29,7 @@ const SERVERS = {
   // Always the reference: the oracle `siobridge conform` is checked against.
   'conformance-reference': { reference: reference('conformance-server.mjs') },
 };
-const LISTENING_LINE = /^listening on 127\.0\.0\.1:(\d+)$/;
+const LISTENING_LINE = /^listening on (127\.0\.0\.1):(\d+)$/;
 const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;
 // How much of the server's stderr to quote when it fails to start.
@@ -39,20 +42,43 @@ const STDERR_TAIL_CHARS = 4000;
  *   which server to start, and extra environment for it
  * @returns {Promise<{ url: string, port: number, pid: number, reference: boolean, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
  *   `pid` is the server process (for reading its memory), `reference` tells
- *   whether it is the Node reference server; `stop()` sends SIGTERM and resolves once the process exited (`forced` when
- *   it had to be killed after STOP_GRACE_MS); calling it again is harmless.
+ *   whether it is the Node reference server; `stop()` sends SIGTERM and
+ *   resolves once the process exited (`forced` when it had to be killed after
+ *   STOP_GRACE_MS); calling it again is harmless.
  */
 export async function startServer({ app = 'conformance', env = {} } = {}) {
   const server = SERVERS[app];
   if (!server) throw new Error(`unknown server ${JSON.stringify(app)}: expected one of ${Object.keys(SERVERS).join(', ')}`);
-  const executable = path.resolve((server.variable && process.env[server.variable]) || server.reference);
-  const [command, args] = /\.m?js$/.test(executable)
-    ? [process.execPath, [executable]]
-    : [executable, []];
+  const executable = server.variable && process.env[server.variable];
+  const { url, port, pid, stop } = await launch({
+    executable: executable || server.reference,
+    env: { ...env, CONFORMANCE_PORT: '0' },
+    listeningLine: LISTENING_LINE,
+  });
+  return { url, port, pid, reference: !executable, stop: () => stop() };
+}
+
+/**
+ * Spawns `executable` (a `.mjs`/`.js` file is run with Node) with `args`, its
+ * environment extended by `env`, and waits for a first stdout line matching
+ * `listeningLine`, whose groups are the host and the port.
+ *
+ * @returns {Promise<{ url: string, host: string, port: number, pid: number, stderr: () => string, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
+ *   `url` is `http://<host>:<port>`, with 127.0.0.1 for a wildcard host;
+ *   `pid` is the process;
+ *   `stop(signal, { graceMs })` sends SIGTERM (or `signal`) and resolves once
+ *   the process exited (`forced` when it had to be killed after `graceMs`,
+ *   STOP_GRACE_MS by default); calling it again is harmless.
+ */
+export async function launch({ executable, args = [], env = {}, listeningLine = LISTENING_LINE }) {
+  const resolved = path.resolve(executable);
+  const [command, commandArgs] = /\.m?js$/.test(resolved)
+    ? [process.execPath, [resolved, ...args]]
+    : [resolved, args];
   const verbose = Boolean(process.env.SIOBRIDGE_TEST_VERBOSE);
 
-  const child = spawn(command, args, {
-    env: { ...process.env, ...env, CONFORMANCE_PORT: '0' },
+  const child = spawn(command, commandArgs, {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Never leave a server behind, even when a test file crashes.
@@ -78,7 +104,8 @@ export async function startServer({ app = 'conformance', env = {} } = {}) {
     if (verbose) process.stderr.write(`[server stdout] ${line}\n`);
   });
 
-  const name = `${command} ${args.join(' ')}`.trim();
+  const name = `${command} ${commandArgs.join(' ')}`.trim();
+  let host;
   let port;
   await new Promise((resolve, reject) => {
     let settled = false;
@@ -95,11 +122,12 @@ export async function startServer({ app = 'conformance', env = {} } = {}) {
       START_TIMEOUT_MS,
     );
     lines.once('line', (line) => {
-      const match = LISTENING_LINE.exec(line);
-      if (!match) return fail(`printed ${JSON.stringify(line)} instead of "listening on 127.0.0.1:<port>"`);
+      const match = listeningLine.exec(line);
+      if (!match) return fail(`printed ${JSON.stringify(line)} instead of a line matching ${listeningLine}`);
       settled = true;
       clearTimeout(timer);
-      port = Number(match[1]);
+      [, host, port] = match;
+      port = Number(port);
       resolve();
     });
     child.on('error', (error) => fail(`could not be started: ${error.message}`));
@@ -107,21 +135,21 @@ export async function startServer({ app = 'conformance', env = {} } = {}) {
   });
 
   let stopping;
-  const stop = () => {
+  const stop = (signal = 'SIGTERM', { graceMs = STOP_GRACE_MS } = {}) => {
     stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       let forced = false;
       const killTimer = setTimeout(() => {
         forced = true;
         child.kill('SIGKILL');
-      }, STOP_GRACE_MS);
-      const { code, signal } = await exited;
+      }, graceMs);
+      const { code, signal: exitSignal } = await exited;
       clearTimeout(killTimer);
-      return { code, signal, forced };
+      return { code, signal: exitSignal, forced };
     })();
     return stopping;
   };
 
-  const reference = !process.env[server.variable];
-  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, reference, stop };
+  const wildcard = host === '0.0.0.0' || host === '[::]';
+  return { url: `http://${wildcard ? '127.0.0.1' : host}:${port}`, host, port, pid: child.pid, stderr: () => stderrTail, stop };
 }
