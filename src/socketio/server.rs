@@ -1073,8 +1073,7 @@ impl SocketIo {
                 let name = packet.namespace.clone();
                 let Some(namespace) = self.find_namespace(&name) else {
                     let error = Packet::connect_error(&name, "Invalid namespace", None);
-                    let _ = conn.send(Data::from(error.encode()));
-                    return Vec::new();
+                    return self.answer_refusal(state, sid, &conn, &error);
                 };
                 let auth = match packet.data {
                     Some(Value::Object(map)) => Value::Object(map),
@@ -1165,6 +1164,24 @@ impl SocketIo {
             // that is not, and CONNECT_ERROR from a client: the reference
             // closes the connection ("invalid state").
             _ => self.drop_client(state, sid, DisconnectReason::ParseError),
+        }
+    }
+
+    /// Sends a CONNECT_ERROR. It is never lost silently: on a full queue the
+    /// client is dropped as a slow consumer (the returned actions).
+    fn answer_refusal(
+        &self,
+        state: &mut State,
+        sid: Sid,
+        conn: &Arc<dyn Conn>,
+        error: &Packet,
+    ) -> Vec<Action> {
+        match conn.send(Data::from(error.encode())) {
+            Err(SendError::Full) => {
+                self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                self.drop_client(state, sid, DisconnectReason::SlowConsumer)
+            }
+            Ok(()) | Err(SendError::Closed | SendError::Unencodable) => Vec::new(),
         }
     }
 
@@ -1299,7 +1316,8 @@ impl SocketIo {
         let name = handshake.namespace.clone();
         if let Some(error) = refused {
             let packet = Packet::connect_error(&name, &error.message, error.data);
-            let _ = conn.send(Data::from(packet.encode()));
+            let actions = self.answer_refusal(&mut self.state(), conn.sid(), &conn, &packet);
+            self.defer(actions);
             return;
         }
         let id: Arc<str> = Arc::from(lock(&self.inner.ids).next_sid().as_str());
