@@ -534,9 +534,9 @@ impl Session {
         Some(packet)
     }
 
-    /// Whether the attached WebSocket must now be closed (once `true`, it is
-    /// reported once): the session ended, or the upgrade it was probing
-    /// failed.
+    /// Whether the attached WebSocket must now be closed: the session ended
+    /// on WebSocket (true from then on), or the upgrade it was probing failed
+    /// (reported once).
     pub fn take_ws_close(&mut self) -> bool {
         std::mem::take(&mut self.probe_close)
             || (self.transport == TransportKind::WebSocket && self.is_closed())

@@ -1120,13 +1120,11 @@ impl SocketIo {
                 let name = packet.namespace.clone();
                 if client.sockets.len() >= self.inner.config.max_namespaces_per_client {
                     let error = Packet::connect_error(&name, "Too many namespaces", None);
-                    let _ = conn.send(Data::from(error.encode()));
-                    return Vec::new();
+                    return self.answer_refusal(state, sid, &conn, &error);
                 }
                 let Some(namespace) = self.find_namespace(&name) else {
                     let error = Packet::connect_error(&name, "Invalid namespace", None);
-                    let _ = conn.send(Data::from(error.encode()));
-                    return Vec::new();
+                    return self.answer_refusal(state, sid, &conn, &error);
                 };
                 let auth = match packet.data {
                     Some(Value::Object(map)) => Value::Object(map),
@@ -1227,20 +1225,44 @@ impl SocketIo {
 
     /// Disconnects a socket over its event rate: it gets DISCONNECT, as from
     /// [`Socket::disconnect`], and ends with [`DisconnectReason::RateLimited`].
+    /// A DISCONNECT that cannot be queued is not lost silently: the client
+    /// is then dropped as a slow consumer.
     fn rate_limit(&self, state: &mut State, id: &str) -> Vec<Action> {
         self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let conn = state
-            .sockets
-            .get(id)
-            .and_then(|s| Some((state.clients.get(&s.client)?, s.namespace.clone())));
-        if let Some((client, namespace)) = conn {
-            let _ = client
-                .conn
-                .send(Data::from(Packet::disconnect(&*namespace).encode()));
-        }
-        self.remove_socket_locked(state, id, DisconnectReason::RateLimited)
+        let target = state.sockets.get(id).and_then(|s| {
+            let conn = state.clients.get(&s.client)?.conn.clone();
+            Some((s.client, conn, s.namespace.clone()))
+        });
+        let mut actions: Vec<Action> = self
+            .remove_socket_locked(state, id, DisconnectReason::RateLimited)
             .into_iter()
-            .collect()
+            .collect();
+        if let Some((sid, conn, namespace)) = target {
+            let disconnect = Packet::disconnect(&*namespace);
+            if conn.send(Data::from(disconnect.encode())) == Err(SendError::Full) {
+                self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                actions.extend(self.drop_client(state, sid, DisconnectReason::SlowConsumer));
+            }
+        }
+        actions
+    }
+
+    /// Sends a CONNECT_ERROR. It is never lost silently: on a full queue the
+    /// client is dropped as a slow consumer (the returned actions).
+    fn answer_refusal(
+        &self,
+        state: &mut State,
+        sid: Sid,
+        conn: &Arc<dyn Conn>,
+        error: &Packet,
+    ) -> Vec<Action> {
+        match conn.send(Data::from(error.encode())) {
+            Err(SendError::Full) => {
+                self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                self.drop_client(state, sid, DisconnectReason::SlowConsumer)
+            }
+            Ok(()) | Err(SendError::Closed | SendError::Unencodable) => Vec::new(),
+        }
     }
 
     fn find_namespace(&self, name: &str) -> Option<Namespace> {
@@ -1374,7 +1396,8 @@ impl SocketIo {
         let name = handshake.namespace.clone();
         if let Some(error) = refused {
             let packet = Packet::connect_error(&name, &error.message, error.data);
-            let _ = conn.send(Data::from(packet.encode()));
+            let actions = self.answer_refusal(&mut self.state(), conn.sid(), &conn, &packet);
+            self.defer(actions);
             return;
         }
         let id: Arc<str> = Arc::from(lock(&self.inner.ids).next_sid().as_str());
@@ -1937,6 +1960,27 @@ mod tests {
         sim.connect(&conn);
         sim.recv(&conn, "2[\"e\",5]");
         assert_eq!(lock(&seen).len(), 5);
+    }
+
+    #[test]
+    fn a_rate_limit_disconnect_that_cannot_be_queued_drops_the_client() {
+        let mut sim = Sim::with_config(Config::default().with_event_rate_limit(10, 1));
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let keep = reasons.clone();
+        sim.io
+            .namespace("/")
+            .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+        let conn = sim.client(1);
+        sim.connect(&conn);
+        sim.io.of("/").emit("fills-the-queue", ());
+        sim.recv(&conn, "2[\"e\"]");
+        sim.recv(&conn, "2[\"e\"]");
+        assert!(conn.is_closed());
+        assert_eq!(*lock(&reasons), vec![DisconnectReason::RateLimited]);
+        assert_eq!(
+            (sim.io.rate_limited(), sim.io.slow_consumers_dropped()),
+            (1, 1)
+        );
     }
 
     #[test]

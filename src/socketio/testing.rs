@@ -348,4 +348,14 @@ mod tests {
             Poll::Ready(Err(AckError::Timeout))
         ));
     }
+
+    #[test]
+    fn a_refusal_on_a_full_queue_drops_the_client() {
+        let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+        io.namespace("/");
+        let client = TestClient::open_with_capacity(&io, 0);
+        assert!(client.connect("/nope", None).is_err());
+        assert!(client.is_closed(), "the CONNECT_ERROR could not be queued");
+        assert_eq!(io.slow_consumers_dropped(), 1);
+    }
 }
