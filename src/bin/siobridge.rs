@@ -35,6 +35,17 @@ long-polling and WebSocket, with a routing profile on each namespace.
   --cors-origin ORIGIN      allow only these browser origins; repeatable
                             (default: any origin)
                             [env SIOBRIDGE_CORS_ORIGINS, comma-separated]
+  --max-sessions N          open sessions at most (default 100000)
+                            [env SIOBRIDGE_MAX_SESSIONS]
+  --max-sessions-per-ip N   open sessions per client address (default: no cap)
+                            [env SIOBRIDGE_MAX_SESSIONS_PER_IP]
+  --max-connections-per-ip N
+                            TCP connections per client address (default: no cap)
+                            [env SIOBRIDGE_MAX_CONNECTIONS_PER_IP]
+  --event-rate PER_SEC/BURST
+                            events a socket may send: PER_SEC on average, BURST
+                            at once; over it, it is disconnected (reason: rate limited)
+                            (default: no limit) [env SIOBRIDGE_EVENT_RATE]
   -h, --help                print this help
 
 Also served: GET /healthz, GET /metrics (Prometheus text format).
@@ -48,6 +59,37 @@ struct Options {
     profiles: Vec<(String, Profile)>,
     api_token: Option<String>,
     cors_origins: Vec<String>,
+    limits: Limits,
+}
+
+/// The abuse limits the library leaves off (or at a default) and the command
+/// line sets; docs/limits.md says what each stops.
+#[derive(Debug, Default, PartialEq)]
+struct Limits {
+    max_sessions: Option<usize>,
+    max_sessions_per_ip: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    /// (per second, burst)
+    event_rate: Option<(u32, u32)>,
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, Refusal> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag} {value:?}: expected a whole number"))
+}
+
+/// `PER_SEC/BURST` (or `PER_SEC`, with a burst of the same size).
+fn event_rate(value: &str) -> Result<(u32, u32), Refusal> {
+    let (rate, burst) = value.split_once('/').unwrap_or((value, value));
+    let rate: u32 = number("--event-rate", rate)?;
+    let burst: u32 = number("--event-rate", burst)?;
+    if rate == 0 || burst == 0 {
+        return Err(format!(
+            "--event-rate {value:?}: both numbers must be above 0"
+        ));
+    }
+    Ok((rate, burst))
 }
 
 /// Why the command line was refused: printed, then exit status 2.
@@ -93,6 +135,18 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
         .map(|v| list(&v).collect())
         .unwrap_or_default();
     let (mut cli_profiles, mut cli_origins) = (Vec::new(), Vec::new());
+    let mut limit_values: Vec<(&str, String)> = [
+        ("--max-sessions", "SIOBRIDGE_MAX_SESSIONS"),
+        ("--max-sessions-per-ip", "SIOBRIDGE_MAX_SESSIONS_PER_IP"),
+        (
+            "--max-connections-per-ip",
+            "SIOBRIDGE_MAX_CONNECTIONS_PER_IP",
+        ),
+        ("--event-rate", "SIOBRIDGE_EVENT_RATE"),
+    ]
+    .into_iter()
+    .filter_map(|(flag, var)| env(var).map(|v| (flag, v)))
+    .collect();
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -113,6 +167,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--profile" => cli_profiles.push(value()?),
             "--api-token" => api_token = Some(value()?).filter(|t| !t.is_empty()),
             "--cors-origin" => cli_origins.push(value()?),
+            "--max-sessions" => limit_values.push(("--max-sessions", value()?)),
+            "--max-sessions-per-ip" => limit_values.push(("--max-sessions-per-ip", value()?)),
+            "--max-connections-per-ip" => limit_values.push(("--max-connections-per-ip", value()?)),
+            "--event-rate" => limit_values.push(("--event-rate", value()?)),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -142,11 +200,24 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
         }
         mounted.push((namespace, profile));
     }
+    // Later values (the command line) override earlier ones (the environment).
+    let mut limits = Limits::default();
+    for (flag, value) in &limit_values {
+        match *flag {
+            "--max-sessions" => limits.max_sessions = Some(number(flag, value)?),
+            "--max-sessions-per-ip" => limits.max_sessions_per_ip = Some(number(flag, value)?),
+            "--max-connections-per-ip" => {
+                limits.max_connections_per_ip = Some(number(flag, value)?)
+            }
+            _ => limits.event_rate = Some(event_rate(value)?),
+        }
+    }
     let options = Options {
         listen,
         profiles: mounted,
         api_token,
         cors_origins,
+        limits,
     };
     check_safety(&options)?;
     Ok(options)
@@ -353,6 +424,24 @@ fn metrics(server: &Server, io: &SocketIo, mounts: &[(String, Profile)]) -> Stri
         &[],
         io.slow_consumers_dropped(),
     );
+    page.metric(
+        "siobridge_rate_limited_total",
+        "counter",
+        "Sockets disconnected for sending events faster than --event-rate.",
+    );
+    page.sample("siobridge_rate_limited_total", &[], io.rate_limited());
+    page.metric(
+        "siobridge_refused_total",
+        "counter",
+        "Handshakes and connections refused by a cap, by cap.",
+    );
+    for (cap, count) in [
+        ("sessions", server.refused_by_session_cap()),
+        ("sessions_per_ip", server.refused_by_ip_cap()),
+        ("connections_per_ip", server.refused_connections_by_ip_cap()),
+    ] {
+        page.sample("siobridge_refused_total", &[("cap", cap)], count);
+    }
     page.finish()
 }
 
@@ -397,7 +486,11 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
     // The first stdout line: tests and scripts read the port from it.
     println!("listening on {}", listener.local_addr()?);
 
-    let io = socket_io(socketio::Config::default());
+    let mut sio_config = socketio::Config::default();
+    if let Some((per_second, burst)) = options.limits.event_rate {
+        sio_config = sio_config.with_event_rate_limit(per_second, burst);
+    }
+    let io = socket_io(sio_config);
     let mut bridge = Bridge::new(&io);
     for (namespace, profile) in &options.profiles {
         bridge.mount(namespace, *profile);
@@ -422,9 +515,14 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
     } else {
         Cors::Origins(options.cors_origins.clone())
     };
-    let config = ServerConfig::default()
+    let mut config = ServerConfig::default()
         .with_path("/socket.io/")
         .with_cors(cors);
+    if let Some(max) = options.limits.max_sessions {
+        config.max_sessions = max;
+    }
+    config.max_sessions_per_ip = options.limits.max_sessions_per_ip;
+    config.max_connections_per_ip = options.limits.max_connections_per_ip;
     let handler = Logged {
         inner: SocketIoHandler::new(io.clone()),
         log,
@@ -522,6 +620,34 @@ mod tests {
                 "t"
             ])
             .is_ok()
+        );
+        for bad in [
+            &["--event-rate", "0/5"][..],
+            &["--event-rate", "ten"],
+            &["--max-sessions-per-ip", "-1"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let options = parse(&[
+            "--max-sessions-per-ip",
+            "4",
+            "--event-rate",
+            "20/40",
+            "--max-connections-per-ip=8",
+        ])
+        .unwrap();
+        assert_eq!(
+            options.limits,
+            Limits {
+                max_sessions: None,
+                max_sessions_per_ip: Some(4),
+                max_connections_per_ip: Some(8),
+                event_rate: Some((20, 40)),
+            }
         );
     }
 }

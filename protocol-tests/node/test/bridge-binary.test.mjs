@@ -346,6 +346,39 @@ describe('bridge binary: operations', () => {
   });
 });
 
+// The abuse limits (docs/limits.md): off by default, set on the command line,
+// counted in /metrics. The Node oracle has no such flags: siobridge only.
+describe('bridge binary: abuse limits', { skip: !process.env.SIOBRIDGE_BIN && 'the reference bridge has no abuse limits' }, () => {
+  test('--event-rate: a socket over the rate is disconnected and counted', TEST, (t) => withBridge(t, { args: ['--event-rate', '5/5'] }, async (clients, bridge) => {
+    const { A, B } = await clients.connect(['A', 'B']);
+    const gone = once(A.socket, 'disconnect', { timeoutMs: EVT });
+    for (let i = 0; i < 50; i += 1) A.emit('register_client', { master_provider_id: `P${i}` });
+    assert.deepEqual(await gone, ['io server disconnect', undefined]);
+    assert.ok(B.connected, 'the other socket is not affected');
+    await metricsUntil(bridge.url, (s) => metric(s, 'siobridge_rate_limited_total') === 1
+      && metric(s, 'siobridge_disconnects_total', { reason: 'rate limited' }) === 1,
+    'one socket rate limited, one disconnect for "rate limited"');
+  }));
+
+  test('--max-sessions-per-ip: the handshake over the cap gets 403 code 4, and is counted', TEST, async (t) => {
+    const bridge = await startBridge({ args: ['--max-sessions-per-ip', '2'] });
+    t.after(() => bridge.stop());
+    const handshake = () => request(`${bridge.url}/socket.io/?EIO=4&transport=polling`);
+    for (let i = 0; i < 2; i += 1) assert.equal((await handshake()).status, 200);
+    const refused = await handshake();
+    assert.equal(refused.status, 403);
+    assert.deepEqual(JSON.parse(refused.body), { code: 4, message: 'Too many sessions from this address' });
+    await metricsUntil(bridge.url, (s) => metric(s, 'siobridge_refused_total', { cap: 'sessions_per_ip' }) === 1,
+      'one handshake refused by the per-address cap');
+  });
+
+  test('a limit that does not parse exits with status 2', TEST, async () => {
+    const { code, stderr } = await runBridge({ args: ['--event-rate', 'fast'] });
+    assert.equal(code, 2);
+    assert.match(stderr, /--event-rate/);
+  });
+});
+
 describe('bridge binary: CORS', () => {
   const handshake = (url, origin) => request(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
 
