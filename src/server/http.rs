@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -69,6 +70,13 @@ pub(super) async fn handle(
     });
     let mut response = match route {
         Err(rejection) => rejected(rejection, None),
+        // Shutting down: the sessions still open may fetch their CLOSE, but
+        // no new one starts.
+        Ok(Route::Open(_)) if shared.draining.load(Ordering::Relaxed) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "Server shutting down",
+        ),
         Ok(Route::Open(transport)) => match shared.admission.admit(peer.ip()) {
             Err(rejection) => rejected(rejection, None),
             Ok(permit) if transport == TransportKind::Polling => {
@@ -145,7 +153,11 @@ async fn poll(handle: Arc<SessionHandle>) -> Response<Body> {
             let guard = AbortGuard(Some(handle.clone()));
             loop {
                 handle.poll_changed().await;
-                if let Some(body) = handle.core().take_poll_response() {
+                let taken = handle.core().take_poll_response();
+                if let Some(body) = taken {
+                    // Taking the response can end the session (a CLOSE was
+                    // in it): the driver must look at the core again.
+                    handle.changed();
                     break guard.disarm(body);
                 }
             }

@@ -38,6 +38,7 @@ mod timed_io;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -248,6 +249,9 @@ struct Shared {
     /// What answers requests no server of the chain serves.
     fallback: OnceLock<Fallback>,
     stats: Arc<Stats>,
+    /// Set once shutdown begins: new sessions are refused while the open
+    /// ones are closed.
+    draining: AtomicBool,
 }
 
 /// An HTTP request outside the Engine.IO paths, for a [`Server::with_fallback`]
@@ -323,6 +327,7 @@ impl Server {
                 next: OnceLock::new(),
                 fallback: OnceLock::new(),
                 stats: Arc::default(),
+                draining: AtomicBool::new(false),
             }),
         }
     }
@@ -416,8 +421,25 @@ impl Server {
                 () = &mut shutdown => break,
             }
         }
+        // Close every session, still accepting connections meanwhile: a
+        // polling client fetches its CLOSE with a new request, which a closed
+        // listener would refuse (its session would then linger until the
+        // grace ran out).
+        let closing = self.close_all_sessions();
+        tokio::pin!(closing);
+        loop {
+            tokio::select! {
+                () = &mut closing => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        self.spawn_connection(stream, peer, stop_rx.clone());
+                    }
+                    Err(_) => tokio::time::sleep(ACCEPT_ERROR_PAUSE).await,
+                },
+            }
+        }
         drop(listener);
-        self.close_all_sessions().await;
         let _ = stop_tx.send(true);
         Ok(())
     }
@@ -468,6 +490,7 @@ impl Server {
             servers.push(next);
         }
         for shared in &servers {
+            shared.draining.store(true, Ordering::Relaxed);
             let sessions: Vec<_> = shared.sessions().values().cloned().collect();
             for session in sessions {
                 session.shutdown(now);

@@ -431,4 +431,18 @@ describe('bridge binary: shutdown', () => {
       await within(disconnected, EVT, () => `clients still connected ${EVT} ms after the bridge exited: websocket ${W.connected}, polling ${L.connected}`);
     });
   }
+
+  // A polling session ends when its last GET has carried the CLOSE packet;
+  // the shutdown grace period is only for clients that never come back. The
+  // debug log shows each session's end: none may be cut off by the grace.
+  test('every session, polling ones included, ends before the process does', { ...TEST, skip: !process.env.SIOBRIDGE_BIN && 'siobridge log lines' }, async (t) => {
+    const bridge = await startBridge({ env: { SIOBRIDGE_LOG: 'debug' } });
+    t.after(() => bridge.stop());
+    const clients = bridgeClients(bridge.url, 'polling');
+    t.after(() => clients.close());
+    await clients.connect(['L1', 'L2']);
+    assert.deepEqual(await bridge.stop('SIGTERM', { graceMs: SHUTDOWN_BOUND_MS }), { code: 0, signal: null, forced: false });
+    const ended = bridge.stderr().match(/closed: server shutting down/g) ?? [];
+    assert.equal(ended.length, 2, `both polling sessions reported their end; log:\n${bridge.stderr()}`);
+  });
 });
