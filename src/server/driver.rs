@@ -10,6 +10,8 @@ use std::future::pending;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use std::task::{Context, Poll, Waker};
+
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -228,7 +230,7 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
             () = sleep_until(deadline) => {}
             () = handle.driver_wake.notified() => {}
             message = next_message(&mut ws) => {
-                let outcome = feed_ws_message(&mut handle.core(), message);
+                let outcome = feed_ready_messages(&mut ws, &mut handle.core(), message);
                 handle.poll_wake.notify_one();
                 match outcome {
                     WsOutcome::Open => {}
@@ -271,6 +273,35 @@ fn close_frame_for(error: &WsError) -> Option<CloseFrame> {
         code,
         reason: reason.into(),
     })
+}
+
+/// The most WebSocket messages handed to the core in one turn of the driver
+/// loop. Bounds the time one busy client holds its driver before writing.
+const READ_BATCH: usize = 64;
+
+/// Hands `first` to the core, then the messages the WebSocket already holds
+/// (read from the socket with it), up to [`READ_BATCH`]: their answers then
+/// leave together, in one write and one flush, instead of one flush each.
+fn feed_ready_messages(
+    ws: &mut Option<WsStream>,
+    core: &mut Session,
+    first: Option<Result<Message, WsError>>,
+) -> WsOutcome {
+    let mut outcome = feed_ws_message(core, first);
+    for _ in 1..READ_BATCH {
+        let Some(socket) = ws.as_mut() else { break };
+        if !matches!(outcome, WsOutcome::Open) {
+            break;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match socket.poll_next_unpin(&mut cx) {
+            Poll::Ready(message) => outcome = feed_ws_message(core, message),
+            // Nothing buffered: the driver's `select!` polls again with its
+            // own waker, so no wake-up is lost.
+            Poll::Pending => break,
+        }
+    }
+    outcome
 }
 
 /// Hands one read from the WebSocket to the core.
