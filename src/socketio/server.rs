@@ -727,6 +727,9 @@ struct ClientState {
 
 struct SocketState {
     client: Sid,
+    /// The client's connection, kept here so that queueing for a socket
+    /// (once per receiver of a broadcast) needs no second lookup.
+    conn: Arc<dyn Conn>,
     namespace: Arc<str>,
     handshake: Arc<Handshake>,
     next_ack_id: u64,
@@ -1434,6 +1437,7 @@ impl SocketIo {
                 id.clone(),
                 SocketState {
                     client: sid,
+                    conn: conn.clone(),
                     namespace: ns_name.clone(),
                     handshake: handshake.clone(),
                     next_ack_id: 0,
@@ -1494,14 +1498,12 @@ impl SocketIo {
         messages: &[Data],
         volatile: bool,
     ) -> Vec<Action> {
-        let Some(sid) = state.sockets.get(id).map(|s| s.client) else {
+        let Some(socket) = state.sockets.get(id) else {
             return Vec::new();
         };
-        let Some(client) = state.clients.get(&sid) else {
-            return Vec::new();
-        };
+        let (sid, conn) = (socket.client, &socket.conn);
         for (i, message) in messages.iter().enumerate() {
-            match client.conn.send(message.clone()) {
+            match conn.send(message.clone()) {
                 Ok(()) => {}
                 // Only a whole packet may be dropped: once its text is
                 // queued, missing attachments would corrupt the stream.
