@@ -16,6 +16,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, PING, PONG, Target, Ws, frame, text_of};
+use crate::cpu::CpuMeter;
 use crate::stats::{Latencies, Outcome};
 use crate::{Options, connect_all};
 
@@ -103,10 +104,12 @@ pub async fn connect(target: &Target, options: &Options) -> io::Result<Outcome> 
         .collect();
     tokio::time::sleep(options.warmup).await;
     shared.measuring.store(true, Ordering::SeqCst);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), CpuMeter::start(options.server_pid));
     tokio::time::sleep(options.duration).await;
     let connects = shared.connects.load(Ordering::SeqCst);
     let elapsed = start.elapsed();
+    let mut outcome = Outcome::default();
+    cpu.finish(&mut outcome, elapsed, connects);
     shared.measuring.store(false, Ordering::SeqCst);
     shared.stop.store(true, Ordering::SeqCst);
 
@@ -114,7 +117,6 @@ pub async fn connect(target: &Target, options: &Options) -> io::Result<Outcome> 
     for task in loops {
         latencies.merge(task.await.map_err(io::Error::other)??);
     }
-    let mut outcome = Outcome::default();
     outcome
         .set("concurrency", options.concurrency)
         .rate("connects_per_s", connects, elapsed)

@@ -12,6 +12,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{PING, PONG, Target, Ws, frame, text_of};
+use crate::cpu::CpuMeter;
 use crate::stats::{Latencies, Outcome};
 use crate::{Options, connect_all};
 
@@ -36,10 +37,12 @@ pub async fn run(target: &Target, options: &Options, depth: usize) -> io::Result
 
     tokio::time::sleep(options.warmup).await;
     shared.measuring.store(true, Ordering::SeqCst);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), CpuMeter::start(options.server_pid));
     tokio::time::sleep(options.duration).await;
     let acks = shared.acks.load(Ordering::SeqCst);
     let elapsed = start.elapsed();
+    let mut outcome = Outcome::default();
+    cpu.finish(&mut outcome, elapsed, acks);
     shared.measuring.store(false, Ordering::SeqCst);
     shared.stop.store(true, Ordering::SeqCst);
 
@@ -47,7 +50,6 @@ pub async fn run(target: &Target, options: &Options, depth: usize) -> io::Result
     for task in tasks {
         latencies.merge(task.await.map_err(io::Error::other)??);
     }
-    let mut outcome = Outcome::default();
     outcome
         .set("clients", options.clients)
         .set("depth", depth)

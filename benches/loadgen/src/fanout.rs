@@ -21,6 +21,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{PING, PONG, Target, Ws, frame, text_of};
+use crate::cpu::CpuMeter;
 use crate::stats::Outcome;
 use crate::{Options, connect_all};
 
@@ -76,11 +77,14 @@ pub async fn run(target: &Target, options: &Options) -> io::Result<Outcome> {
 
     tokio::time::sleep(options.warmup).await;
     let (start, before) = (Instant::now(), shared.delivered.load(Ordering::SeqCst));
+    let cpu = CpuMeter::start(options.server_pid);
     tokio::time::sleep(options.duration).await;
     let (elapsed, during) = (
         start.elapsed(),
         shared.delivered.load(Ordering::SeqCst) - before,
     );
+    let mut outcome = Outcome::default();
+    cpu.finish(&mut outcome, elapsed, during);
     let _ = stop_tx.send(true);
     let sent = sender.await.map_err(io::Error::other)??;
     drain(&shared, sent).await;
@@ -90,7 +94,6 @@ pub async fn run(target: &Target, options: &Options) -> io::Result<Outcome> {
 
     let expected = sent * u64::from(shared.sockets);
     let delivered = shared.delivered.load(Ordering::SeqCst);
-    let mut outcome = Outcome::default();
     outcome
         .set("sockets", shared.sockets)
         .set("window", options.window)

@@ -20,6 +20,7 @@
 
 mod client;
 mod conn;
+mod cpu;
 mod echo;
 mod fanout;
 mod report;

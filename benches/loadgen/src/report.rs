@@ -20,9 +20,33 @@ const ROWS: &[(&str, &str, &str, Better)] = &[
     ("echo", "acks_per_s", "acks/s", Better::Higher),
     ("echo", "p50_us", "p50 µs", Better::Lower),
     ("echo", "p99_us", "p99 µs", Better::Lower),
+    (
+        "echo",
+        "server_cpu_us_per_op",
+        "server CPU µs/ack",
+        Better::Lower,
+    ),
+    (
+        "echo",
+        "server_cpu_share",
+        "server CPU share",
+        Better::Higher,
+    ),
     ("echo-pipelined", "acks_per_s", "acks/s", Better::Higher),
     ("echo-pipelined", "p50_us", "p50 µs", Better::Lower),
     ("echo-pipelined", "p99_us", "p99 µs", Better::Lower),
+    (
+        "echo-pipelined",
+        "server_cpu_us_per_op",
+        "server CPU µs/ack",
+        Better::Lower,
+    ),
+    (
+        "echo-pipelined",
+        "server_cpu_share",
+        "server CPU share",
+        Better::Higher,
+    ),
     (
         "fanout",
         "delivered_per_s",
@@ -35,10 +59,34 @@ const ROWS: &[(&str, &str, &str, Better)] = &[
         "delivered/expected",
         Better::Higher,
     ),
+    (
+        "fanout",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg",
+        Better::Lower,
+    ),
+    (
+        "fanout",
+        "server_cpu_share",
+        "server CPU share",
+        Better::Higher,
+    ),
     ("idle", "kib_per_conn", "RSS KiB/connection", Better::Lower),
     ("connect", "connects_per_s", "connects/s", Better::Higher),
     ("connect", "p50_us", "p50 µs", Better::Lower),
     ("connect", "p99_us", "p99 µs", Better::Lower),
+    (
+        "connect",
+        "server_cpu_us_per_op",
+        "server CPU µs/connect",
+        Better::Lower,
+    ),
+    (
+        "connect",
+        "server_cpu_share",
+        "server CPU share",
+        Better::Higher,
+    ),
 ];
 
 /// A server's result for one scenario: its figures, or why it has none.
@@ -117,8 +165,10 @@ pub fn table(text: &str) -> String {
             };
         }
         for value in values.iter().skip(1) {
+            // How much CPU each server got is context, not a comparison.
+            let comparable = !key.ends_with("share");
             out += &match (&values[0], value) {
-                (Some(Ok(ours)), Some(Ok(theirs))) if *theirs != 0.0 => {
+                (Some(Ok(ours)), Some(Ok(theirs))) if comparable && *theirs != 0.0 => {
                     format!(" {:.2}x |", ours / theirs)
                 }
                 _ => " – |".to_owned(),
@@ -144,6 +194,8 @@ fn sorted(results: &HashMap<(String, String), Figures>) -> Vec<(&(String, String
 fn show(key: &str, v: f64) -> String {
     if key.ends_with("ratio") {
         format!("{v:.4}")
+    } else if key.ends_with("share") || key.ends_with("per_op") {
+        format!("{v:.2}")
     } else if v.fract() == 0.0 || v >= 100.0 {
         format!("{v:.0}")
     } else {
