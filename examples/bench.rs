@@ -9,6 +9,10 @@
 //! - `echo`: acknowledged with the same arguments;
 //! - `broadcast`: re-emitted as `msg`, with the same arguments, to every
 //!   socket on `/`, the sender included.
+//!
+//! For experiments only (`benches/run` never sets it):
+//! `BENCH_WS_READ_BUFFER=BYTES` overrides
+//! [`ServerConfig::ws_read_buffer_size`].
 
 use siobridge::server::{Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io};
 use siobridge::socketio::{self, SocketIo};
@@ -24,7 +28,13 @@ async fn main() -> std::io::Result<()> {
 
     let io = socket_io(socketio::Config::default());
     register(&io);
-    let config = ServerConfig::default().with_path("/socket.io/");
+    let mut config = ServerConfig::default().with_path("/socket.io/");
+    if let Some(size) = std::env::var("BENCH_WS_READ_BUFFER")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        config.ws_read_buffer_size = size;
+    }
     Server::new(config, SocketIoHandler::new(io))
         .serve(listener, shutdown_signal())
         .await
