@@ -1,9 +1,11 @@
 //! `loadgen report FILE`: the markdown table of a run.
 //!
-//! FILE has one line per scenario and server, `SERVER<TAB>SCENARIO<TAB>FIGURES`
-//! where FIGURES is a scenario's `key=value` line, or `ERROR <why>`. The
-//! first server seen is the one compared: each other server gets a ratio
-//! column `first / other`.
+//! FILE has one line per round, scenario and server,
+//! `SERVER<TAB>SCENARIO<TAB>FIGURES` where FIGURES is a scenario's
+//! `key=value` line, or `ERROR <why>`. A figure is the median over the rounds
+//! that succeeded (delivered/expected: the worst round). The first server
+//! seen is the one compared: each other server gets a ratio column
+//! `first / other`.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,82 +17,132 @@ enum Better {
     Lower,
 }
 
-/// The rows of the table: scenario, figure key, label, better.
-const ROWS: &[(&str, &str, &str, Better)] = &[
-    ("echo", "acks_per_s", "acks/s", Better::Higher),
-    ("echo", "p50_us", "p50 µs", Better::Lower),
-    ("echo", "p99_us", "p99 µs", Better::Lower),
-    (
+/// How the rounds of a figure are combined.
+#[derive(Clone, Copy)]
+enum Combine {
+    Median,
+    /// For figures where one bad round is the finding.
+    Worst,
+}
+
+/// A row of the table.
+struct Row {
+    scenario: &'static str,
+    key: &'static str,
+    label: &'static str,
+    better: Better,
+    combine: Combine,
+    /// Whether a ratio between servers means something.
+    compare: bool,
+}
+
+const fn row(
+    scenario: &'static str,
+    key: &'static str,
+    label: &'static str,
+    better: Better,
+) -> Row {
+    Row {
+        scenario,
+        key,
+        label,
+        better,
+        combine: Combine::Median,
+        compare: true,
+    }
+}
+
+/// How much CPU each server got is context for its throughput, not a
+/// comparison.
+const fn share(scenario: &'static str) -> Row {
+    Row {
+        compare: false,
+        ..row(
+            scenario,
+            "server_cpu_share",
+            "server CPU share",
+            Better::Higher,
+        )
+    }
+}
+
+/// The generator's CPU share: context too (well under 1.0: it was not the
+/// bottleneck).
+const fn own_share(scenario: &'static str) -> Row {
+    Row {
+        compare: false,
+        ..row(
+            scenario,
+            "loadgen_cpu_share",
+            "load generator CPU share",
+            Better::Lower,
+        )
+    }
+}
+
+const ROWS: &[Row] = &[
+    row("echo", "acks_per_s", "acks/s", Better::Higher),
+    row("echo", "p50_us", "p50 µs", Better::Lower),
+    row("echo", "p99_us", "p99 µs", Better::Lower),
+    row(
         "echo",
         "server_cpu_us_per_op",
         "server CPU µs/ack",
         Better::Lower,
     ),
-    (
-        "echo",
-        "server_cpu_share",
-        "server CPU share",
-        Better::Higher,
-    ),
-    ("echo-pipelined", "acks_per_s", "acks/s", Better::Higher),
-    ("echo-pipelined", "p50_us", "p50 µs", Better::Lower),
-    ("echo-pipelined", "p99_us", "p99 µs", Better::Lower),
-    (
+    share("echo"),
+    own_share("echo"),
+    row("echo-pipelined", "acks_per_s", "acks/s", Better::Higher),
+    row("echo-pipelined", "p50_us", "p50 µs", Better::Lower),
+    row("echo-pipelined", "p99_us", "p99 µs", Better::Lower),
+    row(
         "echo-pipelined",
         "server_cpu_us_per_op",
         "server CPU µs/ack",
         Better::Lower,
     ),
-    (
-        "echo-pipelined",
-        "server_cpu_share",
-        "server CPU share",
-        Better::Higher,
-    ),
-    (
+    share("echo-pipelined"),
+    own_share("echo-pipelined"),
+    row(
         "fanout",
         "delivered_per_s",
         "delivered msgs/s",
         Better::Higher,
     ),
-    (
-        "fanout",
-        "delivered_ratio",
-        "delivered/expected",
-        Better::Higher,
-    ),
-    (
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "fanout",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
         "fanout",
         "server_cpu_us_per_op",
         "server CPU µs/msg",
         Better::Lower,
     ),
-    (
-        "fanout",
-        "server_cpu_share",
-        "server CPU share",
-        Better::Higher,
-    ),
-    ("idle", "kib_per_conn", "RSS KiB/connection", Better::Lower),
-    ("connect", "connects_per_s", "connects/s", Better::Higher),
-    ("connect", "p50_us", "p50 µs", Better::Lower),
-    ("connect", "p99_us", "p99 µs", Better::Lower),
-    (
+    share("fanout"),
+    own_share("fanout"),
+    row("idle", "kib_per_conn", "RSS KiB/connection", Better::Lower),
+    row("connect", "connects_per_s", "connects/s", Better::Higher),
+    row("connect", "p50_us", "p50 µs", Better::Lower),
+    row("connect", "p99_us", "p99 µs", Better::Lower),
+    row(
         "connect",
         "server_cpu_us_per_op",
         "server CPU µs/connect",
         Better::Lower,
     ),
-    (
-        "connect",
-        "server_cpu_share",
-        "server CPU share",
-        Better::Higher,
-    ),
+    share("connect"),
+    own_share("connect"),
 ];
 
-/// A server's result for one scenario: its figures, or why it has none.
-type Figures = Result<HashMap<String, String>, String>;
+/// Every round of one server on one scenario: figures, or why there are none.
+type Rounds = Vec<Result<HashMap<String, String>, String>>;
 
 pub fn run(args: &[String]) -> io::Result<()> {
     let [path] = args else {
@@ -101,11 +153,11 @@ pub fn run(args: &[String]) -> io::Result<()> {
     Ok(())
 }
 
-/// Parses the results file: servers in order of appearance, and figures by
-/// (server, scenario).
-fn parse(text: &str) -> (Vec<String>, HashMap<(String, String), Figures>) {
+/// Parses the results file: servers in order of appearance, and the rounds
+/// of each (server, scenario).
+fn parse(text: &str) -> (Vec<String>, HashMap<(String, String), Rounds>) {
     let mut servers: Vec<String> = Vec::new();
-    let mut results = HashMap::new();
+    let mut results: HashMap<(String, String), Rounds> = HashMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.splitn(3, '\t');
         let (Some(server), Some(scenario)) = (fields.next(), fields.next()) else {
@@ -123,12 +175,44 @@ fn parse(text: &str) -> (Vec<String>, HashMap<(String, String), Figures>) {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect()),
         };
-        results.insert((server.to_owned(), scenario.to_owned()), figures);
+        results
+            .entry((server.to_owned(), scenario.to_owned()))
+            .or_default()
+            .push(figures);
     }
     (servers, results)
 }
 
-/// The markdown table.
+/// A row's figure for one server: `None` when the scenario did not run,
+/// `Some(Err)` when every round failed.
+fn figure(rounds: Option<&Rounds>, row: &Row) -> Option<Result<f64, ()>> {
+    let rounds = rounds?;
+    let mut values: Vec<f64> = rounds
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.get(row.key)?.parse().ok())
+        .collect();
+    if values.is_empty() {
+        return rounds.iter().any(Result::is_err).then_some(Err(()));
+    }
+    values.sort_by(f64::total_cmp);
+    Some(Ok(match (row.combine, row.better) {
+        (Combine::Worst, Better::Higher) => values[0],
+        (Combine::Worst, Better::Lower) => values[values.len() - 1],
+        (Combine::Median, _) => median(&values),
+    }))
+}
+
+/// The median of sorted values.
+fn median(sorted: &[f64]) -> f64 {
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+/// The markdown table, then the failures.
 pub fn table(text: &str) -> String {
     let (servers, results) = parse(text);
     let mut out = String::from("| scenario | figure |");
@@ -141,34 +225,29 @@ pub fn table(text: &str) -> String {
     out += "\n|---|---|";
     out += &"---:|".repeat(servers.len() * 2 - 1);
     out += "\n";
-    for &(scenario, key, label, better) in ROWS {
-        let figure = |server: &str| -> Option<Result<f64, String>> {
-            match results.get(&(server.to_owned(), scenario.to_owned()))? {
-                Ok(figures) => figures.get(key)?.parse().ok().map(Ok),
-                Err(why) => Some(Err(why.clone())),
-            }
-        };
-        let values: Vec<_> = servers.iter().map(|s| figure(s)).collect();
+    for row in ROWS {
+        let values: Vec<_> = servers
+            .iter()
+            .map(|s| figure(results.get(&(s.clone(), row.scenario.to_owned())), row))
+            .collect();
         if values.iter().all(Option::is_none) {
             continue;
         }
-        let arrow = match better {
+        let arrow = match row.better {
             Better::Higher => "↑",
             Better::Lower => "↓",
         };
-        out += &format!("| {scenario} | {label} {arrow} |");
+        out += &format!("| {} | {} {arrow} |", row.scenario, row.label);
         for value in &values {
             out += &match value {
-                Some(Ok(v)) => format!(" {} |", show(key, *v)),
-                Some(Err(_)) => " failed |".to_owned(),
+                Some(Ok(v)) => format!(" {} |", show(row.key, *v)),
+                Some(Err(())) => " failed |".to_owned(),
                 None => " – |".to_owned(),
             };
         }
         for value in values.iter().skip(1) {
-            // How much CPU each server got is context, not a comparison.
-            let comparable = !key.ends_with("share");
             out += &match (&values[0], value) {
-                (Some(Ok(ours)), Some(Ok(theirs))) if comparable && *theirs != 0.0 => {
+                (Some(Ok(ours)), Some(Ok(theirs))) if row.compare && *theirs != 0.0 => {
                     format!(" {:.2}x |", ours / theirs)
                 }
                 _ => " – |".to_owned(),
@@ -176,18 +255,19 @@ pub fn table(text: &str) -> String {
         }
         out += "\n";
     }
-    for ((server, scenario), figures) in sorted(&results) {
-        if let Err(why) = figures {
-            out += &format!("\n{server} failed {scenario}: {why}\n");
-        }
+    let mut failures: Vec<_> = results
+        .iter()
+        .flat_map(|((server, scenario), rounds)| {
+            rounds
+                .iter()
+                .filter_map(move |r| r.as_ref().err().map(|why| (server, scenario, why)))
+        })
+        .collect();
+    failures.sort();
+    for (server, scenario, why) in failures {
+        out += &format!("\n{server} failed a round of {scenario}: {why}\n");
     }
     out
-}
-
-fn sorted(results: &HashMap<(String, String), Figures>) -> Vec<(&(String, String), &Figures)> {
-    let mut entries: Vec<_> = results.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    entries
 }
 
 /// A figure with the precision it deserves.
@@ -221,7 +301,28 @@ mod tests {
             table.contains("| echo | p50 µs ↓ | 10 | 20 | failed | 0.50x | – |"),
             "{table}"
         );
-        assert!(table.contains("c failed echo: boom"), "{table}");
+        assert!(table.contains("c failed a round of echo: boom"), "{table}");
         assert!(!table.contains("fanout"), "{table}");
+    }
+
+    #[test]
+    fn rounds_give_the_median_and_the_worst_delivery() {
+        let text = "a\tfanout\tdelivered_per_s=100 delivered_ratio=1.0\n\
+                    a\tfanout\tdelivered_per_s=300 delivered_ratio=0.9\n\
+                    a\tfanout\tERROR stalled\n\
+                    a\tfanout\tdelivered_per_s=200 delivered_ratio=1.0\n";
+        let table = table(text);
+        assert!(
+            table.contains("| fanout | delivered msgs/s ↑ | 200 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| fanout | delivered/expected ↑ | 0.9000 |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("a failed a round of fanout: stalled"),
+            "{table}"
+        );
     }
 }
