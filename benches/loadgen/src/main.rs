@@ -13,7 +13,7 @@
 //! ```text
 //! --path /socket.io/   --warmup 2 --duration 10 (seconds)
 //! --clients 500        echo clients        --depth 16 acks in flight (echo-pipelined)
-//! --receivers 1000     fanout receivers    --window 16 unfinished broadcasts
+//! --receivers 1000     fanout receivers    --window 64 unfinished broadcasts
 //! --connections 10000  idle connections    --concurrency 32 (connect loops; connects at once)
 //! --server-pid PID     the server, whose memory idle reads
 //! ```
@@ -61,7 +61,7 @@ impl Default for Options {
             clients: 500,
             depth: 16,
             receivers: 1000,
-            window: 16,
+            window: 64,
             connections: 10_000,
             concurrency: 32,
             server_pid: None,
