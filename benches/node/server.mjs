@@ -1,0 +1,30 @@
+// The bench contract on the Node reference server (socket.io 4.8), for
+// benches/run. `PORT=0 node server.mjs` listens on 127.0.0.1 and prints
+// `listening on 127.0.0.1:PORT`. Every setting is socket.io's default.
+//
+// - `echo`: acknowledged with the same arguments;
+// - `broadcast`: re-emitted as `msg`, with the same arguments, to every socket
+//   on `/`, the sender included.
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const httpServer = createServer();
+const io = new Server(httpServer);
+
+io.on("connection", (socket) => {
+  socket.on("echo", (...args) => {
+    const ack = typeof args.at(-1) === "function" ? args.pop() : null;
+    if (ack) ack(...args);
+  });
+  socket.on("broadcast", (...args) => {
+    if (typeof args.at(-1) === "function") args.pop();
+    io.emit("msg", ...args);
+  });
+});
+
+httpServer.listen(Number(process.env.PORT ?? 3000), "127.0.0.1", () => {
+  console.log(`listening on 127.0.0.1:${httpServer.address().port}`);
+});
+
+process.on("SIGTERM", () => process.exit(0));
+process.on("SIGINT", () => process.exit(0));
