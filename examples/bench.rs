@@ -49,6 +49,6 @@ fn register(io: &SocketIo) {
     });
     let all = io.of("/");
     main.on("broadcast", move |_socket, args, _ack| {
-        all.emit("msg", args)
+        all.emit("msg", args);
     });
 }
