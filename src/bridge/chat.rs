@@ -193,14 +193,6 @@ mod tests {
         client
     }
 
-    fn got(client: &TestClient, ns: &str) -> Vec<(String, Value)> {
-        client
-            .events(ns)
-            .into_iter()
-            .map(|(name, mut args)| (name, args.remove(0)))
-            .collect()
-    }
-
     fn ev(name: &str, payload: Value) -> (String, Value) {
         (name.to_owned(), payload)
     }
@@ -210,12 +202,12 @@ mod tests {
         let io = server();
         let (a, b, z) = (on(&io, "/"), on(&io, "/"), on(&io, "/chat"));
         a.emit("/", "message", json!(["hi"]));
-        assert_eq!(got(&a, "/"), [ev("message", json!("hi"))]);
-        assert!(got(&b, "/").is_empty());
+        assert_eq!(a.messages("/"), [ev("message", json!("hi"))]);
+        assert!(b.messages("/").is_empty());
         a.emit("/", "my event", json!([{"n": 1}]));
-        assert_eq!(got(&a, "/"), [ev("my response", json!({"n": 1}))]);
-        assert_eq!(got(&b, "/"), [ev("my response", json!({"n": 1}))]);
-        assert!(got(&z, "/chat").is_empty());
+        assert_eq!(a.messages("/"), [ev("my response", json!({"n": 1}))]);
+        assert_eq!(b.messages("/"), [ev("my response", json!({"n": 1}))]);
+        assert!(z.messages("/chat").is_empty());
     }
 
     #[test]
@@ -224,33 +216,33 @@ mod tests {
         let (a, b, c) = (on(&io, "/"), on(&io, "/"), on(&io, "/"));
         a.emit("/", "join", json!([{"username": "ann", "room": "r"}]));
         assert_eq!(
-            got(&a, "/"),
+            a.messages("/"),
             [ev("message", json!("ann has entered the room."))]
         );
         b.emit("/", "join", json!([{"username": "bob", "room": "r"}]));
         let entered = [ev("message", json!("bob has entered the room."))];
-        assert_eq!(got(&a, "/"), entered);
-        assert_eq!(got(&b, "/"), entered);
+        assert_eq!(a.messages("/"), entered);
+        assert_eq!(b.messages("/"), entered);
         b.emit("/", "leave", json!([{"username": "bob", "room": "r"}]));
         assert_eq!(
-            got(&a, "/"),
+            a.messages("/"),
             [ev("message", json!("bob has left the room."))]
         );
-        assert!(got(&b, "/").is_empty());
+        assert!(b.messages("/").is_empty());
 
         a.emit("/", "send_message", json!([{"room": "r", "content": "m1"}]));
         a.emit("/", "send_message", json!([{"room": "r", "content": "m2"}]));
         assert_eq!(
-            got(&a, "/"),
+            a.messages("/"),
             [
                 ev("newMessage/r", json!({"all_messages": ["m1"]})),
                 ev("newMessage/r", json!({"all_messages": ["m1", "m2"]}))
             ]
         );
-        assert!(got(&c, "/").is_empty());
+        assert!(c.messages("/").is_empty());
         c.emit("/", "join", json!([{"username": "x"}]));
         c.emit("/", "send_message", json!([{"content": "x"}]));
-        assert!(got(&c, "/").is_empty() && got(&a, "/").is_empty());
+        assert!(c.messages("/").is_empty() && a.messages("/").is_empty());
     }
 
     #[test]
@@ -259,8 +251,8 @@ mod tests {
         let (a, z) = (on(&io, "/"), on(&io, "/chat"));
         a.emit("/", "join", json!([{"username": "ann", "room": "r"}]));
         z.emit("/chat", "join", json!([{"username": "zed", "room": "r"}]));
-        got(&a, "/");
-        got(&z, "/chat");
+        a.messages("/");
+        z.messages("/chat");
         for m in ["z1", "z2", "z3"] {
             z.emit(
                 "/chat",
@@ -268,12 +260,12 @@ mod tests {
                 json!([{"room": "r", "content": m}]),
             );
         }
-        let last = got(&z, "/chat").pop().unwrap();
+        let last = z.messages("/chat").pop().unwrap();
         assert_eq!(
             last,
             ev("newMessage/r", json!({"all_messages": ["z2", "z3"]}))
         );
-        assert!(got(&a, "/").is_empty());
+        assert!(a.messages("/").is_empty());
     }
 
     #[test]
@@ -283,9 +275,9 @@ mod tests {
         a.emit("/", "join", json!([{"username": "ann", "room": "r"}]));
         a.emit("/", "send_message", json!([{"room": "r", "content": "m1"}]));
         b.emit("/", "join", json!([{"username": "bob", "room": "r"}]));
-        got(&a, "/");
+        a.messages("/");
         b.close();
-        assert!(got(&a, "/").is_empty());
+        assert!(a.messages("/").is_empty());
         a.close();
         let c = on(&io, "/");
         c.emit("/", "join", json!([{"username": "cy", "room": "r"}]));
@@ -295,7 +287,7 @@ mod tests {
             json!([{"room": "r", "content": "new"}]),
         );
         assert_eq!(
-            got(&c, "/").pop().unwrap(),
+            c.messages("/").pop().unwrap(),
             ev("newMessage/r", json!({"all_messages": ["new"]}))
         );
     }

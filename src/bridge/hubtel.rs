@@ -378,14 +378,6 @@ mod tests {
         client.emit("/", event, json!([payload]));
     }
 
-    fn got(client: &TestClient) -> Vec<(String, Value)> {
-        client
-            .events("/")
-            .into_iter()
-            .map(|(name, mut args)| (name, args.remove(0)))
-            .collect()
-    }
-
     fn ev(name: &str, payload: Value) -> (String, Value) {
         (name.to_owned(), payload)
     }
@@ -401,7 +393,7 @@ mod tests {
         let ea = env(&a_id, "ch1", None, "", "a");
         send(&a, "join-channel", ea.clone());
         assert_eq!(
-            got(&a),
+            a.messages("/"),
             [
                 ev("join-channel", ea),
                 ev(
@@ -419,24 +411,24 @@ mod tests {
                 json!({"roomChannel": "ch1", "count": 2, "total": 2}),
             ),
         ];
-        assert_eq!(got(&a), both);
-        assert_eq!(got(&b), both);
+        assert_eq!(a.messages("/"), both);
+        assert_eq!(b.messages("/"), both);
         send(&c, "join-channel", env(&c_id, "ch2", None, "", "c"));
-        got(&c);
-        assert!(got(&a).is_empty(), "ch2 news stays in ch2");
+        c.messages("/");
+        assert!(a.messages("/").is_empty(), "ch2 news stays in ch2");
 
         let hello = env(&a_id, "ch1", None, "hello", "a");
         send(&a, "ch1", hello.clone());
-        assert_eq!(got(&a), [ev("ch1", hello.clone())]);
-        assert_eq!(got(&b), [ev("ch1", hello)]);
-        assert!(got(&c).is_empty() && got(&d).is_empty());
+        assert_eq!(a.messages("/"), [ev("ch1", hello.clone())]);
+        assert_eq!(b.messages("/"), [ev("ch1", hello)]);
+        assert!(c.messages("/").is_empty() && d.messages("/").is_empty());
         send(&d, "ch1", env("d", "ch1", None, "spoof", "d"));
-        assert!(got(&a).is_empty(), "non-members cannot post");
+        assert!(a.messages("/").is_empty(), "non-members cannot post");
 
         let leave = env(&b_id, "ch1", None, "", "b");
         send(&b, "leave-channel", leave.clone());
         assert_eq!(
-            got(&a),
+            a.messages("/"),
             [
                 ev("leave-channel", leave),
                 ev(
@@ -445,20 +437,20 @@ mod tests {
                 )
             ]
         );
-        assert!(got(&b).is_empty());
+        assert!(b.messages("/").is_empty());
 
         send(&b, "join-channel", eb.clone());
-        got(&a);
-        got(&b);
+        a.messages("/");
+        b.messages("/");
         send(&a, "join-channel", env(&a_id, "ch1", None, "", "a"));
         send(&a, "leave-channel", env(&a_id, "ch9", None, "", "a"));
         assert!(
-            got(&a).is_empty() && got(&b).is_empty(),
+            a.messages("/").is_empty() && b.messages("/").is_empty(),
             "no-ops emit nothing"
         );
         b.close();
         assert_eq!(
-            got(&a),
+            a.messages("/"),
             [
                 ev("leave-channel", eb),
                 ev(
@@ -478,7 +470,7 @@ mod tests {
         let ra = env(&a_id, "ch1", Some("r1"), "", "a");
         send(&a, "join-room", ra.clone());
         assert_eq!(
-            got(&a),
+            a.messages("/"),
             [
                 ev("join-room", ra),
                 ev(
@@ -489,26 +481,26 @@ mod tests {
         );
         let rb = env(&b_id, "ch1", Some("r1"), "", "b");
         send(&b, "join-room", rb.clone());
-        assert_eq!(got(&a).len(), 2);
-        got(&b);
+        assert_eq!(a.messages("/").len(), 2);
+        b.messages("/");
         send(&c, "join-room", env(&c_id, "ch2", Some("r1"), "", "c"));
-        got(&c);
+        c.messages("/");
 
         let hi = env(&a_id, "ch1", Some("r1"), "hi", "a");
         send(&a, "notify-room", hi.clone());
-        assert_eq!(got(&a), [ev("notify-room", hi.clone())]);
-        assert_eq!(got(&b), [ev("notify-room", hi)]);
-        assert!(got(&c).is_empty(), "same roomId, other channel");
+        assert_eq!(a.messages("/"), [ev("notify-room", hi.clone())]);
+        assert_eq!(b.messages("/"), [ev("notify-room", hi)]);
+        assert!(c.messages("/").is_empty(), "same roomId, other channel");
 
         // B is in channel ch1, A only in its room: channel posts skip A.
         send(&b, "join-channel", env(&b_id, "ch1", None, "", "b"));
-        got(&b);
+        b.messages("/");
         send(&b, "ch1", env(&b_id, "ch1", None, "x", "b"));
-        assert!(got(&a).is_empty());
-        got(&b);
+        assert!(a.messages("/").is_empty());
+        b.messages("/");
 
         b.close();
-        assert_eq!(got(&a), [ev("leave-room", rb)]);
+        assert_eq!(a.messages("/"), [ev("leave-room", rb)]);
     }
 
     #[test]
@@ -524,13 +516,13 @@ mod tests {
         );
         send(&a, "join-room", env(&a_id, "ch1", None, "", "a"));
         send(&a, "join-channel", json!("ch1"));
-        assert!(got(&a).is_empty());
+        assert!(a.messages("/").is_empty());
         assert!(!a.is_closed());
         // §2.4 #14: falls back to source.channel.
         let mut e = env(&a_id, "ch3", None, "", "a");
         e["data"]["roomChannel"] = json!("");
         send(&a, "join-channel", e);
-        let events = got(&a);
+        let events = a.messages("/");
         assert_eq!(events[1].1["roomChannel"], "ch3");
     }
 }

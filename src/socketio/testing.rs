@@ -247,6 +247,16 @@ impl TestClient {
         events
     }
 
+    /// Takes the events sent on `namespace` so far, each with its one
+    /// argument (`null` for an event sent with none): the shape of
+    /// applications whose events carry a single payload.
+    pub fn messages(&self, namespace: &str) -> Vec<(String, Value)> {
+        self.events(namespace)
+            .into_iter()
+            .map(|(name, args)| (name, args.into_iter().next().unwrap_or(Value::Null)))
+            .collect()
+    }
+
     /// Decodes what was sent, hands each packet to `keep`, and puts back the
     /// ones it keeps.
     fn retain_packets(&self, mut keep: impl FnMut(&Packet) -> bool) {
