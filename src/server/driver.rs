@@ -88,9 +88,17 @@ impl SessionHandle {
     }
 
     fn send(&self, data: Data) -> Result<(), SendError> {
-        let result = self.core().send(data);
+        let (result, poll_pending) = {
+            let mut core = self.core();
+            (core.send(data), core.is_poll_pending())
+        };
         if result.is_ok() {
-            self.changed();
+            self.driver_wake.notify_one();
+            // Only a waiting GET cares; a WebSocket session never has one
+            // (and a broadcast calls this once per receiver).
+            if poll_pending {
+                self.poll_wake.notify_one();
+            }
         }
         result
     }
