@@ -565,9 +565,7 @@ async fn close_polling(ctx: &Ctx) -> Verdict {
     let sid = open_polling(ctx, path).await?;
     let pending = pending_poll(ctx, path, &sid).await;
     post_ok(ctx, path, &sid, "1").await?;
-    let response = join(pending).await?;
-    expect_eq("pending GET status", 200, response.status)?;
-    expect_eq("pending GET body", quote("6"), quote(&response.text()))?;
+    expect_pending_answer(pending, "6").await?;
     expect_session_gone(ctx, path, &sid).await
 }
 
@@ -584,9 +582,7 @@ async fn upgrade(ctx: &Ctx) -> Verdict {
     ws.send_text("2probe").await?;
     let probe = ws.next(within).await?;
     expect_eq("probe answer", Frame::Text("3probe".into()), probe)?;
-    let response = join(pending).await?;
-    expect_eq("pending GET status", 200, response.status)?;
-    expect_eq("pending GET body", quote("6"), quote(&response.text()))?;
+    expect_pending_answer(pending, "6").await?;
     ws.send_text("5").await?;
     ws.send_text("4upgraded").await?;
     let echo = next_non_ping(&mut ws, within).await?;
@@ -631,9 +627,7 @@ async fn concurrent_get(ctx: &Ctx) -> Verdict {
             quote(&second.text())
         ));
     }
-    let first = join(pending).await?;
-    expect_eq("pending GET status", 200, first.status)?;
-    expect_eq("pending GET body", quote("1"), quote(&first.text()))?;
+    expect_pending_answer(pending, "1").await?;
     expect_session_gone(ctx, path, &sid).await
 }
 
@@ -735,6 +729,16 @@ async fn second_websocket(ctx: &Ctx) -> Verdict {
     )?;
     ws.close().await;
     Ok(())
+}
+
+/// The pending GET ends with HTTP 200 and exactly `body`.
+async fn expect_pending_answer(
+    pending: tokio::task::JoinHandle<Result<Response, String>>,
+    body: &str,
+) -> Verdict {
+    let response = join(pending).await?;
+    expect_eq("pending GET status", 200, response.status)?;
+    expect_eq("pending GET body", quote(body), quote(&response.text()))
 }
 
 async fn join<T>(task: tokio::task::JoinHandle<Result<T, String>>) -> Result<T, String> {
