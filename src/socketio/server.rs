@@ -1723,14 +1723,10 @@ mod tests {
     #[test]
     fn ack_from_client_or_timeout() {
         let mut sim = Sim::new();
-        let sockets = Arc::new(Mutex::new(Vec::new()));
-        let keep = sockets.clone();
-        sim.io
-            .namespace("/")
-            .on_connect(move |s| lock(&keep).push(s.clone()));
+        sim.io.namespace("/");
         let conn = sim.client(100);
-        sim.connect(&conn);
-        let socket = lock(&sockets)[0].clone();
+        let id = sim.connect(&conn);
+        let socket = sim.io.socket("/", &id).expect("connected");
         let results = Arc::new(Mutex::new(Vec::new()));
         for _ in 0..2 {
             let results = results.clone();
@@ -1776,16 +1772,12 @@ mod tests {
     #[test]
     fn rooms_decide_who_receives_a_broadcast() {
         let mut sim = Sim::new();
-        let sockets = Arc::new(Mutex::new(Vec::new()));
-        let keep = sockets.clone();
-        sim.io
-            .namespace("/")
-            .on_connect(move |s| lock(&keep).push(s.clone()));
+        sim.io.namespace("/");
         let conns: Vec<_> = (0..3).map(|_| sim.client(100)).collect();
-        for c in &conns {
-            sim.connect(c);
-        }
-        let s = lock(&sockets).clone();
+        let s: Vec<Socket> = conns
+            .iter()
+            .map(|c| sim.io.socket("/", &sim.connect(c)).expect("connected"))
+            .collect();
         s[0].join("r");
         s[1].join("r");
         let received = |ops: Operators| {
