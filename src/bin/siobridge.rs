@@ -301,6 +301,10 @@ impl Handler for Logged {
         self.inner.on_message(socket, data);
     }
 
+    fn on_messages(&self, socket: &EngineSocket, messages: &mut dyn Iterator<Item = Data>) {
+        self.inner.on_messages(socket, messages);
+    }
+
     fn on_upgrade(&self, socket: &EngineSocket) {
         self.log.at(Level::Debug, || {
             format!("session {} upgraded", socket.sid().as_str())

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::admission::Permit;
-use super::{Shared, Stats, lock};
+use super::{Handler, Shared, Stats, lock};
 use crate::engineio::{
     CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
 };
@@ -173,6 +173,7 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
     shared.handler.on_open(&socket);
     let mut frames = Vec::new();
     let mut events = Vec::new();
+    let mut messages = Vec::new();
     loop {
         if let Some(incoming) = lock(&handle.incoming_ws).take() {
             // Only one WebSocket per session: a newer probe replaces nothing
@@ -199,20 +200,26 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
             handle.poll_wake.notify_one();
         }
 
-        // 2. Hand events to the application, outside the lock.
+        // 2. Hand events to the application, outside the lock, in order;
+        //    messages in a row go as one batch.
         for event in events.drain(..) {
             match event {
                 Event::Message(data) => {
                     shared.stats.received(&data);
-                    shared.handler.on_message(&socket, data);
+                    messages.push(data);
                 }
                 Event::Upgraded => {
+                    hand_over(&*shared.handler, &socket, &mut messages);
                     shared.stats.upgraded();
                     shared.handler.on_upgrade(&socket);
                 }
-                Event::Closed(reason) => shared.handler.on_close(&socket, reason),
+                Event::Closed(reason) => {
+                    hand_over(&*shared.handler, &socket, &mut messages);
+                    shared.handler.on_close(&socket, reason);
+                }
             }
         }
+        hand_over(&*shared.handler, &socket, &mut messages);
 
         // 3. Write to the WebSocket.
         if let Some(socket_ws) = ws.as_mut()
@@ -255,6 +262,13 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
     }
     shared.sessions().remove(&handle.sid);
     shared.session_removed.notify_waiters();
+}
+
+/// Hands the messages gathered so far to the handler, as one batch.
+fn hand_over(handler: &dyn Handler, socket: &EngineSocket, messages: &mut Vec<Data>) {
+    if !messages.is_empty() {
+        handler.on_messages(socket, &mut messages.drain(..));
+    }
 }
 
 /// What became of the WebSocket after one read.

@@ -226,6 +226,16 @@ pub trait Handler: Send + Sync + 'static {
     fn on_open(&self, _socket: &EngineSocket) {}
     /// The client sent a message.
     fn on_message(&self, socket: &EngineSocket, data: Data);
+    /// The client sent these messages together (one WebSocket read, one
+    /// polling POST), in order. By default each goes to
+    /// [`on_message`](Self::on_message); a handler may rather treat them as
+    /// one batch (the Socket.IO handler then queues the answers of the whole
+    /// batch receiver by receiver).
+    fn on_messages(&self, socket: &EngineSocket, messages: &mut dyn Iterator<Item = Data>) {
+        for data in messages {
+            self.on_message(socket, data);
+        }
+    }
     /// The session moved from polling to WebSocket.
     fn on_upgrade(&self, _socket: &EngineSocket) {}
     /// The session ended; no other call follows for it.

@@ -69,6 +69,10 @@ impl Handler for SocketIoHandler {
         self.io.handle_message(socket.sid(), data);
     }
 
+    fn on_messages(&self, socket: &EngineSocket, messages: &mut dyn Iterator<Item = Data>) {
+        self.io.handle_messages(socket.sid(), messages);
+    }
+
     fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
         self.io.handle_close(socket.sid(), reason.as_str());
     }

@@ -19,6 +19,7 @@ pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode
 pub mod ack_future;
 pub mod adapter;
 pub mod args;
+mod outbox;
 pub mod rate;
 pub mod server;
 pub mod testing;

@@ -12,7 +12,6 @@
 //! [`Packet::attachments`] as its own binary Engine.IO message after the text.
 
 use std::fmt;
-use std::fmt::Write as _;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -242,7 +241,8 @@ impl Packet {
     /// `attachments.len()`; the attachments themselves follow as separate
     /// binary messages.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
+        // serde_json's own first guess; one growth at most for most events.
+        let mut out = String::with_capacity(128);
         self.encode_into(&mut out);
         out
     }
@@ -250,23 +250,48 @@ impl Packet {
     /// Appends the text part of this packet to `out` (see
     /// [`encode`](Self::encode)).
     pub fn encode_into(&self, out: &mut String) {
-        out.push(self.kind.as_char());
-        // Writing to a String cannot fail; the fmt::Result is always Ok.
+        // JSON is written as bytes (serde_json's writer), not through
+        // `Display`, whose formatter costs a call and a bounds check per
+        // token; the bytes are UTF-8 by construction, checked once at the end.
+        let mut bytes = std::mem::take(out).into_bytes();
+        bytes.push(self.kind.as_char() as u8);
         if self.kind.is_binary() {
-            let _ = write!(out, "{}-", self.attachments.len());
+            push_decimal(&mut bytes, self.attachments.len() as u64);
+            bytes.push(b'-');
         }
         if !self.namespace.is_empty() && self.namespace != MAIN_NAMESPACE {
-            out.push_str(&self.namespace);
-            out.push(',');
+            bytes.extend_from_slice(self.namespace.as_bytes());
+            bytes.push(b',');
         }
         if let Some(id) = self.ack_id {
-            let _ = write!(out, "{id}");
+            push_decimal(&mut bytes, id);
         }
         if let Some(data) = &self.data {
-            // `Value`'s Display is compact JSON, like JSON.stringify.
-            let _ = write!(out, "{data}");
+            // Compact JSON, like JSON.stringify. Serializing a `Value` into
+            // a `Vec` cannot fail.
+            let _ = serde_json::to_writer(&mut bytes, data);
+        }
+        *out = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    out.extend_from_slice(&digits[at..]);
 }
 
 #[cfg(test)]
@@ -312,6 +337,18 @@ mod tests {
             Packet::event("/admin", vec![json!("foo")], Some(13)).encode(),
             r#"2/admin,13["foo"]"#
         );
+    }
+
+    #[test]
+    fn ack_ids_and_attachment_counts_are_written_in_decimal() {
+        assert_eq!(Packet::ack("/", vec![], 0).encode(), "30[]");
+        assert_eq!(
+            Packet::ack("/", vec![json!("é")], u64::MAX).encode(),
+            format!("3{}[\"é\"]", u64::MAX)
+        );
+        let attachments = vec![Bytes::new(); 10];
+        let p = Packet::ack_with_binary("/", vec![], 7, attachments);
+        assert_eq!(p.encode(), "610-7[]");
     }
 
     #[test]

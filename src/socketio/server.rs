@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::ack_future::{AckFuture, ack_future};
-use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
+use super::adapter::{Adapter, InMemoryAdapter};
 use super::args::Args;
 use super::binary::Decoder;
+use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
 use super::parse::Limits;
 use super::rate::{RateLimit, TokenBucket};
@@ -332,8 +333,9 @@ impl AckSender {
         let args = args.into();
         let packet =
             Packet::ack_with_binary(&*self.socket.namespace, args.values, self.id, args.binary);
-        let io = self.socket.io.clone();
-        io.transmit_to_socket(&self.socket.id, &packet, false);
+        self.socket
+            .io
+            .transmit(self.socket.target(), &packet, false);
     }
 }
 
@@ -379,7 +381,12 @@ impl Socket {
     /// Sends event `event` to this socket.
     pub fn emit(&self, event: &str, args: impl Into<Args>) {
         let packet = event_packet(&self.namespace, event, args.into(), None);
-        self.io.transmit_to_socket(&self.id, &packet, false);
+        self.io.transmit(self.target(), &packet, false);
+    }
+
+    /// This socket alone, as an emit target.
+    fn target(&self) -> Target {
+        Target::socket(self.namespace.clone(), self.id.clone())
     }
 
     /// Sends event `event` to this socket, asking for an ack; `callback`
@@ -412,7 +419,7 @@ impl Socket {
         };
         io.wake_timer();
         let packet = event_packet(&self.namespace, event, args.into(), Some(id));
-        io.transmit_to_socket(&self.id, &packet, false);
+        io.transmit(self.target(), &packet, false);
     }
 
     /// Sends event `event` to this socket asking for an ack, and returns the
@@ -490,24 +497,25 @@ impl Socket {
     /// (`socket.broadcast`).
     pub fn broadcast(&self) -> Operators {
         let mut ops = Operators::new(self.io.clone(), self.namespace.clone());
-        ops.except_socket = Some(self.id.clone());
+        ops.target.except_socket = Some(self.id.clone());
         ops
     }
 
     /// Operators for this socket alone, marked volatile: the message is
     /// dropped rather than queued when the client is behind.
     pub fn volatile(&self) -> Operators {
-        let mut ops = Operators::new(self.io.clone(), self.namespace.clone());
-        ops.only_socket = Some(self.id.clone());
-        ops.volatile = true;
-        ops
+        Operators {
+            io: self.io.clone(),
+            target: self.target(),
+            volatile: true,
+        }
     }
 
     /// Makes the socket leave its namespace: the client gets DISCONNECT
     /// ("io server disconnect") and the socket "server namespace disconnect".
     pub fn disconnect(&self) {
         let packet = Packet::disconnect(&*self.namespace);
-        self.io.transmit_to_socket(&self.id, &packet, false);
+        self.io.transmit(self.target(), &packet, false);
         self.io
             .remove_socket(&self.id, DisconnectReason::ServerNamespaceDisconnect);
     }
@@ -524,7 +532,7 @@ impl Socket {
                 .map(|c| c.conn.clone())
         };
         if let Some(conn) = conn {
-            conn.close();
+            self.io.close_conn(&conn);
         }
     }
 }
@@ -536,10 +544,7 @@ impl Socket {
 #[derive(Clone)]
 pub struct Operators {
     io: SocketIo,
-    namespace: Arc<str>,
-    options: BroadcastOptions,
-    except_socket: Option<Arc<str>>,
-    only_socket: Option<Arc<str>>,
+    target: Target,
     volatile: bool,
 }
 
@@ -547,23 +552,20 @@ impl Operators {
     fn new(io: SocketIo, namespace: Arc<str>) -> Operators {
         Operators {
             io,
-            namespace,
-            options: BroadcastOptions::default(),
-            except_socket: None,
-            only_socket: None,
+            target: Target::namespace(namespace),
             volatile: false,
         }
     }
 
     /// Also reaches sockets in `room` (no room at all means every socket).
     pub fn to(mut self, room: &str) -> Operators {
-        self.options.rooms.push(room.to_owned());
+        self.target.options.rooms.push(room.to_owned());
         self
     }
 
     /// Leaves out sockets in `room`.
     pub fn except(mut self, room: &str) -> Operators {
-        self.options.except.push(room.to_owned());
+        self.target.options.except.push(room.to_owned());
         self
     }
 
@@ -577,7 +579,7 @@ impl Operators {
     pub fn socket_ids(&self) -> Vec<String> {
         let state = self.io.state();
         let mut ids: Vec<String> = state
-            .targets(self)
+            .targets(&self.target)
             .iter()
             .map(|id| id.to_string())
             .collect();
@@ -586,22 +588,13 @@ impl Operators {
     }
 
     /// Sends the event to every socket reached, and says how many that was.
-    /// The packet is encoded once and its bytes shared by all receivers,
-    /// under one lock of the server state (receivers are resolved and queued
-    /// in one pass).
+    /// The packet is encoded once and its bytes shared by all receivers.
+    /// Made by a handler, the emit is queued when the batch of messages in
+    /// hand has been handled (see [`SocketIo::handle_messages`]).
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> usize {
-        let packet = event_packet(&self.namespace, event, args.into(), None);
-        let messages = encode_messages(&packet);
-        let io = &self.io;
-        let mut state = io.state();
-        let targets = state.targets(self);
-        let mut actions = Vec::new();
-        for id in &targets {
-            actions.extend(io.queue_locked(&mut state, id, &messages, self.volatile));
-        }
-        drop(state);
-        io.defer(actions);
-        targets.len()
+        let packet = event_packet(&self.target.namespace, event, args.into(), None);
+        self.io
+            .transmit(self.target.clone(), &packet, self.volatile)
     }
 
     /// Sends the event to every socket reached, each with its own ack id;
@@ -620,7 +613,7 @@ impl Operators {
         let mut sends = Vec::new();
         {
             let mut state = io.state();
-            let targets = state.targets(self);
+            let targets = state.targets(&self.target);
             if targets.is_empty() {
                 drop(state);
                 callback(Ok(Vec::new()));
@@ -648,8 +641,9 @@ impl Operators {
         }
         io.wake_timer();
         for (id, ack) in sends {
-            let packet = event_packet(&self.namespace, event, args.clone(), Some(ack));
-            io.transmit_to_socket(&id, &packet, self.volatile);
+            let packet = event_packet(&self.target.namespace, event, args.clone(), Some(ack));
+            let target = Target::socket(self.target.namespace.clone(), id);
+            io.transmit(target, &packet, self.volatile);
         }
     }
 
@@ -670,16 +664,16 @@ impl Operators {
     /// Makes every socket reached leave `room`.
     pub fn leave(&self, room: &str) {
         let mut state = self.io.state();
-        for id in state.targets(self) {
-            state.leave(&self.namespace, &id, room);
+        for id in state.targets(&self.target) {
+            state.leave(&self.target.namespace, &id, room);
         }
     }
 
     /// Makes every socket reached join `room`.
     pub fn join(&self, room: &str) {
         let mut state = self.io.state();
-        for id in state.targets(self) {
-            state.join(&self.namespace, &id, room);
+        for id in state.targets(&self.target) {
+            state.join(&self.target.namespace, &id, room);
         }
     }
 }
@@ -755,6 +749,11 @@ struct State {
     next_group: u64,
     /// reason → sockets that left for it, since the server started.
     disconnects: HashMap<String, u64>,
+    /// Counts every change of who is in which room or namespace: emits to
+    /// the same target share resolved receivers only while it stands still.
+    membership: u64,
+    /// The emits of the batch in progress ([`SocketIo::handle_messages`]).
+    outbox: Outbox,
 }
 
 impl State {
@@ -764,17 +763,19 @@ impl State {
         };
         if let Some(adapter) = self.adapters.get_mut(namespace) {
             adapter.join(id, room);
+            self.membership += 1;
         }
     }
 
     fn leave(&mut self, namespace: &str, id: &str, room: &str) {
         if let Some(adapter) = self.adapters.get_mut(namespace) {
             adapter.leave(id, room);
+            self.membership += 1;
         }
     }
 
-    /// The sockets a broadcast reaches.
-    fn targets(&self, ops: &Operators) -> Vec<Arc<str>> {
+    /// The sockets an emit to `target` reaches.
+    fn targets(&self, ops: &Target) -> Vec<Arc<str>> {
         if let Some(only) = &ops.only_socket {
             return self
                 .sockets
@@ -790,6 +791,16 @@ impl State {
             targets.retain(|id| id != except);
         }
         targets
+    }
+
+    /// The client and connection of every socket an emit to `target`
+    /// reaches.
+    fn receivers(&self, target: &Target) -> Vec<Receiver> {
+        self.targets(target)
+            .iter()
+            .filter_map(|id| self.sockets.get(id))
+            .map(|socket| (socket.client, socket.conn.clone()))
+            .collect()
     }
 }
 
@@ -1025,24 +1036,38 @@ impl SocketIo {
 
     /// An Engine.IO message from client `sid`.
     pub fn handle_message(&self, sid: Sid, data: Data) {
-        let actions = {
-            let mut state = self.state();
-            let Some(client) = state.clients.get_mut(&sid) else {
-                return;
+        self.handle_messages(sid, [data]);
+    }
+
+    /// Engine.IO messages from client `sid` that arrived together (one read
+    /// of its WebSocket, one polling POST), in order: each is handled as by
+    /// [`handle_message`](Self::handle_message), but the emits their
+    /// handlers make on this thread are queued when the last one is done,
+    /// receiver by receiver (see the `outbox` module). Packets reach each
+    /// receiver in the order they were emitted either way.
+    pub fn handle_messages(&self, sid: Sid, messages: impl IntoIterator<Item = Data>) {
+        let batch = Batch::open(self);
+        for data in messages {
+            let actions = {
+                let mut state = self.state();
+                let Some(client) = state.clients.get_mut(&sid) else {
+                    break;
+                };
+                let decoded = match data {
+                    Data::Text(text) => client.decoder.decode_text(&text),
+                    Data::Binary(bytes) => client.decoder.decode_binary(bytes),
+                };
+                match decoded {
+                    Ok(None) => continue,
+                    Ok(Some(packet)) => self.on_packet(&mut state, sid, packet),
+                    // socket.io-protocol v5: a malformed packet closes the
+                    // connection (the reference: "parse error").
+                    Err(_) => self.drop_client(&mut state, sid, DisconnectReason::ParseError),
+                }
             };
-            let decoded = match data {
-                Data::Text(text) => client.decoder.decode_text(&text),
-                Data::Binary(bytes) => client.decoder.decode_binary(bytes),
-            };
-            match decoded {
-                Ok(None) => return,
-                Ok(Some(packet)) => self.on_packet(&mut state, sid, packet),
-                // socket.io-protocol v5: a malformed packet closes the
-                // connection (the reference: "parse error").
-                Err(_) => self.drop_client(&mut state, sid, DisconnectReason::ParseError),
-            }
-        };
-        self.run(actions);
+            self.run(actions);
+        }
+        drop(batch);
         self.run_deferred();
     }
 
@@ -1232,6 +1257,9 @@ impl SocketIo {
     /// is then dropped as a slow consumer.
     fn rate_limit(&self, state: &mut State, id: &str) -> Vec<Action> {
         self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+        // The DISCONNECT below is sent directly: what was emitted before it
+        // goes first.
+        self.defer(self.flush_locked(state));
         let target = state.sockets.get(id).and_then(|s| {
             let conn = state.clients.get(&s.client)?.conn.clone();
             Some((s.client, conn, s.namespace.clone()))
@@ -1259,6 +1287,7 @@ impl SocketIo {
         conn: &Arc<dyn Conn>,
         error: &Packet,
     ) -> Vec<Action> {
+        self.defer(self.flush_locked(state));
         match conn.send(Data::from(error.encode())) {
             Err(SendError::Full) => {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -1319,6 +1348,7 @@ impl SocketIo {
         if let Some(adapter) = state.adapters.get_mut(&socket.namespace) {
             adapter.remove_socket(&id);
         }
+        state.membership += 1;
         *state
             .disconnects
             .entry(reason.as_str().to_owned())
@@ -1386,7 +1416,7 @@ impl SocketIo {
                         f(&socket, &reason);
                     }
                 }
-                Action::Close(conn) => conn.close(),
+                Action::Close(conn) => self.close_conn(&conn),
             }
         }
     }
@@ -1415,6 +1445,10 @@ impl SocketIo {
             if client.sockets.contains_key(&ns_name) {
                 return;
             }
+            // The answer below is sent directly: what was emitted before it
+            // goes first.
+            let flushed = self.flush_locked(&mut state);
+            self.defer(flushed);
             // The answer goes first: a socket whose CONNECT was lost would
             // get events its client never asked for.
             let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
@@ -1459,6 +1493,7 @@ impl SocketIo {
             adapter.add_socket(&id);
             // Every socket is in the room named by its own id.
             adapter.join(&id, &id);
+            state.membership += 1;
         }
         let socket = Socket {
             io: self.clone(),
@@ -1471,51 +1506,100 @@ impl SocketIo {
         }
     }
 
-    fn transmit_to_socket(&self, id: &str, packet: &Packet, volatile: bool) {
-        self.transmit_encoded(id, &encode_messages(packet), volatile);
-    }
-
-    /// Queues already-encoded messages for one socket. A full queue drops a
-    /// volatile message; for any other, the client is a slow consumer and is
-    /// disconnected (never a silent loss).
-    fn transmit_encoded(&self, id: &str, messages: &[Data], volatile: bool) {
-        let actions = {
-            let mut state = self.state();
-            self.queue_locked(&mut state, id, messages, volatile)
+    /// Sends `packet` to the sockets `target` reaches, and says how many
+    /// that was. Within a batch on this thread the packet waits in the
+    /// outbox; otherwise it is queued on each receiver's connection now.
+    fn transmit(&self, target: Target, packet: &Packet, volatile: bool) -> usize {
+        let packet = Queued {
+            messages: encode_messages(packet),
+            volatile,
         };
-        self.defer(actions);
-    }
-
-    /// Queues `messages` on the connection of socket `id`, with the state
-    /// locked. When the queue is full, a volatile message is dropped; for any
-    /// other, or a volatile one that no longer fits after its first message,
-    /// the client is a slow consumer: it is dropped (never a silent loss)
-    /// and the returned actions end it.
-    fn queue_locked(
-        &self,
-        state: &mut State,
-        id: &str,
-        messages: &[Data],
-        volatile: bool,
-    ) -> Vec<Action> {
-        let Some(socket) = state.sockets.get(id) else {
-            return Vec::new();
-        };
-        let (sid, conn) = (socket.client, &socket.conn);
-        for (i, message) in messages.iter().enumerate() {
-            match conn.send(message.clone()) {
-                Ok(()) => {}
-                // Only a whole packet may be dropped: once its text is
-                // queued, missing attachments would corrupt the stream.
-                Err(SendError::Full) if volatile && i == 0 => return Vec::new(),
-                Err(SendError::Full) => {
-                    self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                    return self.drop_client(state, sid, DisconnectReason::SlowConsumer);
-                }
-                Err(SendError::Closed | SendError::Unencodable) => return Vec::new(),
+        let mut state = self.state();
+        if state.outbox.is_open_here() {
+            let membership = state.membership;
+            let packet = match state.outbox.append(&target, membership, packet) {
+                Ok(reached) => return reached,
+                Err(packet) => packet,
+            };
+            let receivers = state.receivers(&target);
+            let reached = receivers.len();
+            if state.outbox.is_full_for(reached) {
+                let actions = self.flush_locked(&mut state);
+                self.defer(actions);
+            }
+            state.outbox.push(target, membership, receivers, packet);
+            return reached;
+        }
+        let receivers = state.receivers(&target);
+        let mut actions = Vec::new();
+        for (sid, conn) in &receivers {
+            if let Err(drop) = self.queue(&mut state, *sid, conn, std::slice::from_ref(&packet)) {
+                actions.extend(drop);
             }
         }
-        Vec::new()
+        drop(state);
+        self.defer(actions);
+        receivers.len()
+    }
+
+    /// Queues `packets` on one receiver's connection. When its queue is
+    /// full, a volatile packet is dropped; for any other, or a volatile one
+    /// that no longer fits after its first message, the client is a slow
+    /// consumer: it is dropped (never a silent loss), and the error holds
+    /// the actions that end it.
+    fn queue(
+        &self,
+        state: &mut State,
+        sid: Sid,
+        conn: &Arc<dyn Conn>,
+        packets: &[Queued],
+    ) -> Result<(), Vec<Action>> {
+        for packet in packets {
+            for (i, message) in packet.messages.iter().enumerate() {
+                match conn.send(message.clone()) {
+                    Ok(()) => {}
+                    // Only a whole packet may be dropped: once its text is
+                    // queued, missing attachments would corrupt the stream.
+                    Err(SendError::Full) if packet.volatile && i == 0 => break,
+                    Err(SendError::Full) => {
+                        self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                        return Err(self.drop_client(state, sid, DisconnectReason::SlowConsumer));
+                    }
+                    Err(SendError::Closed) => return Ok(()),
+                    Err(SendError::Unencodable) => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues what waits in the outbox, group by group and, in each group,
+    /// receiver by receiver. Returns the actions that end slow consumers.
+    fn flush_locked(&self, state: &mut State) -> Vec<Action> {
+        if state.outbox.is_empty() {
+            return Vec::new();
+        }
+        let mut actions = Vec::new();
+        let mut dropped = Vec::new();
+        for group in state.outbox.take() {
+            for (sid, conn) in &group.receivers {
+                if dropped.contains(sid) {
+                    continue;
+                }
+                if let Err(drop) = self.queue(state, *sid, conn, &group.packets) {
+                    dropped.push(*sid);
+                    actions.extend(drop);
+                }
+            }
+        }
+        actions
+    }
+
+    /// Closes a connection, after queueing what was emitted before.
+    fn close_conn(&self, conn: &Arc<dyn Conn>) {
+        let actions = self.flush_locked(&mut self.state());
+        self.defer(actions);
+        conn.close();
     }
 
     /// Runs `actions` once the current emit returned: at the end of the
@@ -1535,6 +1619,35 @@ impl SocketIo {
                 return;
             }
             self.run(actions);
+        }
+    }
+}
+
+/// A batch of messages in progress on this thread: while it lives, this
+/// thread's emits wait in the outbox; when it ends (even by a panicking
+/// handler), they are queued.
+struct Batch<'a> {
+    io: &'a SocketIo,
+    opened: bool,
+}
+
+impl<'a> Batch<'a> {
+    fn open(io: &'a SocketIo) -> Batch<'a> {
+        let opened = io.state().outbox.open();
+        Batch { io, opened }
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if !self.opened {
+            return;
+        }
+        let mut state = self.io.state();
+        if state.outbox.close() {
+            let actions = self.io.flush_locked(&mut state);
+            drop(state);
+            self.io.defer(actions);
         }
     }
 }
