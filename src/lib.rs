@@ -29,6 +29,7 @@ pub mod bridge;
 #[cfg(feature = "server")]
 pub mod conform;
 pub mod engineio;
+mod id_hash;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod socketio;

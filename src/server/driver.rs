@@ -309,7 +309,9 @@ fn feed_ready_messages(
     core: &mut Session,
     first: Option<Result<Message, WsError>>,
 ) -> WsOutcome {
-    let mut outcome = feed_ws_message(core, first);
+    // One reading of the clock for the batch: its messages arrived together.
+    let now = Instant::now();
+    let mut outcome = feed_ws_message(core, now, first);
     for _ in 1..READ_BATCH {
         let Some(socket) = ws.as_mut() else { break };
         if !matches!(outcome, WsOutcome::Open) {
@@ -317,7 +319,7 @@ fn feed_ready_messages(
         }
         let mut cx = Context::from_waker(Waker::noop());
         match socket.poll_next_unpin(&mut cx) {
-            Poll::Ready(message) => outcome = feed_ws_message(core, message),
+            Poll::Ready(message) => outcome = feed_ws_message(core, now, message),
             // Nothing buffered: the driver's `select!` polls again with its
             // own waker, so no wake-up is lost.
             Poll::Pending => break,
@@ -327,8 +329,11 @@ fn feed_ready_messages(
 }
 
 /// Hands one read from the WebSocket to the core.
-fn feed_ws_message(core: &mut Session, message: Option<Result<Message, WsError>>) -> WsOutcome {
-    let now = Instant::now();
+fn feed_ws_message(
+    core: &mut Session,
+    now: Instant,
+    message: Option<Result<Message, WsError>>,
+) -> WsOutcome {
     match message {
         Some(Ok(Message::Text(text))) => core.handle_ws_text(now, text.as_str()),
         Some(Ok(Message::Binary(bytes))) => core.handle_ws_binary(now, bytes),

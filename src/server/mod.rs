@@ -35,7 +35,7 @@ mod metrics;
 mod socketio;
 mod timed_io;
 
-use std::collections::HashMap;
+use crate::id_hash::IdMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -250,7 +250,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 struct Shared {
     config: ServerConfig,
     handler: Box<dyn Handler>,
-    sessions: Mutex<HashMap<Sid, Arc<driver::SessionHandle>>>,
+    sessions: Mutex<IdMap<Sid, Arc<driver::SessionHandle>>>,
     sids: Mutex<SidGenerator>,
     /// The session caps.
     admission: Arc<admission::Admission>,
@@ -297,7 +297,7 @@ pub struct HttpResponse {
 type Fallback = Box<dyn Fn(HttpRequest<'_>) -> HttpResponse + Send + Sync>;
 
 impl Shared {
-    fn sessions(&self) -> MutexGuard<'_, HashMap<Sid, Arc<driver::SessionHandle>>> {
+    fn sessions(&self) -> MutexGuard<'_, IdMap<Sid, Arc<driver::SessionHandle>>> {
         lock(&self.sessions)
     }
 
@@ -333,7 +333,7 @@ impl Server {
             shared: Arc::new(Shared {
                 config,
                 handler: Box::new(handler),
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(IdMap::default()),
                 sids: Mutex::new(sids),
                 admission,
                 connections,

@@ -34,6 +34,7 @@ use super::packet::{Packet, PacketType};
 use super::parse::Limits;
 use super::rate::{RateLimit, TokenBucket};
 use crate::engineio::{Data, SendError, Sid, SidGenerator};
+use crate::id_hash::IdMap;
 
 /// The Engine.IO connection under one client, as the Socket.IO layer sees it.
 pub trait Conn: Send + Sync + 'static {
@@ -244,7 +245,7 @@ type BroadcastAckCallback = Box<dyn FnOnce(Result<Vec<Args>, (AckError, Vec<Args
 struct Handlers {
     middlewares: Vec<Middleware>,
     on_connect: Option<ConnectHandler>,
-    events: HashMap<String, EventHandler>,
+    events: IdMap<String, EventHandler>,
     any: Option<AnyHandler>,
     on_disconnect: Option<DisconnectHandler>,
 }
@@ -715,7 +716,7 @@ struct ClientState {
     conn: Arc<dyn Conn>,
     decoder: Decoder,
     /// namespace → socket id
-    sockets: HashMap<Arc<str>, Arc<str>>,
+    sockets: IdMap<Arc<str>, Arc<str>>,
     connect_deadline: Option<Instant>,
 }
 
@@ -727,7 +728,7 @@ struct SocketState {
     namespace: Arc<str>,
     handshake: Arc<Handshake>,
     next_ack_id: u64,
-    pending_acks: HashMap<u64, PendingAck>,
+    pending_acks: IdMap<u64, PendingAck>,
     handlers: Arc<RwLock<Handlers>>,
     /// The socket's event budget, when `event_rate_limit` is set.
     event_budget: Option<TokenBucket>,
@@ -740,8 +741,8 @@ type AdapterFactory = Box<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
 
 #[derive(Default)]
 struct State {
-    clients: HashMap<Sid, ClientState>,
-    sockets: HashMap<Arc<str>, SocketState>,
+    clients: IdMap<Sid, ClientState>,
+    sockets: IdMap<Arc<str>, SocketState>,
     /// namespace → its adapter (room memberships), made on first connect.
     adapters: HashMap<Arc<str>, Box<dyn Adapter>>,
     timers: BTreeSet<(Instant, Timer)>,
@@ -1025,7 +1026,7 @@ impl SocketIo {
                 ClientState {
                     conn,
                     decoder: Decoder::new(self.inner.config.limits.clone()),
-                    sockets: HashMap::new(),
+                    sockets: IdMap::default(),
                     connect_deadline: Some(deadline),
                 },
             );
@@ -1475,7 +1476,7 @@ impl SocketIo {
                     namespace: ns_name.clone(),
                     handshake: handshake.clone(),
                     next_ack_id: 0,
-                    pending_acks: HashMap::new(),
+                    pending_acks: IdMap::default(),
                     handlers: namespace.handlers.clone(),
                     event_budget: self
                         .inner
