@@ -21,6 +21,6 @@ pub mod sid;
 pub use config::{Config, Transports};
 pub use error::{CloseReason, DecodeError, Rejection, SendError};
 pub use handshake::{Method, Query, RequestHead, Route, TransportKind, route};
-pub use packet::{Data, Frame, Packet, PacketType};
+pub use packet::{Data, Frame, Packet, PacketType, Text};
 pub use session::{Event, PostError, Session};
 pub use sid::{Sid, SidGenerator};

@@ -7,7 +7,6 @@
 //! written `b<base64>` inside a text payload (HTTP long-polling).
 
 use std::fmt;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -17,12 +16,12 @@ use super::error::DecodeError;
 
 /// The data of a MESSAGE packet: text or binary.
 ///
-/// Text is held as `Arc<str>` and binary as [`Bytes`], so that one message
+/// Text is held as [`Text`] and binary as [`Bytes`], so that one message
 /// broadcast to many sessions is shared rather than copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
     /// A UTF-8 text message.
-    Text(Arc<str>),
+    Text(Text),
     /// A binary message.
     Binary(Bytes),
 }
@@ -44,13 +43,97 @@ impl Data {
 
 impl From<&str> for Data {
     fn from(s: &str) -> Self {
-        Data::Text(Arc::from(s))
+        Data::Text(Text::from(s))
     }
 }
 
 impl From<String> for Data {
     fn from(s: String) -> Self {
-        Data::Text(Arc::from(s))
+        Data::Text(Text::from(s))
+    }
+}
+
+/// The text of a text MESSAGE, shared: a clone (one per receiver of a
+/// broadcast) copies no bytes.
+///
+/// It is stored behind the `4` that makes it a MESSAGE packet
+/// (engine.io-protocol v4, "Protocol › Packet encoding"), so that the
+/// WebSocket frame that carries it is this very buffer
+/// ([`framed`](Self::framed)), not a copy made per receiver.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Text {
+    /// `4`, then the text; UTF-8 throughout.
+    framed: Bytes,
+}
+
+impl Text {
+    /// A message from the text of a whole MESSAGE packet, `4` included:
+    /// for a producer that writes the packet type itself, so that the text
+    /// is not copied again. `None` unless `packet` starts with `4`.
+    pub fn from_packet(packet: String) -> Option<Text> {
+        packet.starts_with('4').then(|| Text {
+            framed: Bytes::from(packet),
+        })
+    }
+
+    /// Length of the message text in bytes (no UTF-8 check, unlike going
+    /// through [`as_str`](Self::as_str)).
+    pub fn len(&self) -> usize {
+        self.framed.len() - 1
+    }
+
+    /// Whether the message text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The message text.
+    pub fn as_str(&self) -> &str {
+        // UTF-8 by construction: only ever built from a `str` or a `String`.
+        std::str::from_utf8(&self.framed[1..]).unwrap_or_default()
+    }
+
+    /// The text of the whole MESSAGE packet, `4` included, as shared bytes
+    /// (valid UTF-8): a WebSocket text frame's payload as is.
+    pub fn framed(&self) -> &Bytes {
+        &self.framed
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        let mut framed = Vec::with_capacity(1 + s.len());
+        framed.push(b'4');
+        framed.extend_from_slice(s.as_bytes());
+        Text {
+            framed: Bytes::from(framed),
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text::from(s.as_str())
     }
 }
 
@@ -237,7 +320,7 @@ impl Packet {
             }
             Packet::Message(Data::Text(t)) => {
                 out.push('4');
-                out.push_str(t);
+                out.push_str(t.as_str());
             }
             Packet::Open(d) | Packet::Ping(d) | Packet::Pong(d) => {
                 out.push(self.packet_type().as_char());
@@ -254,6 +337,16 @@ impl Packet {
         let mut out = String::with_capacity(self.encoded_len_hint());
         self.encode_text_into(&mut out);
         out
+    }
+
+    /// For a text MESSAGE, the payload of its WebSocket text frame (`4` and
+    /// the text), shared with every other holder of the message rather than
+    /// copied as [`to_frame`](Self::to_frame) does. `None` for other packets.
+    pub fn shared_text_frame(&self) -> Option<&Bytes> {
+        match self {
+            Packet::Message(Data::Text(text)) => Some(text.framed()),
+            _ => None,
+        }
     }
 
     /// The WebSocket frame for this packet: binary MESSAGEs as binary frames,

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use super::admission::Permit;
 use super::{Handler, Shared, Stats, lock};
@@ -377,9 +377,17 @@ fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, timeout: Durati
 /// burst of packets, not one per packet.
 async fn write_frames(ws: &mut WsStream, frames: &mut Vec<Packet>) -> Result<(), WsError> {
     for packet in frames.drain(..) {
-        let message = match packet.to_frame() {
-            Frame::Text(text) => Message::text(text),
-            Frame::Binary(bytes) => Message::Binary(bytes),
+        // A text MESSAGE goes out of its shared buffer (tungstenite checks
+        // it is UTF-8, which it always is); other packets are encoded.
+        let shared = packet
+            .shared_text_frame()
+            .and_then(|bytes| Utf8Bytes::try_from(bytes.clone()).ok());
+        let message = match shared {
+            Some(text) => Message::Text(text),
+            None => match packet.to_frame() {
+                Frame::Text(text) => Message::text(text),
+                Frame::Binary(bytes) => Message::Binary(bytes),
+            },
         };
         ws.feed(message).await?;
     }

@@ -183,9 +183,19 @@ impl Outbox {
     }
 
     /// Takes every group, in order, for queueing; the batch stays open.
+    /// Hand the emptied list back with [`recycle`](Self::recycle).
     pub(super) fn take(&mut self) -> Vec<Group> {
         self.receivers = 0;
         std::mem::take(&mut self.groups)
+    }
+
+    /// Keeps the list [`take`](Self::take) gave, emptied, for the next
+    /// batch: one allocation the less per batch.
+    pub(super) fn recycle(&mut self, mut groups: Vec<Group>) {
+        groups.clear();
+        if self.groups.is_empty() && groups.capacity() <= 64 {
+            self.groups = groups;
+        }
     }
 
     /// Whether nothing waits.

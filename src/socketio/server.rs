@@ -33,7 +33,7 @@ use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
 use super::parse::Limits;
 use super::rate::{RateLimit, TokenBucket};
-use crate::engineio::{Data, SendError, Sid, SidGenerator};
+use crate::engineio::{Data, SendError, Sid, SidGenerator, Text};
 use crate::id_hash::IdMap;
 
 /// The Engine.IO connection under one client, as the Socket.IO layer sees it.
@@ -689,9 +689,22 @@ fn event_packet(namespace: &str, event: &str, args: Args, ack_id: Option<u64>) -
 /// The Engine.IO messages of one packet: its text, then each attachment.
 fn encode_messages(packet: &Packet) -> Vec<Data> {
     let mut messages = Vec::with_capacity(1 + packet.attachments.len());
-    messages.push(Data::from(packet.encode()));
+    messages.push(encode_text_message(packet));
     messages.extend(packet.attachments.iter().cloned().map(Data::Binary));
     messages
+}
+
+/// The text of `packet` as an Engine.IO text message, written behind the
+/// MESSAGE type `4` in one buffer, which then serves as is as the WebSocket
+/// frame of every receiver (see [`engineio::Text`](crate::engineio::Text)).
+fn encode_text_message(packet: &Packet) -> Data {
+    let mut text = String::with_capacity(128);
+    text.push('4');
+    packet.encode_into(&mut text);
+    match Text::from_packet(text) {
+        Some(text) => Data::Text(text),
+        None => Data::from(packet.encode()),
+    }
 }
 
 enum PendingAck {
@@ -797,6 +810,14 @@ impl State {
     /// The client and connection of every socket an emit to `target`
     /// reaches.
     fn receivers(&self, target: &Target) -> Vec<Receiver> {
+        if let Some(only) = &target.only_socket {
+            // An ack or a `socket.emit`: no list of ids to build first.
+            return self
+                .sockets
+                .get(only)
+                .map(|socket| vec![(socket.client, socket.conn.clone())])
+                .unwrap_or_default();
+        }
         self.targets(target)
             .iter()
             .filter_map(|id| self.sockets.get(id))
@@ -1271,7 +1292,7 @@ impl SocketIo {
             .collect();
         if let Some((sid, conn, namespace)) = target {
             let disconnect = Packet::disconnect(&*namespace);
-            if conn.send(Data::from(disconnect.encode())) == Err(SendError::Full) {
+            if conn.send(encode_text_message(&disconnect)) == Err(SendError::Full) {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 actions.extend(self.drop_client(state, sid, DisconnectReason::SlowConsumer));
             }
@@ -1289,7 +1310,7 @@ impl SocketIo {
         error: &Packet,
     ) -> Vec<Action> {
         self.defer(self.flush_locked(state));
-        match conn.send(Data::from(error.encode())) {
+        match conn.send(encode_text_message(error)) {
             Err(SendError::Full) => {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 self.drop_client(state, sid, DisconnectReason::SlowConsumer)
@@ -1453,7 +1474,7 @@ impl SocketIo {
             // The answer goes first: a socket whose CONNECT was lost would
             // get events its client never asked for.
             let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
-            match conn.send(Data::from(ok.encode())) {
+            match conn.send(encode_text_message(&ok)) {
                 Ok(()) => {}
                 Err(SendError::Full) => {
                     self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -1582,7 +1603,8 @@ impl SocketIo {
         }
         let mut actions = Vec::new();
         let mut dropped = Vec::new();
-        for group in state.outbox.take() {
+        let mut groups = state.outbox.take();
+        for group in groups.drain(..) {
             for (sid, conn) in &group.receivers {
                 if dropped.contains(sid) {
                     continue;
@@ -1593,6 +1615,7 @@ impl SocketIo {
                 }
             }
         }
+        state.outbox.recycle(groups);
         actions
     }
 
