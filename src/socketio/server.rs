@@ -1985,6 +1985,107 @@ mod tests {
         assert_eq!(sim.io.slow_consumers_dropped(), 1);
     }
 
+    /// A batch (one read of a connection): its emits are queued when it
+    /// ends, receiver by receiver, and each receiver still gets its packets
+    /// in the order they were emitted, whatever mix of targets, joins and
+    /// disconnects the batch made.
+    #[test]
+    fn a_batch_keeps_the_order_of_its_emits_per_receiver() {
+        let mut sim = Sim::new();
+        let ns = sim.io.namespace("/");
+        let all = sim.io.of("/");
+        ns.on("all", move |_, args, _| {
+            all.emit("m", args);
+        });
+        ns.on("me", |socket, args, ack| {
+            socket.emit("own", args);
+            if let Some(ack) = ack {
+                ack.send("done");
+            }
+        });
+        ns.on("join", |socket, _, _| socket.join("r"));
+        let io = sim.io.clone();
+        ns.on("room", move |_, args, _| {
+            io.of("/").to("r").emit("rm", args);
+        });
+        let io = sim.io.clone();
+        ns.on("kick", move |_, args, _| {
+            let id = args.first().and_then(|v| v.as_str().map(str::to_owned));
+            if let Some(socket) = id.and_then(|id| io.socket("/", &id)) {
+                socket.disconnect();
+            }
+        });
+        // Peeks at a receiver's queue from inside the batch.
+        let (a, b, sender) = (sim.client(100), sim.client(100), sim.client(100));
+        let seen_by_peek = Arc::new(Mutex::new(None));
+        let (peek_conn, peek_seen) = (a.clone(), seen_by_peek.clone());
+        ns.on("peek", move |_, _, _| {
+            *lock(&peek_seen) = Some(lock(&peek_conn.sent).len());
+        });
+        sim.connect(&a);
+        let b_id = sim.connect(&b);
+        sim.connect(&sender);
+        sim.recv(&a, r#"2["join"]"#);
+        let batch = [
+            r#"2["all",1]"#.to_owned(),
+            r#"2["peek"]"#.to_owned(),
+            r#"25["me",2]"#.to_owned(),
+            r#"2["room",3]"#.to_owned(),
+            format!(r#"2["kick","{b_id}"]"#),
+            r#"2["all",4]"#.to_owned(),
+        ];
+        sim.io
+            .handle_messages(sender.sid, batch.iter().map(|t| Data::from(t.as_str())));
+        assert_eq!(
+            *lock(&seen_by_peek),
+            Some(0),
+            "queued before the batch ended"
+        );
+        assert_eq!(
+            a.take_text(),
+            [r#"2["m",1]"#, r#"2["rm",3]"#, r#"2["m",4]"#]
+        );
+        assert_eq!(b.take_text(), [r#"2["m",1]"#, "1"]);
+        assert_eq!(
+            sender.take_text(),
+            [
+                r#"2["m",1]"#,
+                r#"2["own",2]"#,
+                r#"35["done"]"#,
+                r#"2["m",4]"#
+            ]
+        );
+        // Outside a batch, an emit is queued at once.
+        sim.io.of("/").emit("now", ());
+        assert_eq!(a.take_text(), [r#"2["now"]"#]);
+    }
+
+    /// A receiver whose queue fills while a batch is flushed is a slow
+    /// consumer, as it would be with each emit queued at once; the others
+    /// get everything.
+    #[test]
+    fn a_batch_finds_slow_consumers_when_it_is_flushed() {
+        let mut sim = Sim::new();
+        let ns = sim.io.namespace("/");
+        let all = sim.io.of("/");
+        ns.on("all", move |_, args, _| {
+            all.emit("m", args);
+        });
+        let (slow, fast, sender) = (sim.client(3), sim.client(100), sim.client(100));
+        for conn in [&slow, &fast, &sender] {
+            sim.connect(conn);
+        }
+        let batch = (0..5).map(|n| Data::from(format!(r#"2["all",{n}]"#)));
+        sim.io.handle_messages(sender.sid, batch);
+        assert!(slow.is_closed());
+        assert_eq!(fast.take_text().len(), 5);
+        assert_eq!(sender.take_text().len(), 5);
+        assert_eq!(
+            sim.io.disconnects_by_reason(),
+            vec![("slow consumer".to_owned(), 1)]
+        );
+    }
+
     /// Regression (fuzz/sio_server): a volatile binary message whose text
     /// fitted in the queue but whose attachments did not was cut short, so
     /// the client's decoder refused the next packet. It is either dropped
