@@ -5,6 +5,8 @@
 //! disconnect and close; driven by a script of Engine.IO connections
 //! opening, sending text and binary messages, closing and reading, of
 //! server-side emits, and of time steps (see `src/sio_script.rs`).
+//! Consecutive messages from one client go in as one batch
+//! (`SocketIo::handle_messages`), as from one read of its connection.
 //!
 //! Checks:
 //! - no panic, no deadlock (a hang is reported by libFuzzer's `-timeout`);
@@ -45,13 +47,35 @@ fuzz_target!(|script: Script| {
         eprintln!("{script:#?}");
     }
     let mut h = Harness::new();
-    for step in &script.steps {
-        h.step(step);
+    let mut steps = script.steps.iter().peekable();
+    while let Some(step) = steps.next() {
+        // Messages in a row from one client arrive as one batch, as from
+        // one read of its connection (the server's write combining).
+        match message_slot(step) {
+            Some(slot) => {
+                let mut batch = vec![step];
+                while let Some(next) = steps
+                    .next_if(|s| message_slot(s).is_some_and(|other| other % SLOTS == slot % SLOTS))
+                {
+                    batch.push(next);
+                }
+                h.messages(slot, &batch);
+            }
+            None => h.step(step),
+        }
         h.settle();
         h.check();
     }
     h.finish();
 });
+
+/// The slot of a client message step.
+fn message_slot(step: &Step) -> Option<u8> {
+    match step {
+        Step::Text { slot, .. } | Step::Binary { slot, .. } => Some(*slot),
+        _ => None,
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -230,6 +254,34 @@ impl Harness {
             Some(client) => client.conn.sid,
             None => sid_for(u32::MAX),
         }
+    }
+
+    /// Text and binary messages from the client in `slot`, handed over as
+    /// one batch. The model reads what the server sent before each
+    /// DISCONNECT the client sends (see [`Client::sends`]), so the batch is
+    /// cut in front of each DISCONNECT: what came before it is handled
+    /// first, as the client saw it.
+    fn messages(&mut self, slot: u8, batch: &[&Step]) {
+        let sid = self.sid(slot);
+        let mut messages = Vec::with_capacity(batch.len());
+        for step in batch {
+            match step {
+                Step::Text { text, .. } => {
+                    let leaves = decode_text(text, &Limits::default())
+                        .is_ok_and(|h| h.kind == PacketType::Disconnect);
+                    if leaves {
+                        self.io.handle_messages(sid, messages.drain(..));
+                    }
+                    if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
+                        client.sends(text);
+                    }
+                    messages.push(Data::from(text.as_str()));
+                }
+                Step::Binary { bytes, .. } => messages.push(Data::from(bytes.clone())),
+                _ => {}
+            }
+        }
+        self.io.handle_messages(sid, messages);
     }
 
     fn step(&mut self, step: &Step) {
