@@ -12,11 +12,16 @@
 //! | `SIOBRIDGE_BODY_READ_TIMEOUT_MS` | `ServerConfig::body_read_timeout` |
 //! | `SIOBRIDGE_WRITE_TIMEOUT_MS` | `ServerConfig::write_timeout` |
 //! | `SIOBRIDGE_EVENT_RATE` | `socketio::Config::event_rate_limit`, as `PER_SECOND/BURST` |
+//! | `SIOBRIDGE_STALL_TIMEOUT_MS` | `engineio::Config::stall_timeout` |
+//! | `SIOBRIDGE_MAX_BUFFERED_BYTES` | `engineio::Config::max_buffered_bytes` |
+//! | `SIOBRIDGE_MAX_POLL_PACKETS` | `engineio::Config::max_poll_packets` |
+//! | `TESTAPP_PING_INTERVAL_MS`, `TESTAPP_PING_TIMEOUT_MS` | `engineio::Config::ping_interval`, `ping_timeout` |
 
 use std::io::{Error, ErrorKind};
 use std::str::FromStr;
 use std::time::Duration;
 
+use siobridge::engineio;
 use siobridge::server::ServerConfig;
 use siobridge::socketio;
 
@@ -55,6 +60,27 @@ pub fn server_limits(mut config: ServerConfig) -> std::io::Result<ServerConfig> 
     }
     if let Some(timeout) = millis("SIOBRIDGE_WRITE_TIMEOUT_MS")? {
         config.write_timeout = timeout;
+    }
+    Ok(config)
+}
+
+/// The Engine.IO layer's limits and heartbeat, from the environment.
+#[allow(dead_code)] // not every example has an Engine.IO config of its own
+pub fn engine_limits(mut config: engineio::Config) -> std::io::Result<engineio::Config> {
+    if let Some(timeout) = millis("SIOBRIDGE_STALL_TIMEOUT_MS")? {
+        config.stall_timeout = timeout;
+    }
+    if let Some(max) = var("SIOBRIDGE_MAX_BUFFERED_BYTES")? {
+        config.max_buffered_bytes = max;
+    }
+    if let Some(max) = var("SIOBRIDGE_MAX_POLL_PACKETS")? {
+        config.max_poll_packets = Some(max);
+    }
+    if let Some(interval) = millis("TESTAPP_PING_INTERVAL_MS")? {
+        config.ping_interval = interval;
+    }
+    if let Some(timeout) = millis("TESTAPP_PING_TIMEOUT_MS")? {
+        config.ping_timeout = timeout;
     }
     Ok(config)
 }

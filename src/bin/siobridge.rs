@@ -46,6 +46,10 @@ long-polling and WebSocket, with a routing profile on each namespace.
                             events a socket may send: PER_SEC on average, BURST
                             at once; over it, it is disconnected (reason: rate limited)
                             (default: no limit) [env SIOBRIDGE_EVENT_RATE]
+  --max-poll-packets N      packets per polling response at most (default: as many
+                            as fit in maxPayload; 16 serves python-socketio
+                            polling clients through bursts)
+                            [env SIOBRIDGE_MAX_POLL_PACKETS]
   -h, --help                print this help
 
 Also served: GET /healthz, GET /metrics (Prometheus text format).
@@ -71,6 +75,7 @@ struct Limits {
     max_connections_per_ip: Option<usize>,
     /// (per second, burst)
     event_rate: Option<(u32, u32)>,
+    max_poll_packets: Option<usize>,
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, Refusal> {
@@ -143,6 +148,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "SIOBRIDGE_MAX_CONNECTIONS_PER_IP",
         ),
         ("--event-rate", "SIOBRIDGE_EVENT_RATE"),
+        ("--max-poll-packets", "SIOBRIDGE_MAX_POLL_PACKETS"),
     ]
     .into_iter()
     .filter_map(|(flag, var)| env(var).map(|v| (flag, v)))
@@ -171,6 +177,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--max-sessions-per-ip" => limit_values.push(("--max-sessions-per-ip", value()?)),
             "--max-connections-per-ip" => limit_values.push(("--max-connections-per-ip", value()?)),
             "--event-rate" => limit_values.push(("--event-rate", value()?)),
+            "--max-poll-packets" => limit_values.push(("--max-poll-packets", value()?)),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -209,6 +216,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--max-connections-per-ip" => {
                 limits.max_connections_per_ip = Some(number(flag, value)?)
             }
+            "--max-poll-packets" => match number(flag, value)? {
+                0 => return Err(format!("{flag} {value:?}: at least 1")),
+                n => limits.max_poll_packets = Some(n),
+            },
             _ => limits.event_rate = Some(event_rate(value)?),
         }
     }
@@ -527,6 +538,7 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
     }
     config.max_sessions_per_ip = options.limits.max_sessions_per_ip;
     config.max_connections_per_ip = options.limits.max_connections_per_ip;
+    config.engine.max_poll_packets = options.limits.max_poll_packets;
     let handler = Logged {
         inner: SocketIoHandler::new(io.clone()),
         log,
@@ -629,6 +641,7 @@ mod tests {
             &["--event-rate", "0/5"][..],
             &["--event-rate", "ten"],
             &["--max-sessions-per-ip", "-1"],
+            &["--max-poll-packets", "0"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -642,6 +655,8 @@ mod tests {
             "--event-rate",
             "20/40",
             "--max-connections-per-ip=8",
+            "--max-poll-packets",
+            "16",
         ])
         .unwrap();
         assert_eq!(
@@ -651,6 +666,7 @@ mod tests {
                 max_sessions_per_ip: Some(4),
                 max_connections_per_ip: Some(8),
                 event_rate: Some((20, 40)),
+                max_poll_packets: Some(16),
             }
         );
     }

@@ -78,6 +78,14 @@ pub struct Config {
     /// or whose WebSocket keeps reading, is never stalled, however long its
     /// backlog.
     pub stall_timeout: Duration,
+    /// Most packets one polling response carries. Default `None`: as many
+    /// as fit in about `max_payload` bytes of data (at least one), so a
+    /// backlog larger than that leaves over several GETs; the reference sends
+    /// everything in one response. python-engineio 4 (the python-socketio
+    /// clients) refuses a payload of more than 16 packets and drops the
+    /// connection ("Too many packets in payload"): `Some(16)` serves such
+    /// polling clients through any burst, at one round trip per 16 packets.
+    pub max_poll_packets: Option<usize>,
     /// Transports served. Default: both.
     pub transports: Transports,
     /// Whether polling sessions may upgrade to WebSocket. Default `true`.
@@ -96,6 +104,7 @@ impl Default for Config {
             max_payload: 1_000_000,
             max_buffered_bytes: 10_000_000,
             stall_timeout: Duration::from_secs(30),
+            max_poll_packets: None,
             transports: Transports::default(),
             allow_upgrades: true,
             rng_seed: None,
@@ -120,6 +129,12 @@ impl Config {
     /// Sets `upgrade_timeout`.
     pub fn with_upgrade_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade_timeout = timeout;
+        self
+    }
+
+    /// Sets `max_poll_packets`.
+    pub fn with_max_poll_packets(mut self, max: Option<usize>) -> Self {
+        self.max_poll_packets = max;
         self
     }
 

@@ -115,6 +115,7 @@ pub struct Session {
     ping_timeout: Duration,
     upgrade_timeout: Duration,
     max_payload: usize,
+    max_poll_packets: usize,
     max_buffered_bytes: usize,
     stall_timeout: Duration,
     transport: TransportKind,
@@ -158,6 +159,7 @@ impl Session {
             ping_timeout: config.ping_timeout,
             upgrade_timeout: config.upgrade_timeout,
             max_payload: config.max_payload,
+            max_poll_packets: config.max_poll_packets.unwrap_or(usize::MAX).max(1),
             max_buffered_bytes: config.max_buffered_bytes,
             stall_timeout: config.stall_timeout,
             transport,
@@ -407,7 +409,9 @@ impl Session {
     /// The body for the pending GET, if it can be answered now; `None` while
     /// it must keep waiting (or when no GET is pending).
     ///
-    /// A GET takes every queued packet at once. During an upgrade (once the
+    /// A GET takes the queued packets from the front, as many as fit in
+    /// about `max_payload` bytes and `max_poll_packets` (at least one); the
+    /// rest waits for the next GET. During an upgrade (once the
     /// probe succeeded) and after it, an empty queue is answered with NOOP so
     /// the client can stop polling ("Upgrade", step 3).
     pub fn take_poll_response(&mut self) -> Option<String> {
@@ -424,14 +428,17 @@ impl Session {
             return Some(Packet::Noop.encode_text());
         }
         if !self.queue.is_empty() {
-            // The whole queue, as the reference sends its whole write buffer:
-            // a client's side has no maxPayload for what it receives.
             self.poll_pending = false;
-            let body = payload::encode(&self.queue);
-            let closing = self.queue.back() == Some(&Packet::Close);
-            self.queue.clear();
-            self.queued_bytes = 0;
-            self.queued_messages = 0;
+            let taken = self.poll_response_len();
+            let body = payload::encode(self.queue.range(..taken));
+            let closing = self.queue.get(taken - 1) == Some(&Packet::Close);
+            for packet in self.queue.drain(..taken) {
+                if let Packet::Message(data) = packet {
+                    self.queued_bytes -= data.len() + QUEUED_PACKET_OVERHEAD;
+                    self.queued_messages -= 1;
+                }
+            }
+            // The client took something: progress.
             self.stall_deadline = None;
             if closing {
                 self.finish_closing();
@@ -443,6 +450,26 @@ impl Session {
             return Some(Packet::Noop.encode_text());
         }
         None
+    }
+
+    /// How many packets from the front of the queue the next polling
+    /// response carries: at most `max_poll_packets`, and no more than about
+    /// `max_payload` bytes of data, but always at least one.
+    fn poll_response_len(&self) -> usize {
+        let mut bytes = 0;
+        let mut taken = 0;
+        for packet in self.queue.iter().take(self.max_poll_packets) {
+            let len = match packet {
+                Packet::Message(data) => data.len(),
+                _ => 1,
+            };
+            if taken > 0 && bytes + len > self.max_payload {
+                break;
+            }
+            bytes += len;
+            taken += 1;
+        }
+        taken
     }
 
     /// Whether a polling GET is waiting for its response.
@@ -925,6 +952,7 @@ mod tests {
     fn a_burst_far_over_a_thousand_packets_reaches_a_client_that_polls() {
         let mut sim = Sim::new(TransportKind::Polling);
         sim.s.max_buffered_bytes = 10_000_000;
+        sim.s.max_payload = 1_000_000;
         sim.get(0);
         let mut received = Vec::new();
         let mut next = 0;
@@ -941,6 +969,35 @@ mod tests {
         }
         assert_eq!(received, (0..20_000).collect::<Vec<_>>());
         assert!(!sim.s.is_closed());
+    }
+
+    #[test]
+    fn a_polling_response_carries_about_max_payload_bytes_and_max_poll_packets() {
+        let mut sim = Sim::handshaken_polling();
+        sim.s.max_buffered_bytes = 10_000;
+        // max_payload is 100 bytes: 30 + 30 + 30 fit, the fourth waits.
+        for c in ["a", "b", "c", "d"] {
+            sim.s.send(Data::from(c.repeat(29))).unwrap();
+        }
+        let first = sim.get(1);
+        assert_eq!(first.split('\x1e').count(), 3);
+        assert_eq!(sim.get(2), format!("4{}", "d".repeat(29)));
+        // One message over max_payload still goes, alone.
+        sim.s.send(Data::from("x".repeat(150))).unwrap();
+        sim.s.send(Data::from("y")).unwrap();
+        assert_eq!(sim.get(3), format!("4{}", "x".repeat(150)));
+        assert_eq!(sim.get(4), "4y");
+
+        sim.s.max_poll_packets = 2;
+        for i in 0..5 {
+            sim.s.send(Data::from(format!("{i}"))).unwrap();
+        }
+        assert_eq!(sim.get(5), "40\x1e41");
+        assert_eq!(sim.get(6), "42\x1e43");
+        // A CLOSE left behind is still fetched, and ends the session.
+        sim.s.close(sim.t(7));
+        assert_eq!(sim.get(8), "44\x1e1");
+        assert!(sim.s.is_closed());
     }
 
     #[test]
