@@ -25,6 +25,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+#[cfg(feature = "server")]
+pub mod admin;
 pub mod bridge;
 #[cfg(feature = "server")]
 pub mod conform;

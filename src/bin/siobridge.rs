@@ -5,8 +5,10 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
+use siobridge::admin::{AdminConfig, EngineStats, UiFiles, instrument};
 use siobridge::bridge::{ApiRequest, Bridge, HttpApi, Profile};
 use siobridge::engineio::{CloseReason, Data};
 use siobridge::server::{
@@ -50,6 +52,13 @@ long-polling and WebSocket, with a routing profile on each namespace.
                             as fit in maxPayload; 16 serves python-socketio
                             polling clients through bursts)
                             [env SIOBRIDGE_MAX_POLL_PACKETS]
+  --admin USER:PASSWORD     serve the Socket.IO Admin UI: namespace /admin
+                            (login USER, PASSWORD) and its page at /admin/
+                            (default: off) [env SIOBRIDGE_ADMIN]
+  --admin-ui-dir DIR        the UI's files (ui/dist of @socket.io/admin-ui;
+                            scripts/admin-ui installs them) (default
+                            admin-ui/node_modules/@socket.io/admin-ui/ui/dist)
+                            [env SIOBRIDGE_ADMIN_UI_DIR]
   -h, --help                print this help
 
 Also served: GET /healthz, GET /metrics (Prometheus text format).
@@ -64,7 +73,29 @@ struct Options {
     api_token: Option<String>,
     cors_origins: Vec<String>,
     limits: Limits,
+    admin: Option<Admin>,
 }
+
+/// `--admin USER:PASSWORD` and where the UI's files are.
+#[derive(Clone, PartialEq)]
+struct Admin {
+    username: String,
+    password: String,
+    /// `--admin-ui-dir`, when given (then it must hold the UI).
+    ui_dir: Option<String>,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("username", &self.username)
+            .field("ui_dir", &self.ui_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where `scripts/admin-ui` installs the UI, from the working directory.
+const DEFAULT_ADMIN_UI_DIR: &str = "admin-ui/node_modules/@socket.io/admin-ui/ui/dist";
 
 /// The abuse limits the library leaves off (or at a default) and the command
 /// line sets; docs/limits.md says what each stops.
@@ -136,6 +167,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
         .map(|v| list(&v).collect())
         .unwrap_or_default();
     let mut api_token = env("SIOBRIDGE_API_TOKEN");
+    let mut admin = env("SIOBRIDGE_ADMIN");
+    let mut admin_ui_dir = env("SIOBRIDGE_ADMIN_UI_DIR");
     let mut cors_origins: Vec<String> = env("SIOBRIDGE_CORS_ORIGINS")
         .map(|v| list(&v).collect())
         .unwrap_or_default();
@@ -173,6 +206,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--profile" => cli_profiles.push(value()?),
             "--api-token" => api_token = Some(value()?).filter(|t| !t.is_empty()),
             "--cors-origin" => cli_origins.push(value()?),
+            "--admin" => admin = Some(value()?),
+            "--admin-ui-dir" => admin_ui_dir = Some(value()?),
             "--max-sessions" => limit_values.push(("--max-sessions", value()?)),
             "--max-sessions-per-ip" => limit_values.push(("--max-sessions-per-ip", value()?)),
             "--max-connections-per-ip" => limit_values.push(("--max-connections-per-ip", value()?)),
@@ -223,12 +258,27 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             _ => limits.event_rate = Some(event_rate(value)?),
         }
     }
+    let admin = match admin {
+        None if admin_ui_dir.is_some() => {
+            return Err("--admin-ui-dir needs --admin USER:PASSWORD".into());
+        }
+        None => None,
+        Some(credentials) => match credentials.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => Some(Admin {
+                username: user.to_owned(),
+                password: password.to_owned(),
+                ui_dir: admin_ui_dir,
+            }),
+            _ => return Err("--admin: expected USER:PASSWORD, both non-empty".into()),
+        },
+    };
     let options = Options {
         listen,
         profiles: mounted,
         api_token,
         cors_origins,
         limits,
+        admin,
     };
     check_safety(&options)?;
     Ok(options)
@@ -294,6 +344,9 @@ impl Log {
 struct Logged {
     inner: SocketIoHandler,
     log: Log,
+    /// Sessions opened and closed, for the admin UI's charts.
+    opened: Arc<AtomicU64>,
+    closed: Arc<AtomicU64>,
 }
 
 impl Handler for Logged {
@@ -305,6 +358,7 @@ impl Handler for Logged {
                 socket.transport()
             )
         });
+        self.opened.fetch_add(1, Ordering::Relaxed);
         self.inner.on_open(socket);
     }
 
@@ -331,6 +385,7 @@ impl Handler for Logged {
                 reason.as_str()
             )
         });
+        self.closed.fetch_add(1, Ordering::Relaxed);
         self.inner.on_close(socket, reason);
     }
 }
@@ -467,7 +522,14 @@ fn operations(
     io: &SocketIo,
     mounts: &[(String, Profile)],
     api: &HttpApi,
+    admin_ui: Option<&UiFiles>,
 ) -> HttpResponse {
+    if request.method == "GET"
+        && let Some(ui) = admin_ui
+        && let Some(answer) = ui.answer("/admin/", request.path)
+    {
+        return answer;
+    }
     match (request.method, request.path) {
         ("GET", "/healthz") => json_response(200, json!({"status": "ok"})),
         ("GET", "/metrics") => HttpResponse {
@@ -539,15 +601,62 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
     config.max_sessions_per_ip = options.limits.max_sessions_per_ip;
     config.max_connections_per_ip = options.limits.max_connections_per_ip;
     config.engine.max_poll_packets = options.limits.max_poll_packets;
+    let (opened, closed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let handler = Logged {
         inner: SocketIoHandler::new(io.clone()),
         log,
+        opened: opened.clone(),
+        closed: closed.clone(),
     };
     let server = Server::new(config, handler);
     let mounts: Arc<[(String, Profile)]> = bridge.mounts().into();
+    let admin_ui = match &options.admin {
+        None => None,
+        Some(admin) => {
+            let mut config = AdminConfig::new(&admin.username, &admin.password);
+            config.namespaces = mounts.iter().map(|(ns, _)| ns.clone()).collect();
+            let observed = server.clone();
+            instrument(&io, config, move || {
+                let stats = observed.stats();
+                let (polling, _) = observed.sessions_by_transport();
+                EngineStats {
+                    clients: observed.session_count(),
+                    polling_clients: polling,
+                    packets_in: stats.packets_in,
+                    packets_out: stats.packets_out,
+                    bytes_in: stats.bytes_in,
+                    bytes_out: stats.bytes_out,
+                    connections: opened.load(Ordering::Relaxed),
+                    disconnections: closed.load(Ordering::Relaxed),
+                }
+            });
+            let dir = admin.ui_dir.as_deref().unwrap_or(DEFAULT_ADMIN_UI_DIR);
+            match UiFiles::load(std::path::Path::new(dir)) {
+                Ok(files) => {
+                    log.at(Level::Info, || {
+                        format!("admin UI at /admin/ (files from {dir}), namespace /admin")
+                    });
+                    Some(files)
+                }
+                Err(e) if admin.ui_dir.is_some() => {
+                    return Err(std::io::Error::other(format!("--admin-ui-dir {dir}: {e}")));
+                }
+                Err(e) => {
+                    log.at(Level::Warn, || {
+                        format!(
+                            "admin namespace /admin served, but not the UI's page: {dir}: {e} \
+                             (run scripts/admin-ui, or pass --admin-ui-dir)"
+                        )
+                    });
+                    None
+                }
+            }
+        }
+    };
     let observed = server.clone();
-    let server =
-        server.with_fallback(move |request| operations(request, &observed, &io, &mounts, &api));
+    let server = server.with_fallback(move |request| {
+        operations(request, &observed, &io, &mounts, &api, admin_ui.as_ref())
+    });
     let result = server.serve(listener, shutdown).await;
     log.at(Level::Info, || "stopped".into());
     result

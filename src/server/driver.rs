@@ -26,6 +26,7 @@ use super::{Handler, Shared, Stats, lock};
 use crate::engineio::{
     CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
 };
+use crate::socketio::ConnInfo;
 
 /// A server-side WebSocket over a hyper-upgraded connection.
 /// Its writes are bounded by the connection's
@@ -42,16 +43,19 @@ pub(super) struct SessionHandle {
     poll_wake: Notify,
     /// A WebSocket handed over by an upgrade request, for the driver to take.
     incoming_ws: Mutex<Option<WsStream>>,
+    /// The request that opened the session ([`EngineSocket::request`]).
+    request: Option<Arc<ConnInfo>>,
 }
 
 impl SessionHandle {
-    pub(super) fn new(session: Session) -> Arc<SessionHandle> {
+    pub(super) fn new(session: Session, request: Option<Arc<ConnInfo>>) -> Arc<SessionHandle> {
         Arc::new(SessionHandle {
             sid: session.sid(),
             core: Mutex::new(session),
             driver_wake: Notify::new(),
             poll_wake: Notify::new(),
             incoming_ws: Mutex::new(None),
+            request,
         })
     }
 
@@ -130,6 +134,12 @@ impl EngineSocket {
     /// The transport the session currently uses.
     pub fn transport(&self) -> TransportKind {
         self.handle.transport()
+    }
+
+    /// The HTTP request that opened the session (its headers, the client's
+    /// address, the URL), as the reference keeps it in `socket.request`.
+    pub fn request(&self) -> Option<Arc<ConnInfo>> {
+        self.handle.request.clone()
     }
 
     /// Queues a message for the client; see

@@ -25,6 +25,7 @@ use super::{Cors, Shared};
 use crate::engineio::{
     CloseReason, Method, PostError, Rejection, RequestHead, Route, Session, TransportKind, route,
 };
+use crate::socketio::ConnInfo;
 
 /// The response body type of every answer.
 pub(super) type Body = Full<Bytes>;
@@ -83,11 +84,14 @@ pub(super) async fn handle(
                 let now = Instant::now();
                 let sid = shared.new_sid();
                 let session = Session::new(now, sid, TransportKind::Polling, &shared.config.engine);
-                let handle = SessionHandle::new(session);
+                let handle = SessionHandle::new(session, Some(request_info(&req, peer)));
                 driver::spawn(shared.clone(), handle.clone(), None, permit);
                 poll(handle).await
             }
-            Ok(permit) => accept_websocket(&shared, &mut req, Upgrade::Open(permit)),
+            Ok(permit) => {
+                let info = request_info(&req, peer);
+                accept_websocket(&shared, &mut req, Upgrade::Open(permit, info))
+            }
         },
         Ok(Route::Upgrade(sid)) => match shared.session(&sid) {
             None => rejected(Rejection::UnknownSid, None),
@@ -254,8 +258,9 @@ async fn read_body(req: Request<Incoming>, max: usize, timeout: std::time::Durat
 
 /// Whom a WebSocket handshake is for.
 enum Upgrade {
-    /// A new session, with its place under the session caps.
-    Open(Permit),
+    /// A new session, with its place under the session caps, and the
+    /// request that opens it.
+    Open(Permit, Arc<ConnInfo>),
     /// A polling session that probes an upgrade.
     Probe(Arc<SessionHandle>),
     /// A WebSocket the reference accepts only to close at once
@@ -311,14 +316,14 @@ fn accept_websocket(
         match upgrade {
             Upgrade::Close => driver::close_gracefully(ws, None, shared.config.ws_close_timeout),
             Upgrade::Probe(handle) => handle.attach_ws(ws),
-            Upgrade::Open(permit) => {
+            Upgrade::Open(permit, info) => {
                 let now = Instant::now();
                 let sid = shared.new_sid();
                 let session =
                     Session::new(now, sid, TransportKind::WebSocket, &shared.config.engine);
                 driver::spawn(
                     shared.clone(),
-                    SessionHandle::new(session),
+                    SessionHandle::new(session, Some(info)),
                     Some(ws),
                     permit,
                 );
@@ -334,6 +339,33 @@ fn accept_websocket(
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     response
+}
+
+/// What the admin UI and other tools show of the request that opened a
+/// session ([`ConnInfo`]): headers, the peer's address, the URL, the time.
+fn request_info(req: &Request<Incoming>, peer: SocketAddr) -> Arc<ConnInfo> {
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    let url = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+    let issued_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Arc::new(ConnInfo {
+        headers,
+        address: peer.ip().to_canonical().to_string(),
+        url,
+        secure: false,
+        issued_ms,
+    })
 }
 
 /// `Connection: upgrade` (a token in a list) and `Upgrade: websocket`.

@@ -8,8 +8,8 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use super::{EngineSocket, Handler};
-use crate::engineio::{CloseReason, Data, SendError, Sid};
-use crate::socketio::{self, Conn, SocketIo};
+use crate::engineio::{CloseReason, Data, SendError, Sid, TransportKind};
+use crate::socketio::{self, Conn, ConnInfo, SocketIo};
 
 impl Conn for EngineSocket {
     fn sid(&self) -> Sid {
@@ -26,6 +26,17 @@ impl Conn for EngineSocket {
 
     fn close(&self) {
         EngineSocket::close(self)
+    }
+
+    fn info(&self) -> Option<Arc<ConnInfo>> {
+        self.request()
+    }
+
+    fn transport(&self) -> Option<&'static str> {
+        Some(match EngineSocket::transport(self) {
+            TransportKind::Polling => "polling",
+            TransportKind::WebSocket => "websocket",
+        })
     }
 }
 

@@ -29,6 +29,6 @@ pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 pub use args::Args;
 pub use rate::RateLimit;
 pub use server::{
-    AckError, AckSender, BroadcastAcks, Clock, Config, Conn, ConnectError, DisconnectReason,
-    Handshake, Namespace, Operators, Socket, SocketIo,
+    AckError, AckSender, BroadcastAcks, Clock, Config, Conn, ConnInfo, ConnectError,
+    DisconnectReason, Handshake, Namespace, Operators, Socket, SocketEvent, SocketInfo, SocketIo,
 };

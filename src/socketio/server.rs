@@ -51,7 +51,96 @@ pub trait Conn: Send + Sync + 'static {
     }
     /// Closes the Engine.IO connection.
     fn close(&self);
+    /// The HTTP request that opened the connection, when the transport
+    /// knows it (for [`SocketIo::socket_infos`]). By default, unknown.
+    fn info(&self) -> Option<Arc<ConnInfo>> {
+        None
+    }
+    /// The transport in use now, as the reference names it (`"polling"`,
+    /// `"websocket"`), when the transport knows it. By default, unknown.
+    fn transport(&self) -> Option<&'static str> {
+        None
+    }
 }
+
+/// The HTTP request that opened an Engine.IO connection: the part of the
+/// reference server's `socket.handshake` that is not the CONNECT payload
+/// (`headers`, `address`, `url`, `secure`, `issued`). Made by the transport
+/// (the `server` module), read by tools such as the admin UI's `/admin`
+/// namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The request headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The client's address (its IP, without the port).
+    pub address: String,
+    /// The request target: path and query (`/socket.io/?EIO=4&...`).
+    pub url: String,
+    /// Whether the request came over TLS.
+    pub secure: bool,
+    /// When the connection opened, in milliseconds since the Unix epoch.
+    pub issued_ms: u64,
+}
+
+/// A copy of one socket's state, for tools that list sockets
+/// ([`SocketIo::socket_infos`]) or watch them ([`SocketIo::set_observer`]).
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: Arc<str>,
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// The Engine.IO session id of its client.
+    pub client: Sid,
+    /// The transport in use, when known ([`Conn::transport`]).
+    pub transport: Option<&'static str>,
+    /// What the socket connected with (the CONNECT payload).
+    pub handshake: Arc<Handshake>,
+    /// The HTTP request that opened its connection, when known.
+    pub request: Option<Arc<ConnInfo>>,
+    /// The rooms it is in, its own id room included, sorted.
+    pub rooms: Vec<String>,
+}
+
+/// A change of who is connected or in which room, told to the observer set
+/// with [`SocketIo::set_observer`]: the reference's namespace `connection`
+/// and socket `disconnect` events and its adapter's `join-room` and
+/// `leave-room` events.
+#[derive(Debug, Clone)]
+pub enum SocketEvent {
+    /// A socket connected (in its own id room only, so far).
+    Connected(SocketInfo),
+    /// A socket left its namespace, with the reason.
+    Disconnected {
+        /// Its namespace.
+        namespace: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A socket joined a room it was not in.
+    Joined {
+        /// Its namespace.
+        namespace: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+        /// The room.
+        room: String,
+    },
+    /// A socket left a room it was in (on disconnect too: every room it was
+    /// in, after its [`Disconnected`](SocketEvent::Disconnected)).
+    Left {
+        /// Its namespace.
+        namespace: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+        /// The room.
+        room: String,
+    },
+}
+
+type Observer = Arc<dyn Fn(&SocketIo, SocketEvent) + Send + Sync>;
 
 /// Where the server reads the time. The `server` module passes
 /// `Instant::now`; tests pass a virtual clock.
@@ -456,8 +545,8 @@ impl Socket {
 
     /// Joins `room`.
     pub fn join(&self, room: &str) {
-        let mut state = self.io.state();
-        state.join(&self.namespace, &self.id, room);
+        self.io.state().join(&self.namespace, &self.id, room);
+        self.io.tell();
     }
 
     /// Stores `value` as this socket's data of type `T`, replacing any
@@ -480,8 +569,8 @@ impl Socket {
 
     /// Leaves `room`.
     pub fn leave(&self, room: &str) {
-        let mut state = self.io.state();
-        state.leave(&self.namespace, &self.id, room);
+        self.io.state().leave(&self.namespace, &self.id, room);
+        self.io.tell();
     }
 
     /// The rooms this socket is in (its own id room included), sorted.
@@ -526,6 +615,7 @@ impl Socket {
         self.io.transmit(self.target(), &packet, false);
         self.io
             .remove_socket(&self.id, DisconnectReason::ServerNamespaceDisconnect);
+        self.io.tell();
     }
 
     /// Closes the whole Engine.IO connection under this socket (every
@@ -671,18 +761,55 @@ impl Operators {
 
     /// Makes every socket reached leave `room`.
     pub fn leave(&self, room: &str) {
-        let mut state = self.io.state();
-        for id in state.targets(&self.target) {
-            state.leave(&self.target.namespace, &id, room);
+        {
+            let mut state = self.io.state();
+            for id in state.targets(&self.target) {
+                state.leave(&self.target.namespace, &id, room);
+            }
         }
+        self.io.tell();
     }
 
     /// Makes every socket reached join `room`.
     pub fn join(&self, room: &str) {
-        let mut state = self.io.state();
-        for id in state.targets(&self.target) {
-            state.join(&self.target.namespace, &id, room);
+        {
+            let mut state = self.io.state();
+            for id in state.targets(&self.target) {
+                state.join(&self.target.namespace, &id, room);
+            }
         }
+        self.io.tell();
+    }
+
+    /// Makes every socket reached leave its namespace, as
+    /// [`Socket::disconnect`] does (the reference's `disconnectSockets()`);
+    /// with `close`, closes their whole Engine.IO connections instead
+    /// (`disconnectSockets(true)`). Says how many sockets that was.
+    pub fn disconnect_sockets(&self, close: bool) -> usize {
+        let sockets: Vec<Socket> = {
+            let state = self.io.state();
+            state
+                .targets(&self.target)
+                .into_iter()
+                .filter_map(|id| {
+                    let socket = state.sockets.get(&id)?;
+                    Some(Socket {
+                        io: self.io.clone(),
+                        id: id.clone(),
+                        namespace: socket.namespace.clone(),
+                        handshake: socket.handshake.clone(),
+                    })
+                })
+                .collect()
+        };
+        for socket in &sockets {
+            if close {
+                socket.close_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+        sockets.len()
     }
 }
 
@@ -775,23 +902,66 @@ struct State {
     membership: u64,
     /// The emits of the batch in progress ([`SocketIo::handle_messages`]).
     outbox: Outbox,
+    /// Whether an observer is set: only then are `observed` recorded.
+    observing: bool,
+    /// Changes for the observer, told once the lock is released.
+    observed: Vec<SocketEvent>,
+    /// An observer call is in progress (the one telling drains the rest).
+    telling: bool,
 }
 
 impl State {
     fn join(&mut self, namespace: &str, id: &str, room: &str) {
-        let Some((id, _)) = self.sockets.get_key_value(id) else {
+        let Some((id, socket)) = self.sockets.get_key_value(id) else {
             return;
         };
         if let Some(adapter) = self.adapters.get_mut(namespace) {
+            let new = self.observing && !adapter.rooms_of(id).iter().any(|r| r == room);
             adapter.join(id, room);
             self.membership += 1;
+            if new {
+                let event = SocketEvent::Joined {
+                    namespace: socket.namespace.clone(),
+                    id: id.clone(),
+                    room: room.to_owned(),
+                };
+                self.observed.push(event);
+            }
         }
     }
 
     fn leave(&mut self, namespace: &str, id: &str, room: &str) {
         if let Some(adapter) = self.adapters.get_mut(namespace) {
+            let was_in = self.observing && adapter.rooms_of(id).iter().any(|r| r == room);
             adapter.leave(id, room);
             self.membership += 1;
+            if was_in && let Some((id, socket)) = self.sockets.get_key_value(id) {
+                let event = SocketEvent::Left {
+                    namespace: socket.namespace.clone(),
+                    id: id.clone(),
+                    room: room.to_owned(),
+                };
+                self.observed.push(event);
+            }
+        }
+    }
+
+    /// A copy of socket `id`'s state.
+    fn info(&self, id: &Arc<str>, socket: &SocketState) -> SocketInfo {
+        let mut rooms = self
+            .adapters
+            .get(&socket.namespace)
+            .map(|adapter| adapter.rooms_of(id))
+            .unwrap_or_default();
+        rooms.sort();
+        SocketInfo {
+            id: id.clone(),
+            namespace: socket.namespace.clone(),
+            client: socket.client,
+            transport: socket.conn.transport(),
+            handshake: socket.handshake.clone(),
+            request: socket.conn.info(),
+            rooms,
         }
     }
 
@@ -850,6 +1020,8 @@ struct Inner {
     /// that runs application code, so it waits until the emit returned:
     /// an emit never calls back into the application.
     deferred: Mutex<Vec<Action>>,
+    /// [`SocketIo::set_observer`].
+    observer: RwLock<Option<Observer>>,
 }
 
 type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
@@ -923,6 +1095,7 @@ impl SocketIo {
                 rate_limited: AtomicU64::new(0),
                 adapter_factory: Box::new(adapter),
                 deferred: Mutex::new(Vec::new()),
+                observer: RwLock::new(None),
             }),
         }
     }
@@ -1022,6 +1195,57 @@ impl SocketIo {
             namespace: socket.namespace.clone(),
             handshake: socket.handshake.clone(),
         })
+    }
+
+    /// A copy of every connected socket's state, sorted by namespace and id
+    /// (`fetchSockets()` over every namespace in the reference server).
+    pub fn socket_infos(&self) -> Vec<SocketInfo> {
+        let state = self.state();
+        let mut infos: Vec<SocketInfo> = state
+            .sockets
+            .iter()
+            .map(|(id, socket)| state.info(id, socket))
+            .collect();
+        infos.sort_by(|a, b| (&a.namespace, &a.id).cmp(&(&b.namespace, &b.id)));
+        infos
+    }
+
+    /// Sets the observer: `f` is told of every socket that connects or
+    /// leaves and of every room joined or left, in the order they happened,
+    /// on every namespace. It replaces any earlier observer.
+    ///
+    /// `f` is never called with the server's lock held (the changes are
+    /// recorded under it and told once it is released, after the call that
+    /// made them returns or at the end of the batch of messages in hand), so
+    /// it may call back into the server: emit, join, disconnect. The changes
+    /// it makes itself are told after it returns.
+    pub fn set_observer(&self, f: impl Fn(&SocketIo, SocketEvent) + Send + Sync + 'static) {
+        *write(&self.inner.observer) = Some(Arc::new(f));
+        self.state().observing = true;
+    }
+
+    /// Tells the observer the changes recorded so far. One thread tells at a
+    /// time, in order; a change recorded while another thread tells is told
+    /// by that thread.
+    fn tell(&self) {
+        let Some(observer) = read(&self.inner.observer).clone() else {
+            return;
+        };
+        loop {
+            let events = {
+                let mut state = self.state();
+                if state.telling || state.observed.is_empty() {
+                    return;
+                }
+                state.telling = true;
+                std::mem::take(&mut state.observed)
+            };
+            // Cleared even if the observer panics.
+            let _telling = Telling(self);
+            for event in events {
+                observer(self, event);
+            }
+        }
     }
 
     /// Sets what to call when a new deadline may be earlier than the one the
@@ -1394,7 +1618,29 @@ impl SocketIo {
             client.sockets.remove(&socket.namespace);
         }
         if let Some(adapter) = state.adapters.get_mut(&socket.namespace) {
+            let mut rooms = if state.observing {
+                adapter.rooms_of(&id)
+            } else {
+                Vec::new()
+            };
             adapter.remove_socket(&id);
+            if state.observing {
+                rooms.sort();
+                // As the reference tells them: the disconnect, then the
+                // rooms left.
+                state.observed.push(SocketEvent::Disconnected {
+                    namespace: socket.namespace.clone(),
+                    id: id.clone(),
+                    reason: reason.clone(),
+                });
+                state
+                    .observed
+                    .extend(rooms.into_iter().map(|room| SocketEvent::Left {
+                        namespace: socket.namespace.clone(),
+                        id: id.clone(),
+                        room,
+                    }));
+            }
         }
         state.membership += 1;
         *state
@@ -1542,6 +1788,21 @@ impl SocketIo {
             // Every socket is in the room named by its own id.
             adapter.join(&id, &id);
             state.membership += 1;
+            if state.observing {
+                // As the reference: its own room is joined, then it is
+                // connected.
+                if let Some(socket) = state.sockets.get(&id) {
+                    let info = state.info(&id, socket);
+                    let joined = SocketEvent::Joined {
+                        namespace: ns_name.clone(),
+                        id: id.clone(),
+                        room: id.to_string(),
+                    };
+                    state
+                        .observed
+                        .extend([joined, SocketEvent::Connected(info)]);
+                }
+            }
         }
         let socket = Socket {
             io: self.clone(),
@@ -1672,10 +1933,20 @@ impl SocketIo {
         loop {
             let actions = std::mem::take(&mut *lock(&self.inner.deferred));
             if actions.is_empty() {
-                return;
+                break;
             }
             self.run(actions);
         }
+        self.tell();
+    }
+}
+
+/// Clears [`State::telling`] when the observer returns (or panics).
+struct Telling<'a>(&'a SocketIo);
+
+impl Drop for Telling<'_> {
+    fn drop(&mut self) {
+        self.0.state().telling = false;
     }
 }
 

@@ -14,6 +14,7 @@
 // down gracefully with status 0.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Server } from 'socket.io';
 
@@ -25,10 +26,12 @@ const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]...
                              repeatable; default /=digital-auto
   --api-token TOKEN          require "Authorization: Bearer TOKEN" on the HTTP API
   --cors-origin ORIGIN       allowed CORS origin; repeatable; default: any origin
+  --admin USER:PASSWORD      serve the Socket.IO Admin UI's namespace /admin
+                             (instrument() of @socket.io/admin-ui, basic auth)
 
 Environment (used when the flag is absent):
   SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES (comma-separated NAMESPACE=PROFILE),
-  SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS (comma-separated),
+  SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS (comma-separated), SIOBRIDGE_ADMIN,
   SIOBRIDGE_LOG (error|warn|info|debug, default info)
 `;
 
@@ -45,7 +48,7 @@ function usageError(message) {
 
 /** Reads the flags, falling back to the environment for each absent one. */
 function parseConfig(argv, env) {
-  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [] };
+  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], admin: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') {
@@ -64,6 +67,7 @@ function parseConfig(argv, env) {
       case '--profile': flags.profiles.push(value()); break;
       case '--api-token': flags.apiToken = value(); break;
       case '--cors-origin': flags.corsOrigins.push(value()); break;
+      case '--admin': flags.admin = value(); break;
       default: usageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
@@ -76,9 +80,18 @@ function parseConfig(argv, env) {
     apiToken: flags.apiToken ?? (env.SIOBRIDGE_API_TOKEN || undefined),
     corsOrigins: flags.corsOrigins.length > 0 ? flags.corsOrigins : list(env.SIOBRIDGE_CORS_ORIGINS),
     logLevel: parseLogLevel(env.SIOBRIDGE_LOG ?? 'info'),
+    admin: parseAdmin(flags.admin ?? (env.SIOBRIDGE_ADMIN || undefined)),
   };
   if (config.apiToken === '') usageError('--api-token must not be empty');
   return config;
+}
+
+/** `USER:PASSWORD` into `{ username, password }`. */
+function parseAdmin(text) {
+  if (text === undefined) return undefined;
+  const at = text.indexOf(':');
+  if (at <= 0 || at === text.length - 1) usageError('--admin: expected USER:PASSWORD, both non-empty');
+  return { username: text.slice(0, at), password: text.slice(at + 1) };
 }
 
 /** `IPv4:port` or `[IPv6]:port`. */
@@ -559,6 +572,18 @@ for (const [namespace, profile] of config.mounts) {
     });
   });
   MOUNT[profile](nsp);
+}
+
+// The Admin UI's server side, as its documentation sets it up: basic auth
+// against a bcrypt hash, "development" mode (the socket list and its events).
+if (config.admin) {
+  const require = createRequire(import.meta.url);
+  const { instrument } = require('@socket.io/admin-ui');
+  const bcrypt = require('bcryptjs');
+  instrument(io, {
+    auth: { type: 'basic', username: config.admin.username, password: bcrypt.hashSync(config.admin.password, 4) },
+    mode: 'development',
+  });
 }
 
 httpServer.listen(config.listen.port, config.listen.host, () => {
