@@ -17,17 +17,18 @@
 //! - `server_stats` every [`AdminConfig::stats_interval`] (2 s, the
 //!   reference's): `serverId`, `hostname`, `pid`, `uptime`, `clientsCount`,
 //!   `pollingClientsCount`, `aggregatedEvents`, `namespaces`.
-//! - `socket_connected`, `socket_disconnected`, `room_joined`, `room_left`
-//!   as they happen, told by the server's observer
+//! - `socket_connected`, `socket_disconnected`, `room_joined`, `room_left`,
+//!   and `socket_updated` with the new transport after an upgrade, as they
+//!   happen, told by the server's observer
 //!   ([`SocketIo::set_observer`]), for every namespace, `/admin` included.
 //! - the UI's actions: `join` and `leave` (namespace, room, optional filter:
 //!   a room or socket id), `_disconnect` (namespace, close, optional
 //!   filter), `emit` (namespace, filter, event, arguments).
 //!
 //! Not sent: `event_received` / `event_sent` (the reference's per-event
-//! log, which costs a message to every admin per event) and
-//! `socket_updated` (the reference's notice of a transport upgrade and of
-//! changes to `socket.data`; the transport shown is the one at connect).
+//! log, which costs a message to every admin per event), and
+//! `socket_updated` for changes of `socket.data` (siobridge's socket data
+//! is typed Rust values, shown as `{}`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -225,6 +226,14 @@ pub fn instrument(
             } => {
                 let args = vec![json!(&*namespace), json!(room), json!(&*id), json!(now)];
                 admins.emit("room_left", args);
+            }
+            SocketEvent::Upgraded {
+                namespace,
+                id,
+                transport,
+            } => {
+                let update = json!({ "id": &*id, "nsp": &*namespace, "transport": transport });
+                admins.emit("socket_updated", update);
             }
         }
     });

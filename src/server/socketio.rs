@@ -88,6 +88,10 @@ impl Handler for SocketIoHandler {
         self.io.handle_messages(socket.sid(), messages);
     }
 
+    fn on_upgrade(&self, socket: &EngineSocket) {
+        self.io.handle_upgrade(socket.sid());
+    }
+
     fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
         self.io.handle_transport_close(socket.sid(), reason);
     }

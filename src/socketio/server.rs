@@ -107,6 +107,7 @@ pub struct SocketInfo {
 /// and socket `disconnect` events and its adapter's `join-room` and
 /// `leave-room` events.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum SocketEvent {
     /// A socket connected (in its own id room only, so far).
     Connected(SocketInfo),
@@ -137,6 +138,16 @@ pub enum SocketEvent {
         id: Arc<str>,
         /// The room.
         room: String,
+    },
+    /// The connection under a socket changed transport
+    /// ([`SocketIo::handle_upgrade`]); told for each socket of the client.
+    Upgraded {
+        /// Its namespace.
+        namespace: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+        /// The transport now (`"websocket"`), when known.
+        transport: Option<&'static str>,
     },
 }
 
@@ -1322,6 +1333,32 @@ impl SocketIo {
         }
         drop(batch);
         self.run_deferred();
+    }
+
+    /// The Engine.IO connection of client `sid` moved to another transport
+    /// (Engine.IO's upgrade): the observer is told, socket by socket.
+    pub fn handle_upgrade(&self, sid: Sid) {
+        {
+            let mut state = self.state();
+            if !state.observing {
+                return;
+            }
+            let Some(client) = state.clients.get(&sid) else {
+                return;
+            };
+            let transport = client.conn.transport();
+            let mut events: Vec<SocketEvent> = client
+                .sockets
+                .iter()
+                .map(|(namespace, id)| SocketEvent::Upgraded {
+                    namespace: namespace.clone(),
+                    id: id.clone(),
+                    transport,
+                })
+                .collect();
+            state.observed.append(&mut events);
+        }
+        self.tell();
     }
 
     /// The Engine.IO connection of client `sid` ended with `reason`, the
@@ -2565,5 +2602,109 @@ mod tests {
         let sent = conn.take_text();
         assert!(sent[0].starts_with("0/dyn-7,{\"sid\""));
         assert_eq!(sent[1], "2/dyn-7,[\"ns\",\"/dyn-7\"]");
+    }
+
+    /// What the observer was told, as short strings.
+    fn observe(io: &SocketIo) -> Arc<Mutex<Vec<String>>> {
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let sink = told.clone();
+        io.set_observer(move |io, event| {
+            // The observer may call back into the server: no lock is held.
+            let count = io.socket_count();
+            let line = match event {
+                SocketEvent::Connected(info) => {
+                    format!(
+                        "connected {} {} rooms={:?} n={count}",
+                        info.namespace, info.id, info.rooms
+                    )
+                }
+                SocketEvent::Disconnected {
+                    namespace,
+                    id,
+                    reason,
+                } => {
+                    format!("disconnected {namespace} {id} {reason}")
+                }
+                SocketEvent::Joined {
+                    namespace,
+                    id,
+                    room,
+                } => format!("joined {namespace} {id} {room}"),
+                SocketEvent::Left {
+                    namespace,
+                    id,
+                    room,
+                } => format!("left {namespace} {id} {room}"),
+                SocketEvent::Upgraded { namespace, id, .. } => format!("upgraded {namespace} {id}"),
+            };
+            lock(&sink).push(line);
+        });
+        told
+    }
+
+    #[test]
+    fn observer_is_told_connects_joins_leaves_and_disconnects_in_order() {
+        let mut sim = Sim::new();
+        let told = observe(&sim.io);
+        sim.io.namespace("/").on("room", |socket, args, _| {
+            let room = args
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            socket.join(&room);
+            socket.join(&room); // already in: not told again
+            // The observer can be re-entered from here without a deadlock.
+            socket.leave("never-joined"); // not in it: not told
+        });
+        let conn = sim.client(100);
+        let id = sim.connect(&conn);
+        sim.recv(&conn, "2[\"room\",\"r1\"]");
+        sim.io.of("/").to("r1").leave("r1");
+        sim.recv(&conn, "1");
+        assert_eq!(
+            *lock(&told),
+            [
+                format!("joined / {id} {id}"),
+                format!("connected / {id} rooms=[\"{id}\"] n=1"),
+                format!("joined / {id} r1"),
+                format!("left / {id} r1"),
+                format!("disconnected / {id} client namespace disconnect"),
+                format!("left / {id} {id}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn socket_infos_and_disconnect_sockets_by_room() {
+        let mut sim = Sim::new();
+        let told = observe(&sim.io);
+        sim.io.namespace("/");
+        let (a, b) = (sim.client(100), sim.client(100));
+        let (ida, idb) = (sim.connect(&a), sim.connect(&b));
+        sim.io.of("/").to(&ida).join("vip");
+        let infos = sim.io.socket_infos();
+        assert_eq!(infos.len(), 2);
+        let info_a = infos.iter().find(|i| *i.id == *ida).unwrap();
+        assert_eq!(info_a.client, a.sid);
+        assert_eq!(info_a.rooms, {
+            let mut rooms = vec![ida.clone(), "vip".to_owned()];
+            rooms.sort();
+            rooms
+        });
+        // The fake connection knows no request nor transport.
+        assert!(info_a.request.is_none() && info_a.transport.is_none());
+
+        assert_eq!(sim.io.of("/").to("vip").disconnect_sockets(false), 1);
+        assert_eq!(a.take_text(), ["1"]);
+        assert!(b.take_text().is_empty());
+        assert!(!a.is_closed());
+        assert!(lock(&told).contains(&format!("disconnected / {ida} server namespace disconnect")));
+        assert_eq!(sim.io.of("/").to(&idb).disconnect_sockets(true), 1);
+        assert!(b.is_closed());
+        // The transport then reports the close, and the socket leaves.
+        sim.io.handle_close(b.sid, "forced close");
+        assert_eq!(sim.io.socket_count(), 0);
+        assert!(lock(&told).contains(&format!("disconnected / {idb} forced close")));
     }
 }

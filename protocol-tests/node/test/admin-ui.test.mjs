@@ -211,6 +211,21 @@ describe('admin UI namespace', () => {
     a.socket.disconnect();
   });
 
+  test('an upgrade from polling to websocket is reported as socket_updated', async () => {
+    const a = admin(bridge.url, { username: USER, password: PASSWORD });
+    track(a.socket);
+    await connected(a.socket);
+    await a.waitFor('all_sockets');
+    const dave = track(io(`${bridge.url}/`, { transports: ['polling', 'websocket'], reconnection: false, forceNew: true }));
+    await connected(dave);
+    const [serialized] = await a.waitFor('socket_connected', (s) => s.id === dave.id);
+    assert.equal(serialized.transport, 'polling');
+    const [update] = await a.waitFor('socket_updated', (u) => u.id === dave.id && u.transport !== undefined);
+    assert.deepEqual(update, { id: dave.id, nsp: '/', transport: 'websocket' });
+    dave.disconnect();
+    a.socket.disconnect();
+  });
+
   test('a client that leaves by itself is reported with its reason', async () => {
     const a = admin(bridge.url, { username: USER, password: PASSWORD });
     track(a.socket);
