@@ -33,6 +33,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -49,7 +50,8 @@ use crate::socketio::{
 /// Namespace `/admin`, server stats every 2 s (the reference's fixed
 /// interval), server id the host name (the reference's `serverId` default),
 /// at most 1,000 remembered login sessions (the reference's in-memory store
-/// keeps every one forever).
+/// keeps every one forever), at most 5,000 sockets in `all_sockets` (the
+/// reference lists every one).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AdminConfig {
@@ -70,6 +72,13 @@ pub struct AdminConfig {
     /// Namespaces listed in the stats even when they have no socket (the
     /// reference lists every namespace created).
     pub namespaces: Vec<String>,
+    /// Sockets listed in `all_sockets` at most (the first by namespace and
+    /// id). Default 5,000. A socket takes about 1 KB there (its request
+    /// headers): the whole list of a busy server would be more than an
+    /// admin's connection may hold waiting (`max_buffered_bytes`, 10 MB),
+    /// and the admin would be dropped as a slow consumer. Sockets that
+    /// connect later are all shown; the stats count every socket.
+    pub max_listed_sockets: usize,
 }
 
 impl AdminConfig {
@@ -83,6 +92,7 @@ impl AdminConfig {
             stats_interval: Duration::from_secs(2),
             max_sessions: 1000,
             namespaces: Vec::new(),
+            max_listed_sockets: 5000,
         }
     }
 }
@@ -139,6 +149,12 @@ pub fn instrument(
     let config = Arc::new(config);
     let sessions = Arc::new(Mutex::new(Sessions::default()));
     let admin = io.namespace(&config.namespace);
+    // Connected admins: with none, changes are not serialized at all.
+    let admins = Arc::new(AtomicUsize::new(0));
+    let count = admins.clone();
+    admin.on_disconnect(move |_, _| {
+        count.fetch_sub(1, Ordering::Relaxed);
+    });
 
     let (cfg, known) = (config.clone(), sessions.clone());
     admin.use_middleware(move |hs| match login(&cfg, &known, hs) {
@@ -146,8 +162,9 @@ pub fn instrument(
         None => Err(ConnectError::new("invalid credentials")),
     });
 
-    let (cfg, known, io_) = (config.clone(), sessions.clone(), io.clone());
+    let (cfg, known, io_, count) = (config.clone(), sessions.clone(), io.clone(), admins.clone());
     admin.on_connect(move |socket| {
+        count.fetch_add(1, Ordering::Relaxed);
         if login(&cfg, &known, socket.handshake()) == Some(Login::Password) {
             let id = new_session_id();
             let mut known = lock(&known);
@@ -159,7 +176,12 @@ pub fn instrument(
             socket.emit("session", json!(id));
         }
         socket.emit("config", json!({ "supportedFeatures": FEATURES }));
-        let sockets: Vec<Value> = io_.socket_infos().iter().map(serialize).collect();
+        let sockets: Vec<Value> = io_
+            .socket_infos()
+            .iter()
+            .take(cfg.max_listed_sockets)
+            .map(serialize)
+            .collect();
         socket.emit("all_sockets", Value::Array(sockets));
     });
 
@@ -191,7 +213,11 @@ pub fn instrument(
     });
 
     let name = config.namespace.clone();
+    let count = admins.clone();
     io.set_observer(move |io, event| {
+        if count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let admins = io.of(&name);
         let now = iso_time(SystemTime::now());
         match event {
@@ -258,7 +284,9 @@ pub fn instrument(
                 &last,
             );
             last = now;
-            io.of(&config.namespace).emit("server_stats", stats);
+            if admins.load(Ordering::Relaxed) > 0 {
+                io.of(&config.namespace).emit("server_stats", stats);
+            }
         }
     });
 }

@@ -272,6 +272,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             _ => return Err("--admin: expected USER:PASSWORD, both non-empty".into()),
         },
     };
+    if admin.is_some() && mounted.iter().any(|(ns, _)| ns == "/admin") {
+        return Err("--admin serves namespace /admin: it cannot also have a --profile".into());
+    }
     let options = Options {
         listen,
         profiles: mounted,
@@ -751,9 +754,27 @@ mod tests {
             &["--event-rate", "ten"],
             &["--max-sessions-per-ip", "-1"],
             &["--max-poll-packets", "0"],
+            &["--admin", "nocolon"],
+            &["--admin", ":pw"],
+            &["--admin", "user:"],
+            &["--admin-ui-dir", "ui"],
+            &["--admin", "a:b", "--profile", "/admin=chat"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn admin_credentials() {
+        let options = parse(&["--admin", "ops:pa:ss word"]).unwrap();
+        let admin = options.admin.unwrap();
+        assert_eq!((&*admin.username, &*admin.password), ("ops", "pa:ss word"));
+        assert_eq!(admin.ui_dir, None);
+        assert!(
+            !format!("{admin:?}").contains("pa:ss"),
+            "the password is not logged"
+        );
+        assert!(parse(&[]).unwrap().admin.is_none());
     }
 
     #[test]
