@@ -11,6 +11,7 @@
 // overrides it).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -89,8 +90,23 @@ describe('official admin UI in Chromium', { skip }, () => {
     process.stderr.write(`screenshot: ${file}\n`);
   });
 
+  test('shows the server stats: the server with its pid, the namespaces', async () => {
+    await page.goto(`${bridge.url}/admin/#/servers`);
+    // server_stats comes every 2 s.
+    const server = page.locator('tr').filter({ hasText: String(bridge.pid) });
+    await server.waitFor({ timeout: SHOW_MS });
+    assert.ok((await server.innerText()).includes(os.hostname()), await server.innerText());
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'servers.png'), fullPage: true });
+    await page.goto(`${bridge.url}/admin/#/`);
+    await page.getByText('/admin').first().waitFor({ timeout: SHOW_MS });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
+  });
+
   test('shows a join as it happens', async () => {
-    // Still on alice's details: the room appears without reloading.
+    await page.goto(`${bridge.url}/admin/#/sockets`);
+    await socketRow().click();
+    await page.getByText('chat:lobby').first().waitFor({ timeout: SHOW_MS });
+    // On alice's details: the room appears without reloading.
     assert.equal(await page.getByText('chat:kitchen').count(), 0);
     alice.emit('join', { username: 'alice', room: 'kitchen' });
     await page.getByText('chat:kitchen').first().waitFor({ timeout: SHOW_MS });
