@@ -559,7 +559,22 @@ fn operations(
 
 // ----- main -----------------------------------------------------------------
 
-async fn serve(options: Options, log: Log) -> std::io::Result<()> {
+/// The admin UI's files, when `--admin` is given: read before the server
+/// starts. A `--admin-ui-dir` that does not hold them is a bad flag; the
+/// default folder missing is only a warning (`serve`).
+fn load_admin_ui(admin: &Admin) -> Result<std::io::Result<UiFiles>, Refusal> {
+    let dir = admin.ui_dir.as_deref().unwrap_or(DEFAULT_ADMIN_UI_DIR);
+    match UiFiles::load(std::path::Path::new(dir)) {
+        Err(e) if admin.ui_dir.is_some() => Err(format!("--admin-ui-dir {dir}: {e}")),
+        loaded => Ok(loaded),
+    }
+}
+
+async fn serve(
+    options: Options,
+    log: Log,
+    admin_ui: std::io::Result<UiFiles>,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     // Before the announcement: a SIGTERM right after it is a clean stop.
     let shutdown = shutdown_signal();
@@ -634,15 +649,12 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
                 }
             });
             let dir = admin.ui_dir.as_deref().unwrap_or(DEFAULT_ADMIN_UI_DIR);
-            match UiFiles::load(std::path::Path::new(dir)) {
+            match admin_ui {
                 Ok(files) => {
                     log.at(Level::Info, || {
                         format!("admin UI at /admin/ (files from {dir}), namespace /admin")
                     });
                     Some(files)
-                }
-                Err(e) if admin.ui_dir.is_some() => {
-                    return Err(std::io::Error::other(format!("--admin-ui-dir {dir}: {e}")));
                 }
                 Err(e) => {
                     log.at(Level::Warn, || {
@@ -684,7 +696,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(options, log)) {
+    let admin_ui = match options.admin.as_ref().map(load_admin_ui) {
+        Some(Err(refusal)) => {
+            eprintln!("siobridge: {refusal}");
+            return ExitCode::from(2);
+        }
+        Some(Ok(loaded)) => loaded,
+        None => Err(std::io::Error::other("no --admin")),
+    };
+    match runtime.block_on(serve(options, log, admin_ui)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log.at(Level::Error, || e.to_string());

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
-import { startBridge } from '../lib/bridge.mjs';
+import { runBridge, startBridge } from '../lib/bridge.mjs';
 import { once } from '../lib/wait.mjs';
 
 const USER = 'admin';
@@ -238,6 +238,16 @@ describe('admin UI namespace', () => {
     assert.equal(nsp, '/hub');
     assert.equal(why, 'client namespace disconnect');
     a.socket.disconnect();
+  });
+});
+
+describe('admin UI flags', () => {
+  test('bad --admin values and a --admin-ui-dir without the UI exit with status 2', async () => {
+    for (const args of [['--admin', 'nocolon'], ['--admin', ':pw'], ['--admin', 'user:'], ['--admin', 'a:b', '--admin-ui-dir', '/nonexistent-admin-ui']]) {
+      const { code, stderr } = await runBridge({ args: ['--listen', '127.0.0.1:0', ...args] });
+      assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, /admin/, stderr);
+    }
   });
 });
 
