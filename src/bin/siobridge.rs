@@ -619,6 +619,8 @@ async fn serve(
     config.max_sessions_per_ip = options.limits.max_sessions_per_ip;
     config.max_connections_per_ip = options.limits.max_connections_per_ip;
     config.engine.max_poll_packets = options.limits.max_poll_packets;
+    // The admin UI shows each socket's request.
+    config.keep_requests = options.admin.is_some();
     let (opened, closed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let handler = Logged {
         inner: SocketIoHandler::new(io.clone()),

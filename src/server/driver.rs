@@ -137,7 +137,8 @@ impl EngineSocket {
     }
 
     /// The HTTP request that opened the session (its headers, the client's
-    /// address, the URL), as the reference keeps it in `socket.request`.
+    /// address, the URL), as the reference keeps it in `socket.request`;
+    /// kept only with [`ServerConfig::keep_requests`](super::ServerConfig::keep_requests).
     pub fn request(&self) -> Option<Arc<ConnInfo>> {
         self.handle.request.clone()
     }

@@ -84,13 +84,20 @@ pub(super) async fn handle(
                 let now = Instant::now();
                 let sid = shared.new_sid();
                 let session = Session::new(now, sid, TransportKind::Polling, &shared.config.engine);
-                let handle = SessionHandle::new(session, Some(request_info(&req, peer)));
+                let request = shared
+                    .config
+                    .keep_requests
+                    .then(|| request_info(&req, peer));
+                let handle = SessionHandle::new(session, request);
                 driver::spawn(shared.clone(), handle.clone(), None, permit);
                 poll(handle).await
             }
             Ok(permit) => {
-                let info = request_info(&req, peer);
-                accept_websocket(&shared, &mut req, Upgrade::Open(permit, info))
+                let request = shared
+                    .config
+                    .keep_requests
+                    .then(|| request_info(&req, peer));
+                accept_websocket(&shared, &mut req, Upgrade::Open(permit, request))
             }
         },
         Ok(Route::Upgrade(sid)) => match shared.session(&sid) {
@@ -260,7 +267,7 @@ async fn read_body(req: Request<Incoming>, max: usize, timeout: std::time::Durat
 enum Upgrade {
     /// A new session, with its place under the session caps, and the
     /// request that opens it.
-    Open(Permit, Arc<ConnInfo>),
+    Open(Permit, Option<Arc<ConnInfo>>),
     /// A polling session that probes an upgrade.
     Probe(Arc<SessionHandle>),
     /// A WebSocket the reference accepts only to close at once
@@ -316,14 +323,14 @@ fn accept_websocket(
         match upgrade {
             Upgrade::Close => driver::close_gracefully(ws, None, shared.config.ws_close_timeout),
             Upgrade::Probe(handle) => handle.attach_ws(ws),
-            Upgrade::Open(permit, info) => {
+            Upgrade::Open(permit, request) => {
                 let now = Instant::now();
                 let sid = shared.new_sid();
                 let session =
                     Session::new(now, sid, TransportKind::WebSocket, &shared.config.engine);
                 driver::spawn(
                     shared.clone(),
-                    SessionHandle::new(session, Some(info)),
+                    SessionHandle::new(session, request),
                     Some(ws),
                     permit,
                 );

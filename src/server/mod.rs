@@ -156,6 +156,10 @@ pub struct ServerConfig {
     /// How long shutdown waits for sessions to deliver their CLOSE before the
     /// server returns anyway. Default 5 s.
     pub shutdown_grace: Duration,
+    /// Whether each session keeps the request that opened it (headers,
+    /// address, URL: [`EngineSocket::request`], which the admin UI shows).
+    /// Default `false`: the headers cost about 1 KB per session.
+    pub keep_requests: bool,
 }
 
 impl Default for ServerConfig {
@@ -174,6 +178,7 @@ impl Default for ServerConfig {
             max_sessions_per_ip: None,
             max_connections_per_ip: None,
             shutdown_grace: Duration::from_secs(5),
+            keep_requests: false,
         }
     }
 }
