@@ -25,10 +25,14 @@
 //!   a room or socket id), `_disconnect` (namespace, close, optional
 //!   filter), `emit` (namespace, filter, event, arguments).
 //!
-//! Not sent: `event_received` / `event_sent` (the reference's per-event
-//! log, which costs a message to every admin per event), and
-//! `socket_updated` for changes of `socket.data` (siobridge's socket data
-//! is typed Rust values, shown as `{}`).
+//! - `event_received` and `event_sent` (the UI's event log), while at least
+//!   one admin is connected: every event a socket sends, and every event
+//!   emitted to one socket (`socket.emit`; broadcasts are not, as the
+//!   reference's `onAnyOutgoing`), except on `/admin` itself. Each costs a
+//!   message to every admin.
+//!
+//! Not sent: `socket_updated` for changes of `socket.data` (siobridge's
+//! socket data is typed Rust values, shown as `{}`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -151,9 +155,11 @@ pub fn instrument(
     let admin = io.namespace(&config.namespace);
     // Connected admins: with none, changes are not serialized at all.
     let admins = Arc::new(AtomicUsize::new(0));
-    let count = admins.clone();
+    let (count, io_) = (admins.clone(), io.clone());
     admin.on_disconnect(move |_, _| {
-        count.fetch_sub(1, Ordering::Relaxed);
+        if count.fetch_sub(1, Ordering::Relaxed) == 1 {
+            io_.set_observe_events(false);
+        }
     });
 
     let (cfg, known) = (config.clone(), sessions.clone());
@@ -164,7 +170,9 @@ pub fn instrument(
 
     let (cfg, known, io_, count) = (config.clone(), sessions.clone(), io.clone(), admins.clone());
     admin.on_connect(move |socket| {
-        count.fetch_add(1, Ordering::Relaxed);
+        if count.fetch_add(1, Ordering::Relaxed) == 0 {
+            io_.set_observe_events(true);
+        }
         if login(&cfg, &known, socket.handshake()) == Some(Login::Password) {
             let id = new_session_id();
             let mut known = lock(&known);
@@ -260,6 +268,36 @@ pub fn instrument(
             } => {
                 let update = json!({ "id": &*id, "nsp": &*namespace, "transport": transport });
                 admins.emit("socket_updated", update);
+            }
+            // The admins' own traffic is not logged, as in the reference.
+            SocketEvent::EventReceived { namespace, .. }
+            | SocketEvent::EventSent { namespace, .. }
+                if *namespace == *name => {}
+            SocketEvent::EventReceived {
+                namespace,
+                id,
+                args,
+            } => {
+                let args = vec![
+                    json!(&*namespace),
+                    json!(&*id),
+                    Value::Array(args),
+                    json!(now),
+                ];
+                admins.emit("event_received", args);
+            }
+            SocketEvent::EventSent {
+                namespace,
+                id,
+                args,
+            } => {
+                let args = vec![
+                    json!(&*namespace),
+                    json!(&*id),
+                    Value::Array(args),
+                    json!(now),
+                ];
+                admins.emit("event_sent", args);
             }
         }
     });

@@ -19,7 +19,7 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -138,6 +138,29 @@ pub enum SocketEvent {
         id: Arc<str>,
         /// The room.
         room: String,
+    },
+    /// A socket sent an event (told only with
+    /// [`SocketIo::set_observe_events`]), before its handler runs.
+    EventReceived {
+        /// Its namespace.
+        namespace: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+        /// The event name, then its arguments (binary ones as their
+        /// placeholders), as the reference's `onAny` gets them.
+        args: Vec<Value>,
+    },
+    /// An event was emitted to one socket with [`Socket::emit`] or
+    /// [`Socket::emit_with_ack`] (told only with
+    /// [`SocketIo::set_observe_events`]; broadcasts are not, as the
+    /// reference's `onAnyOutgoing`).
+    EventSent {
+        /// Its namespace.
+        namespace: Arc<str>,
+        /// The socket id.
+        id: Arc<str>,
+        /// The event name, then its arguments.
+        args: Vec<Value>,
     },
     /// The connection under a socket changed transport
     /// ([`SocketIo::handle_upgrade`]); told for each socket of the client.
@@ -488,8 +511,28 @@ impl Socket {
 
     /// Sends event `event` to this socket.
     pub fn emit(&self, event: &str, args: impl Into<Args>) {
-        let packet = event_packet(&self.namespace, event, args.into(), None);
+        let args = args.into();
+        let observed = self.observe_sent(event, &args);
+        let packet = event_packet(&self.namespace, event, args, None);
         self.io.transmit(self.target(), &packet, false);
+        if observed {
+            self.io.tell();
+        }
+    }
+
+    /// Records an event emitted to this socket for the observer, when
+    /// events are observed.
+    fn observe_sent(&self, event: &str, args: &Args) -> bool {
+        self.io.observe_event(|| {
+            let mut values = Vec::with_capacity(args.values.len() + 1);
+            values.push(Value::from(event));
+            values.extend(args.values.iter().cloned());
+            SocketEvent::EventSent {
+                namespace: self.namespace.clone(),
+                id: self.id.clone(),
+                args: values,
+            }
+        })
     }
 
     /// This socket alone, as an emit target.
@@ -526,8 +569,13 @@ impl Socket {
             id
         };
         io.wake_timer();
-        let packet = event_packet(&self.namespace, event, args.into(), Some(id));
+        let args = args.into();
+        let observed = self.observe_sent(event, &args);
+        let packet = event_packet(&self.namespace, event, args, Some(id));
         io.transmit(self.target(), &packet, false);
+        if observed {
+            io.tell();
+        }
     }
 
     /// Sends event `event` to this socket asking for an ack, and returns the
@@ -1033,6 +1081,8 @@ struct Inner {
     deferred: Mutex<Vec<Action>>,
     /// [`SocketIo::set_observer`].
     observer: RwLock<Option<Observer>>,
+    /// [`SocketIo::set_observe_events`].
+    observe_events: AtomicBool,
 }
 
 type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
@@ -1107,6 +1157,7 @@ impl SocketIo {
                 adapter_factory: Box::new(adapter),
                 deferred: Mutex::new(Vec::new()),
                 observer: RwLock::new(None),
+                observe_events: AtomicBool::new(false),
             }),
         }
     }
@@ -1233,6 +1284,27 @@ impl SocketIo {
     pub fn set_observer(&self, f: impl Fn(&SocketIo, SocketEvent) + Send + Sync + 'static) {
         *write(&self.inner.observer) = Some(Arc::new(f));
         self.state().observing = true;
+    }
+
+    /// Whether the observer is also told of every event a socket sends and
+    /// of every event emitted to one socket ([`SocketEvent::EventReceived`],
+    /// [`SocketEvent::EventSent`]). Off by default: when on, each such event
+    /// costs a copy of its arguments.
+    pub fn set_observe_events(&self, on: bool) {
+        self.inner.observe_events.store(on, Ordering::Relaxed);
+    }
+
+    /// Records an event for the observer, when events are observed; it is
+    /// told by the next [`tell`](Self::tell).
+    fn observe_event(&self, make: impl FnOnce() -> SocketEvent) -> bool {
+        if !self.inner.observe_events.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut state = self.state();
+        if state.observing {
+            state.observed.push(make());
+        }
+        true
     }
 
     /// Tells the observer the changes recorded so far. One thread tells at a
@@ -1723,6 +1795,16 @@ impl SocketIo {
                     args,
                     ack,
                 } => {
+                    self.observe_event(|| {
+                        let mut values = Vec::with_capacity(args.values.len() + 1);
+                        values.push(Value::from(name.as_str()));
+                        values.extend(args.values.iter().cloned());
+                        SocketEvent::EventReceived {
+                            namespace: socket.namespace.clone(),
+                            id: socket.id.clone(),
+                            args: values,
+                        }
+                    });
                     let ack = ack.map(|id| AckSender {
                         socket: socket.clone(),
                         id,
@@ -2636,6 +2718,20 @@ mod tests {
                     room,
                 } => format!("left {namespace} {id} {room}"),
                 SocketEvent::Upgraded { namespace, id, .. } => format!("upgraded {namespace} {id}"),
+                SocketEvent::EventReceived {
+                    namespace,
+                    id,
+                    args,
+                } => {
+                    format!("received {namespace} {id} {}", Value::Array(args))
+                }
+                SocketEvent::EventSent {
+                    namespace,
+                    id,
+                    args,
+                } => {
+                    format!("sent {namespace} {id} {}", Value::Array(args))
+                }
             };
             lock(&sink).push(line);
         });
@@ -2706,5 +2802,32 @@ mod tests {
         sim.io.handle_close(b.sid, "forced close");
         assert_eq!(sim.io.socket_count(), 0);
         assert!(lock(&told).contains(&format!("disconnected / {idb} forced close")));
+    }
+
+    #[test]
+    fn events_are_observed_only_when_asked_and_broadcasts_are_not() {
+        let mut sim = Sim::new();
+        let told = observe(&sim.io);
+        sim.io.namespace("/").on("ping", |socket, args, _| {
+            socket.emit("pong", args.values.clone());
+            socket.broadcast().emit("news", ());
+        });
+        let conn = sim.client(100);
+        let id = sim.connect(&conn);
+        lock(&told).clear();
+        sim.recv(&conn, "2[\"ping\",1]");
+        assert!(lock(&told).is_empty(), "{:?}", lock(&told));
+        sim.io.set_observe_events(true);
+        sim.recv(&conn, "2[\"ping\",2]");
+        assert_eq!(
+            *lock(&told),
+            [
+                format!("received / {id} [\"ping\",2]"),
+                format!("sent / {id} [\"pong\",2]"),
+            ]
+        );
+        sim.io.set_observe_events(false);
+        sim.recv(&conn, "2[\"ping\",3]");
+        assert_eq!(lock(&told).len(), 2);
     }
 }

@@ -226,6 +226,29 @@ describe('admin UI namespace', () => {
     a.socket.disconnect();
   });
 
+  test('the event log: event_received and event_sent for one socket, none for /admin', async () => {
+    const a = admin(bridge.url, { username: USER, password: PASSWORD });
+    track(a.socket);
+    await connected(a.socket);
+    await a.waitFor('all_sockets');
+    const erin = track(await connected(user(bridge.url, '/')));
+    const echoed = once(erin, 'message', { timeoutMs: TIMEOUT_MS });
+    erin.emit('message', { text: 'hi' });
+    await echoed;
+    const [nsp, id, args, at] = await a.waitFor('event_received', (n, i) => i === erin.id);
+    assert.deepEqual([nsp, id, args], ['/', erin.id, ['message', { text: 'hi' }]]);
+    assert.ok(!Number.isNaN(Date.parse(at)));
+    // The chat profile echoes with socket.emit.
+    const [sentNsp, , sentArgs] = await a.waitFor('event_sent', (n, i) => i === erin.id);
+    assert.equal(sentNsp, '/');
+    assert.deepEqual(sentArgs, ['message', { text: 'hi' }]);
+    // The admin's own actions are not logged.
+    a.socket.emit('join', '/', 'logged', erin.id);
+    await a.waitFor('room_joined', (n, room) => room === 'logged');
+    assert.ok(!a.events.some((e) => (e.event === 'event_received' || e.event === 'event_sent') && e.args[0] === '/admin'));
+    a.socket.disconnect();
+  });
+
   test('a client that leaves by itself is reported with its reason', async () => {
     const a = admin(bridge.url, { username: USER, password: PASSWORD });
     track(a.socket);
