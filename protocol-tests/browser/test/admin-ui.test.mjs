@@ -116,6 +116,18 @@ describe('official admin UI in Chromium', { skip }, () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'rooms.png'), fullPage: true });
   });
 
+  test('shows the events the socket sends and gets in its event log', async () => {
+    await page.goto(`${bridge.url}/admin/#/events`);
+    const echoed = once(alice, 'message', { timeoutMs: SHOW_MS });
+    alice.emit('message', 'a note');
+    await echoed;
+    // Its rows: time, socket, kind, event name (the arguments fold out).
+    const logged = (kind) => page.locator('tr').filter({ hasText: alice.id }).filter({ hasText: kind }).filter({ hasText: 'message' });
+    await logged('Event received').first().waitFor({ timeout: SHOW_MS });
+    await logged('Event sent').first().waitFor({ timeout: SHOW_MS });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'events.png'), fullPage: true });
+  });
+
   test('disconnects the socket from the UI', async () => {
     await page.goto(`${bridge.url}/admin/#/sockets`);
     const row = socketRow();
