@@ -45,7 +45,7 @@ use serde_json::{Map, Value, json};
 
 use crate::server::HttpResponse;
 use crate::socketio::{
-    Args, ConnectError, Handshake, Operators, SocketEvent, SocketInfo, SocketIo,
+    Args, ConnectError, Handshake, Operators, Socket, SocketEvent, SocketInfo, SocketIo,
 };
 
 /// Settings of the admin namespace.
@@ -144,7 +144,8 @@ struct Sessions {
 
 /// Serves the admin UI's protocol on `io` (see the module documentation).
 /// `engine` is read for the Engine.IO part of `server_stats`. Spawns the
-/// stats task: call within a tokio runtime. Sets `io`'s observer.
+/// stats task, which runs as long as the tokio runtime (call within one)
+/// and keeps `io` alive. Sets `io`'s observer.
 pub fn instrument(
     io: &SocketIo,
     config: AdminConfig,
@@ -155,10 +156,12 @@ pub fn instrument(
     let admin = io.namespace(&config.namespace);
     // Connected admins: with none, changes are not serialized at all.
     let admins = Arc::new(AtomicUsize::new(0));
-    let (count, io_) = (admins.clone(), io.clone());
-    admin.on_disconnect(move |_, _| {
+    // The handlers reach the server through their socket: a handler that
+    // held a `SocketIo` would keep it alive forever.
+    let count = admins.clone();
+    admin.on_disconnect(move |socket, _| {
         if count.fetch_sub(1, Ordering::Relaxed) == 1 {
-            io_.set_observe_events(false);
+            socket.server().set_observe_events(false);
         }
     });
 
@@ -168,10 +171,11 @@ pub fn instrument(
         None => Err(ConnectError::new("invalid credentials")),
     });
 
-    let (cfg, known, io_, count) = (config.clone(), sessions.clone(), io.clone(), admins.clone());
+    let (cfg, known, count) = (config.clone(), sessions.clone(), admins.clone());
     admin.on_connect(move |socket| {
+        let io = socket.server();
         if count.fetch_add(1, Ordering::Relaxed) == 0 {
-            io_.set_observe_events(true);
+            io.set_observe_events(true);
         }
         if login(&cfg, &known, socket.handshake()) == Some(Login::Password) {
             let id = new_session_id();
@@ -184,7 +188,7 @@ pub fn instrument(
             socket.emit("session", json!(id));
         }
         socket.emit("config", json!({ "supportedFeatures": FEATURES }));
-        let sockets: Vec<Value> = io_
+        let sockets: Vec<Value> = io
             .socket_infos()
             .iter()
             .take(cfg.max_listed_sockets)
@@ -193,28 +197,24 @@ pub fn instrument(
         socket.emit("all_sockets", Value::Array(sockets));
     });
 
-    let io_ = io.clone();
-    admin.on("join", move |_, args, _| {
-        if let (Some(ops), Some(room)) = (target(&io_, &args, 0, 2), string(&args, 1)) {
+    admin.on("join", |socket, args, _| {
+        if let (Some(ops), Some(room)) = (target(socket, &args, 0, 2), string(&args, 1)) {
             ops.join(room);
         }
     });
-    let io_ = io.clone();
-    admin.on("leave", move |_, args, _| {
-        if let (Some(ops), Some(room)) = (target(&io_, &args, 0, 2), string(&args, 1)) {
+    admin.on("leave", |socket, args, _| {
+        if let (Some(ops), Some(room)) = (target(socket, &args, 0, 2), string(&args, 1)) {
             ops.leave(room);
         }
     });
-    let io_ = io.clone();
-    admin.on("_disconnect", move |_, args, _| {
+    admin.on("_disconnect", |socket, args, _| {
         let close = args.values.get(1).and_then(Value::as_bool).unwrap_or(false);
-        if let Some(ops) = target(&io_, &args, 0, 2) {
+        if let Some(ops) = target(socket, &args, 0, 2) {
             ops.disconnect_sockets(close);
         }
     });
-    let io_ = io.clone();
-    admin.on("emit", move |_, args, _| {
-        if let (Some(ops), Some(event)) = (target(&io_, &args, 0, 1), string(&args, 2)) {
+    admin.on("emit", |socket, args, _| {
+        if let (Some(ops), Some(event)) = (target(socket, &args, 0, 1), string(&args, 2)) {
             let rest: Vec<Value> = args.values.iter().skip(3).cloned().collect();
             ops.emit(event, Args::from(rest));
         }
@@ -373,8 +373,8 @@ fn string(args: &Args, i: usize) -> Option<&str> {
 
 /// The sockets of namespace `args[ns]`, in the room or socket id
 /// `args[filter]` when it is a non-empty string (`io.of(nsp).in(filter)`).
-fn target(io: &SocketIo, args: &Args, ns: usize, filter: usize) -> Option<Operators> {
-    let ops = io.of(string(args, ns)?);
+fn target(socket: &Socket, args: &Args, ns: usize, filter: usize) -> Option<Operators> {
+    let ops = socket.server().of(string(args, ns)?);
     Some(match string(args, filter) {
         Some(filter) if !filter.is_empty() => ops.to(filter),
         _ => ops,

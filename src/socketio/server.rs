@@ -504,6 +504,14 @@ impl Socket {
         &self.handshake
     }
 
+    /// The server this socket is connected to (the reference's
+    /// `socket.nsp.server`), for handlers that act on other sockets without
+    /// holding a [`SocketIo`] themselves: a handler that owned one would
+    /// keep the server from ever being freed.
+    pub fn server(&self) -> SocketIo {
+        self.io.clone()
+    }
+
     /// Whether the socket is still connected.
     pub fn connected(&self) -> bool {
         self.io.state().sockets.contains_key(&self.id)
