@@ -12,6 +12,7 @@
 //! | `SIOBRIDGE_BODY_READ_TIMEOUT_MS` | `ServerConfig::body_read_timeout` |
 //! | `SIOBRIDGE_WRITE_TIMEOUT_MS` | `ServerConfig::write_timeout` |
 //! | `SIOBRIDGE_EVENT_RATE` | `socketio::Config::event_rate_limit`, as `PER_SECOND/BURST` |
+//! | `SIOBRIDGE_PARSER` | `socketio::Config::parser`: `json` or `msgpack` |
 
 use std::io::{Error, ErrorKind};
 use std::str::FromStr;
@@ -59,8 +60,18 @@ pub fn server_limits(mut config: ServerConfig) -> std::io::Result<ServerConfig> 
     Ok(config)
 }
 
-/// The Socket.IO layer's limits, from the environment.
+/// The Socket.IO layer's limits and parser, from the environment.
 pub fn socketio_limits(config: socketio::Config) -> std::io::Result<socketio::Config> {
+    let config = match var::<String>("SIOBRIDGE_PARSER")?.as_deref() {
+        None | Some("json") => config,
+        Some("msgpack") => config.with_parser(socketio::Parser::Msgpack),
+        Some(other) => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("SIOBRIDGE_PARSER: expected json or msgpack, got {other:?}"),
+            ));
+        }
+    };
     let Some(rate) = var::<String>("SIOBRIDGE_EVENT_RATE")? else {
         return Ok(config);
     };

@@ -46,6 +46,9 @@ long-polling and WebSocket, with a routing profile on each namespace.
                             events a socket may send: PER_SEC on average, BURST
                             at once; over it, it is disconnected (reason: rate limited)
                             (default: no limit) [env SIOBRIDGE_EVENT_RATE]
+  --parser json|msgpack     how packets are written: json (socket.io-parser,
+                            the default) or msgpack (socket.io-msgpack-parser);
+                            every client must use the same [env SIOBRIDGE_PARSER]
   -h, --help                print this help
 
 Also served: GET /healthz, GET /metrics (Prometheus text format).
@@ -60,6 +63,16 @@ struct Options {
     api_token: Option<String>,
     cors_origins: Vec<String>,
     limits: Limits,
+    parser: socketio::Parser,
+}
+
+/// `json` or `msgpack`.
+fn parse_parser(value: &str) -> Result<socketio::Parser, Refusal> {
+    match value {
+        "json" => Ok(socketio::Parser::Json),
+        "msgpack" => Ok(socketio::Parser::Msgpack),
+        _ => Err(format!("--parser {value:?}: expected json or msgpack")),
+    }
 }
 
 /// The abuse limits the library leaves off (or at a default) and the command
@@ -131,6 +144,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
         .map(|v| list(&v).collect())
         .unwrap_or_default();
     let mut api_token = env("SIOBRIDGE_API_TOKEN");
+    let mut parser = env("SIOBRIDGE_PARSER");
     let mut cors_origins: Vec<String> = env("SIOBRIDGE_CORS_ORIGINS")
         .map(|v| list(&v).collect())
         .unwrap_or_default();
@@ -167,6 +181,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--profile" => cli_profiles.push(value()?),
             "--api-token" => api_token = Some(value()?).filter(|t| !t.is_empty()),
             "--cors-origin" => cli_origins.push(value()?),
+            "--parser" => parser = Some(value()?),
             "--max-sessions" => limit_values.push(("--max-sessions", value()?)),
             "--max-sessions-per-ip" => limit_values.push(("--max-sessions-per-ip", value()?)),
             "--max-connections-per-ip" => limit_values.push(("--max-connections-per-ip", value()?)),
@@ -212,12 +227,17 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             _ => limits.event_rate = Some(event_rate(value)?),
         }
     }
+    let parser = match parser {
+        Some(name) => parse_parser(&name)?,
+        None => socketio::Parser::Json,
+    };
     let options = Options {
         listen,
         profiles: mounted,
         api_token,
         cors_origins,
         limits,
+        parser,
     };
     check_safety(&options)?;
     Ok(options)
@@ -490,7 +510,7 @@ async fn serve(options: Options, log: Log) -> std::io::Result<()> {
     // The first stdout line: tests and scripts read the port from it.
     println!("listening on {}", listener.local_addr()?);
 
-    let mut sio_config = socketio::Config::default();
+    let mut sio_config = socketio::Config::default().with_parser(options.parser);
     if let Some((per_second, burst)) = options.limits.event_rate {
         sio_config = sio_config.with_event_rate_limit(per_second, burst);
     }
@@ -629,9 +649,21 @@ mod tests {
             &["--event-rate", "0/5"][..],
             &["--event-rate", "ten"],
             &["--max-sessions-per-ip", "-1"],
+            &["--parser", "cbor"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn parser() {
+        assert_eq!(parse(&[]).unwrap().parser, socketio::Parser::Json);
+        let options = parse(&["--parser", "msgpack"]).unwrap();
+        assert_eq!(options.parser, socketio::Parser::Msgpack);
+        assert_eq!(
+            parse(&["--parser=json"]).unwrap().parser,
+            socketio::Parser::Json
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! with their reassembly as an explicit state ([`binary`]).
 
 pub mod binary;
+pub mod msgpack;
 pub mod packet;
 pub mod parse;
 
@@ -30,5 +31,5 @@ pub use args::Args;
 pub use rate::RateLimit;
 pub use server::{
     AckError, AckSender, BroadcastAcks, Clock, Config, Conn, ConnectError, DisconnectReason,
-    Handshake, Namespace, Operators, Socket, SocketIo,
+    Handshake, Namespace, Operators, Parser, Socket, SocketIo,
 };

@@ -29,9 +29,10 @@ use super::ack_future::{AckFuture, ack_future};
 use super::adapter::{Adapter, InMemoryAdapter};
 use super::args::Args;
 use super::binary::Decoder;
+use super::msgpack;
 use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
-use super::parse::Limits;
+use super::parse::{DecodeError, Limits};
 use super::rate::{RateLimit, TokenBucket};
 use crate::engineio::{Data, SendError, Sid, SidGenerator, Text};
 use crate::id_hash::IdMap;
@@ -84,6 +85,25 @@ pub struct Config {
     pub event_rate_limit: Option<RateLimit>,
     /// Seed of the socket-id generator; `None` seeds from the OS.
     pub rng_seed: Option<[u8; 32]>,
+    /// How packets are written in Engine.IO messages, for every client of
+    /// the server (the reference server's `parser` option). Default
+    /// [`Parser::Json`].
+    pub parser: Parser,
+}
+
+/// The Socket.IO parser of a server (socket.io-protocol v5, "Packet
+/// encoding"; the reference server's `parser` option): every client must
+/// use the same one, as with the reference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Parser {
+    /// The default parser (`socket.io-parser`): text packets, binary parts
+    /// as attachments in the binary messages that follow.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser` (and python-socketio's `msgpack`
+    /// serializer): each packet one binary message in MessagePack (see
+    /// [`msgpack`](super::msgpack)), binary values inline.
+    Msgpack,
 }
 
 impl Default for Config {
@@ -94,6 +114,7 @@ impl Default for Config {
             max_namespaces_per_client: 100,
             event_rate_limit: None,
             rng_seed: None,
+            parser: Parser::Json,
         }
     }
 }
@@ -102,6 +123,12 @@ impl Config {
     /// Sets `connect_timeout`.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets `parser`.
+    pub fn with_parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
         self
     }
 
@@ -686,10 +713,14 @@ fn event_packet(namespace: &str, event: &str, args: Args, ack_id: Option<u64>) -
     Packet::event_with_binary(namespace, values, ack_id, args.binary)
 }
 
-/// The Engine.IO messages of one packet: its text, then each attachment.
-fn encode_messages(packet: &Packet) -> Vec<Data> {
+/// The Engine.IO messages of one packet: its text, then each attachment;
+/// with the msgpack parser, one binary message.
+fn encode_messages(parser: Parser, packet: &Packet) -> Vec<Data> {
+    if parser == Parser::Msgpack {
+        return vec![encode_text_message(parser, packet)];
+    }
     let mut messages = Vec::with_capacity(1 + packet.attachments.len());
-    messages.push(encode_text_message(packet));
+    messages.push(encode_text_message(parser, packet));
     messages.extend(packet.attachments.iter().cloned().map(Data::Binary));
     messages
 }
@@ -697,7 +728,11 @@ fn encode_messages(packet: &Packet) -> Vec<Data> {
 /// The text of `packet` as an Engine.IO text message, written behind the
 /// MESSAGE type `4` in one buffer, which then serves as is as the WebSocket
 /// frame of every receiver (see [`engineio::Text`](crate::engineio::Text)).
-fn encode_text_message(packet: &Packet) -> Data {
+/// With the msgpack parser, the packet's one binary message instead.
+fn encode_text_message(parser: Parser, packet: &Packet) -> Data {
+    if parser == Parser::Msgpack {
+        return Data::Binary(msgpack::encode(packet).into());
+    }
     let mut text = String::with_capacity(128);
     text.push('4');
     packet.encode_into(&mut text);
@@ -1075,9 +1110,14 @@ impl SocketIo {
                 let Some(client) = state.clients.get_mut(&sid) else {
                     break;
                 };
-                let decoded = match data {
-                    Data::Text(text) => client.decoder.decode_text(&text),
-                    Data::Binary(bytes) => client.decoder.decode_binary(bytes),
+                let decoded = match (self.inner.config.parser, data) {
+                    (Parser::Json, Data::Text(text)) => client.decoder.decode_text(&text),
+                    (Parser::Json, Data::Binary(bytes)) => client.decoder.decode_binary(bytes),
+                    (Parser::Msgpack, Data::Binary(bytes)) => {
+                        msgpack::decode(&bytes, client.decoder.limits()).map(Some)
+                    }
+                    // The msgpack decoder takes binary messages only.
+                    (Parser::Msgpack, Data::Text(_)) => Err(DecodeError::UnexpectedText),
                 };
                 match decoded {
                     Ok(None) => continue,
@@ -1292,7 +1332,9 @@ impl SocketIo {
             .collect();
         if let Some((sid, conn, namespace)) = target {
             let disconnect = Packet::disconnect(&*namespace);
-            if conn.send(encode_text_message(&disconnect)) == Err(SendError::Full) {
+            if conn.send(encode_text_message(self.inner.config.parser, &disconnect))
+                == Err(SendError::Full)
+            {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 actions.extend(self.drop_client(state, sid, DisconnectReason::SlowConsumer));
             }
@@ -1310,7 +1352,7 @@ impl SocketIo {
         error: &Packet,
     ) -> Vec<Action> {
         self.defer(self.flush_locked(state));
-        match conn.send(encode_text_message(error)) {
+        match conn.send(encode_text_message(self.inner.config.parser, error)) {
             Err(SendError::Full) => {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 self.drop_client(state, sid, DisconnectReason::SlowConsumer)
@@ -1474,7 +1516,7 @@ impl SocketIo {
             // The answer goes first: a socket whose CONNECT was lost would
             // get events its client never asked for.
             let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
-            match conn.send(encode_text_message(&ok)) {
+            match conn.send(encode_text_message(self.inner.config.parser, &ok)) {
                 Ok(()) => {}
                 Err(SendError::Full) => {
                     self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -1533,7 +1575,7 @@ impl SocketIo {
     /// outbox; otherwise it is queued on each receiver's connection now.
     fn transmit(&self, target: Target, packet: &Packet, volatile: bool) -> usize {
         let packet = Queued {
-            messages: encode_messages(packet),
+            messages: encode_messages(self.inner.config.parser, packet),
             volatile,
         };
         let mut state = self.state();

@@ -16,7 +16,18 @@
 //   (auth middleware) and the dynamic `/dyn-<digits>`; any other namespace
 //   is refused with the server's default CONNECT_ERROR "Invalid namespace".
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import { Server } from 'socket.io';
+
+// SIOBRIDGE_PARSER=msgpack serves socket.io-msgpack-parser, as siobridge's
+// test app does with the same variable.
+const parserName = process.env.SIOBRIDGE_PARSER || 'json';
+if (!['json', 'msgpack'].includes(parserName)) {
+  throw new Error(`SIOBRIDGE_PARSER: expected json or msgpack, got ${parserName}`);
+}
+const parserOption = parserName === 'msgpack'
+  ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') }
+  : {};
 
 const httpServer = http.createServer((req, res) => {
   res.writeHead(404).end();
@@ -48,6 +59,7 @@ const io = new Server(httpServer, {
   connectTimeout: 1000,
   maxHttpBufferSize: 1_000_000,
   ...corsOptions,
+  ...parserOption,
 });
 
 function welcome(socket) {
