@@ -134,10 +134,13 @@ class RunningServer:
         return self._exit
 
 
-def start_testapp() -> RunningServer:
-    """The Socket.IO test app: SIOBRIDGE_TESTAPP, or the Node reference."""
+def start_testapp(parser: str = "json") -> RunningServer:
+    """The Socket.IO test app: SIOBRIDGE_TESTAPP, or the Node reference.
+
+    ``parser`` is its SIOBRIDGE_PARSER: ``json`` or ``msgpack``.
+    """
     argv = resolve("SIOBRIDGE_TESTAPP", NODE_DIR / "reference" / "socketio-testapp.mjs")
-    return RunningServer(argv, {"CONFORMANCE_PORT": "0"})
+    return RunningServer(argv, {"CONFORMANCE_PORT": "0", "SIOBRIDGE_PARSER": parser})
 
 
 def bridge_is_siobridge() -> bool:
