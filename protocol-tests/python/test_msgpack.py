@@ -15,10 +15,13 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
+import socketio
 
 from support import servers
 from support.peers import EVENT_TIMEOUT_S
 
+pytestmark = pytest.mark.serializer("msgpack")
+feature = pytest.mark.feature
 ASK_TIMEOUT_MS = int(EVENT_TIMEOUT_S * 1000)
 ALL_BYTES = bytes(range(256))
 
@@ -37,6 +40,7 @@ def peer(make_peer):
     return lambda: make_peer(serializer="msgpack")
 
 
+@feature("connect-auth")
 def test_connect_with_auth_is_welcomed(msgpack_app, peer):
     p = peer()
     p.connect(msgpack_app, auth={"user": "ada", "level": 3})
@@ -46,6 +50,7 @@ def test_connect_with_auth_is_welcomed(msgpack_app, peer):
     assert p.connected
 
 
+@feature("connect-auth")
 def test_connect_without_auth(msgpack_app, peer):
     p = peer()
     p.connect(msgpack_app)
@@ -54,6 +59,7 @@ def test_connect_without_auth(msgpack_app, peer):
     assert welcome == {"id": p.sid(), "nsp": "/", "auth": {}}
 
 
+@feature("connect-auth")
 def test_private_namespace_token(msgpack_app, peer):
     ok = peer()
     ok.connect(msgpack_app, namespaces=["/private"], auth={"token": "secret"})
@@ -61,6 +67,18 @@ def test_private_namespace_token(msgpack_app, peer):
     assert welcome["auth"] == {"token": "secret"}
 
 
+@feature("auth-error")
+def test_private_namespace_refuses_with_the_servers_data(msgpack_app, peer):
+    p = peer()
+    with pytest.raises(socketio.exceptions.ConnectionError, match="/private"):
+        p.connect(msgpack_app, namespaces=["/private"], auth={"token": "wrong"})
+
+    (error,) = p.inbox.expect("connect_error", namespace="/private")
+    assert error == {"message": "unauthorized", "data": {"code": 401}}
+    assert not p.connected
+
+
+@feature("emit-ack")
 def test_event_and_acknowledgement(msgpack_app, peer):
     p = peer()
     p.connect(msgpack_app, auth={})
@@ -70,6 +88,7 @@ def test_event_and_acknowledgement(msgpack_app, peer):
     assert p.call("echo", {"n": 1}, [2]) == ({"n": 1}, [2])
 
 
+@feature("server-ack")
 def test_server_gets_the_clients_acknowledgement(msgpack_app, peer):
     p = peer()
     p.answer("question", lambda data: {"answer": data["n"] + 1})
@@ -79,6 +98,7 @@ def test_server_gets_the_clients_acknowledgement(msgpack_app, peer):
     assert outcome == {"err": None, "reply": {"answer": 2}}
 
 
+@feature("binary")
 def test_binary_both_ways(msgpack_app, peer):
     p = peer()
     p.answer("want-bytes", lambda _data: b"\x00\x01\x02reply")
@@ -92,6 +112,7 @@ def test_binary_both_ways(msgpack_app, peer):
     assert outcome == {"err": None, "reply": b"\x00\x01\x02reply"}
 
 
+@feature("broadcast")
 def test_broadcast_reaches_the_others(msgpack_app, peer):
     a, b = peer(), peer()
     a.connect(msgpack_app, auth={})
@@ -102,6 +123,7 @@ def test_broadcast_reaches_the_others(msgpack_app, peer):
     assert b.inbox.expect("news") == ({"from": "a"},)
 
 
+@feature("disconnect")
 def test_server_disconnect(msgpack_app, peer):
     p = peer()
     p.connect(msgpack_app, auth={})

@@ -49,7 +49,8 @@ const scenarios = mergeScenarios(coreScenarios, {
     },
   },
 
-  rooms: {
+  // Rooms are in the matrix's broadcast column.
+  broadcast: {
     async 'to(room) reaches the room members only, once each'(ctx) {
       const clients = await threeClientsInRoom(ctx);
       const [a, b] = clients;
