@@ -41,7 +41,9 @@
 //! [`MAX_ACK_ID`]; an event must be a non-empty array starting with a string
 //! or a number that is not a reserved name (as the JSON parser requires); a
 //! map that looks like a placeholder (`"_placeholder": true`) is refused, so
-//! that a client cannot make the server read plain data as an attachment.
+//! that a client cannot make the server read plain data as an attachment;
+//! binary in a CONNECT (its auth) or a CONNECT_ERROR is refused, as the
+//! application sees those as JSON only.
 
 use bytes::Bytes;
 use serde_json::{Map, Number, Value};
@@ -142,17 +144,11 @@ pub fn decode(input: &Bytes, limits: &Limits) -> Result<Packet, DecodeError> {
         kind = match kind {
             PacketType::Event => PacketType::BinaryEvent,
             PacketType::Ack => PacketType::BinaryAck,
-            // A CONNECT or CONNECT_ERROR with binary: the bytes stay
-            // placeholders without attachments (the JSON parser has no
-            // binary on these either).
-            other => other,
+            // The application sees a CONNECT's auth and a CONNECT_ERROR as
+            // JSON only (the JSON parser has no binary on them either).
+            _ => return Err(malformed("binary outside an event or acknowledgement")),
         };
     }
-    let attachments = if kind.is_binary() {
-        attachments
-    } else {
-        Vec::new()
-    };
     Ok(Packet {
         kind,
         namespace,
@@ -343,8 +339,11 @@ impl Reader<'_> {
     }
 
     fn float(f: f64) -> Value {
-        if f.is_finite() && f.fract() == 0.0 && f.abs() < 2f64.powi(63) {
-            // An integer-valued JavaScript number.
+        // An integer-valued JavaScript number is an integer, as the encoder
+        // writes it.
+        if f.is_finite() && f.fract() == 0.0 && f >= 0.0 && f < 2f64.powi(64) {
+            Value::from(f as u64)
+        } else if f.is_finite() && f.fract() == 0.0 && f < 0.0 && f >= -(2f64.powi(63)) {
             Value::from(f as i64)
         } else {
             Number::from_f64(f).map_or(Value::Null, Value::Number)
