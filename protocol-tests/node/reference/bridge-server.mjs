@@ -7,13 +7,16 @@
 // Command line (the binary's, README.md "The bridge contract"):
 //   bridge-server.mjs [--listen ADDR] [--profile NAMESPACE=PROFILE]...
 //                     [--api-token TOKEN] [--cors-origin ORIGIN]...
+//                     [--parser json|msgpack]
 // with the environment variables SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES,
-// SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS and SIOBRIDGE_LOG as fallbacks
+// SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS, SIOBRIDGE_PARSER and
+// SIOBRIDGE_LOG as fallbacks
 // for the flags. Bad flags exit with status 2 and a message on stderr. The
 // first stdout line is `listening on <ip>:<port>`; SIGTERM and SIGINT shut
 // down gracefully with status 0.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Server } from 'socket.io';
 
@@ -45,7 +48,7 @@ function usageError(message) {
 
 /** Reads the flags, falling back to the environment for each absent one. */
 function parseConfig(argv, env) {
-  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [] };
+  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], parser: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') {
@@ -64,6 +67,7 @@ function parseConfig(argv, env) {
       case '--profile': flags.profiles.push(value()); break;
       case '--api-token': flags.apiToken = value(); break;
       case '--cors-origin': flags.corsOrigins.push(value()); break;
+      case '--parser': flags.parser = value(); break;
       default: usageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
@@ -76,7 +80,9 @@ function parseConfig(argv, env) {
     apiToken: flags.apiToken ?? (env.SIOBRIDGE_API_TOKEN || undefined),
     corsOrigins: flags.corsOrigins.length > 0 ? flags.corsOrigins : list(env.SIOBRIDGE_CORS_ORIGINS),
     logLevel: parseLogLevel(env.SIOBRIDGE_LOG ?? 'info'),
+    parser: flags.parser ?? (env.SIOBRIDGE_PARSER || 'json'),
   };
+  if (!['json', 'msgpack'].includes(config.parser)) usageError(`--parser ${JSON.stringify(config.parser)}: expected json or msgpack`);
   if (config.apiToken === '') usageError('--api-token must not be empty');
   return config;
 }
@@ -543,6 +549,8 @@ io = new Server(httpServer, {
   path: '/socket.io/',
   transports: ['polling', 'websocket'],
   cors: { origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*' },
+  // One parser for the whole server, as siobridge's --parser.
+  ...(config.parser === 'msgpack' ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') } : {}),
 });
 io.engine.on('connection', trackEngineConnection);
 
