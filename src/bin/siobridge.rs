@@ -17,7 +17,7 @@ use siobridge::socketio::{self, SocketIo};
 
 const USAGE: &str = "\
 usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN]
-                 [--cors-origin ORIGIN]...
+                 [--cors-origin ORIGIN]... [--parser json|msgpack]
        siobridge conform URL   check the server at URL against the protocol specs
 
 Serves Socket.IO v5 (socket.io 3.x/4.x clients) at /socket.io/, over HTTP

@@ -2187,6 +2187,73 @@ mod tests {
         super::super::binary::placeholder(n)
     }
 
+    /// With the msgpack parser every packet is one binary message both ways,
+    /// and binary reaches handlers as with the JSON parser: placeholders
+    /// into `Args::binary`.
+    #[test]
+    fn msgpack_parser_carries_binary_as_the_json_parser_does() {
+        let mut sim = Sim::with_config(Config::default().with_parser(Parser::Msgpack));
+        let got = Arc::new(Mutex::new(None));
+        let slot = got.clone();
+        sim.io.namespace("/").on("file", move |socket, args, ack| {
+            *lock(&slot) = Some(args.clone());
+            socket.emit("back", args.clone());
+            if let Some(ack) = ack {
+                ack.send(args);
+            }
+        });
+        let conn = sim.client(100);
+        let send = |packet: &Packet| {
+            let bytes = bytes::Bytes::from(msgpack::encode(packet));
+            sim.io.handle_message(conn.sid, Data::Binary(bytes));
+        };
+        let take = || -> Vec<Packet> {
+            lock(&conn.sent)
+                .drain(..)
+                .map(|d| match d {
+                    Data::Binary(b) => msgpack::decode(&b, &Limits::default()).unwrap(),
+                    Data::Text(t) => panic!("text message {t:?} with the msgpack parser"),
+                })
+                .collect()
+        };
+        send(&Packet::connect("/", Some(json!({"token": "t"}))));
+        let answer = take();
+        assert_eq!(answer.len(), 1);
+        assert_eq!(answer[0].kind, PacketType::Connect);
+        assert!(answer[0].data.as_ref().unwrap()["sid"].is_string());
+
+        let file = bytes::Bytes::from_static(&[0, 1, 2]);
+        send(&Packet::event_with_binary(
+            "/",
+            vec![
+                json!("file"),
+                json!({"name": "a", "body": placeholder_value(0)}),
+            ],
+            Some(4),
+            vec![file.clone()],
+        ));
+        let args = lock(&got).take().unwrap();
+        assert_eq!(
+            args.values,
+            [json!({"name": "a", "body": placeholder_value(0)})]
+        );
+        assert_eq!(args.binary, std::slice::from_ref(&file));
+        let sent = take();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert_eq!(sent[0].kind, PacketType::BinaryEvent);
+        assert_eq!(sent[0].event_name(), Some("back"));
+        assert_eq!(sent[0].attachments, std::slice::from_ref(&file));
+        assert_eq!(
+            (sent[1].kind, sent[1].ack_id),
+            (PacketType::BinaryAck, Some(4))
+        );
+        assert_eq!(sent[1].attachments, [file]);
+
+        // The msgpack parser takes no text message: the connection closes.
+        sim.recv(&conn, "2[\"file\"]");
+        assert!(conn.is_closed());
+    }
+
     /// Regression (fuzz/sio_server, which builds a server per input): a
     /// server with a namespace held a handle to itself through it, so it was
     /// never freed once its last handle was dropped.

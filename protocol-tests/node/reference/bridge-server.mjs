@@ -21,6 +21,7 @@ import net from 'node:net';
 import { Server } from 'socket.io';
 
 const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN] [--cors-origin ORIGIN]...
+                 [--parser json|msgpack]
 
   --listen ADDR              address to listen on (default 127.0.0.1:3000; port 0 = any free port)
   --profile NAMESPACE=PROFILE
@@ -28,11 +29,12 @@ const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]...
                              repeatable; default /=digital-auto
   --api-token TOKEN          require "Authorization: Bearer TOKEN" on the HTTP API
   --cors-origin ORIGIN       allowed CORS origin; repeatable; default: any origin
+  --parser json|msgpack      socket.io-parser (default) or socket.io-msgpack-parser, for every client
 
 Environment (used when the flag is absent):
   SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES (comma-separated NAMESPACE=PROFILE),
   SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS (comma-separated),
-  SIOBRIDGE_LOG (error|warn|info|debug, default info)
+  SIOBRIDGE_PARSER (json|msgpack), SIOBRIDGE_LOG (error|warn|info|debug, default info)
 `;
 
 const EXIT_USAGE = 2;
