@@ -48,8 +48,8 @@
 use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 
-use super::binary::{placeholder, placeholder_num};
-use super::packet::{MAIN_NAMESPACE, Packet, PacketType};
+use super::binary::{count_placeholders, placeholder, placeholder_num, replace_placeholders};
+use super::packet::{Packet, PacketType};
 use super::parse::{DecodeError, Limits, MAX_ACK_ID, validate_payload};
 
 /// Deepest nesting decoded whatever [`Limits::max_json_depth`] says: the
@@ -139,7 +139,18 @@ pub fn decode(input: &Bytes, limits: &Limits) -> Result<Packet, DecodeError> {
         });
     }
     validate_payload(kind, data.as_ref(), limits)?;
-    let attachments = reader.attachments;
+    let mut attachments = reader.attachments;
+    if let Some(data) = &mut data
+        && count_placeholders(data) != attachments.len()
+    {
+        // Some binary values were dropped with a map key given twice or set
+        // to `undefined`: keep only those the data still points at.
+        let all = std::mem::take(&mut attachments);
+        replace_placeholders(data, &all, |_, bytes| {
+            attachments.push(bytes.clone());
+            placeholder(attachments.len() - 1)
+        });
+    }
     if !attachments.is_empty() {
         kind = match kind {
             PacketType::Event => PacketType::BinaryEvent,
@@ -167,9 +178,10 @@ pub fn encode(packet: &Packet) -> Vec<u8> {
 
 /// Appends the msgpack encoding of `packet` to `out`: the map the reference
 /// server writes, with the fields in its order (`type`, `data`, `id`, `nsp`;
-/// `id` first for an ACK), `data` and `id` only when present, and `BINARY_*`
-/// kinds written as their plain types with every valid placeholder replaced
-/// by its attachment as `bin` (an invalid one is `nil`).
+/// `id` first for an ACK), `data` and `id` only when present, the namespace
+/// as it is, and `BINARY_*` kinds written as their plain types with every
+/// valid placeholder replaced by its attachment as `bin` (an invalid one is
+/// `nil`).
 pub fn encode_into(packet: &Packet, out: &mut Vec<u8>) {
     let fields = 2 + usize::from(packet.data.is_some()) + usize::from(packet.ack_id.is_some());
     map_header(out, fields);
@@ -191,15 +203,10 @@ pub fn encode_into(packet: &Packet, out: &mut Vec<u8>) {
     if !id_first {
         write_id(out, packet.ack_id);
     }
+    // Verbatim: this wire has no "absent" namespace (a packet from a client
+    // with `nsp: ""` is answered on `""`).
     str(out, "nsp");
-    str(
-        out,
-        if packet.namespace.is_empty() {
-            MAIN_NAMESPACE
-        } else {
-            &packet.namespace
-        },
-    );
+    str(out, &packet.namespace);
 }
 
 fn write_id(out: &mut Vec<u8>, id: Option<u64>) {
@@ -805,6 +812,8 @@ mod tests {
     fn round_trips() {
         let packets = [
             Packet::connect("/", None),
+            // Regression (fuzz/sio_msgpack): an empty namespace came back "/".
+            Packet::connect("", None),
             Packet::connect("/a", Some(json!({"k": [1, {"x": null}], "f": 0.25}))),
             Packet::disconnect("/"),
             event(
@@ -937,6 +946,26 @@ mod tests {
         for (bytes, err) in rows {
             assert_eq!(dec(&bytes), Err(err), "{bytes}");
         }
+    }
+
+    /// Binary values under a map key given twice, or set to `undefined`
+    /// later, are not kept as attachments nobody points at. Regression
+    /// (fuzz/sio_msgpack): they were, and the packet re-encoded with fewer.
+    #[test]
+    fn dropped_binary_values_are_not_kept() {
+        // data: ["e", {k: <bin 1>, k: <bin 2>, u: <bin 3>, u: undefined}]
+        let p = dec("83a47479706502a36e7370a12fa46461746192a16584\
+             a16bc40101a16bc40102a175c40103a175d40000")
+        .unwrap();
+        assert_eq!(p.kind, PacketType::BinaryEvent);
+        assert_eq!(p.data, Some(json!(["e", {"k": placeholder(0)}])));
+        assert_eq!(p.attachments, [Bytes::from_static(&[2])]);
+        // The same with no binary left: a plain EVENT.
+        let p = dec("83a47479706502a36e7370a12fa46461746192a16581a175c40103").unwrap();
+        assert_eq!(p.kind, PacketType::BinaryEvent);
+        let p = dec("83a47479706502a36e7370a12fa46461746192a16582a175c40103a175d40000").unwrap();
+        assert_eq!((p.kind, p.attachments.len()), (PacketType::Event, 0));
+        assert_eq!(p.data, Some(json!(["e", {}])));
     }
 
     #[test]
