@@ -102,7 +102,7 @@ pub enum Parser {
     Json,
     /// `socket.io-msgpack-parser` (and python-socketio's `msgpack`
     /// serializer): each packet one binary message in MessagePack (see
-    /// [`msgpack`](super::msgpack)), binary values inline.
+    /// [`msgpack`]), binary values inline.
     Msgpack,
 }
 
