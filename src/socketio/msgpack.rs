@@ -28,7 +28,10 @@
 //! every limit of [`Limits`] checked before anything is allocated: a string,
 //! binary, array or map length is checked against the bytes left (every
 //! element takes at least one byte, every map entry two), so that a header
-//! claiming 2^32 elements fails at once; nesting is checked before
+//! claiming 2^32 elements fails at once, and an array reserves at most 64
+//! elements up front, growing with what is read (so that arrays nested in
+//! each other, each claiming the bytes left, do not reserve them once per
+//! level); nesting is checked before
 //! descending, so recursion is bounded by `max_json_depth` (and at most 128,
 //! as `serde_json` bounds the JSON parser); the number of binary values is
 //! bounded by `max_attachments`; namespace and event name lengths and the
@@ -55,6 +58,10 @@ use super::parse::{DecodeError, Limits, MAX_ACK_ID, validate_payload};
 /// Deepest nesting decoded whatever [`Limits::max_json_depth`] says: the
 /// recursion bound, the same as `serde_json`'s for the JSON parser.
 const MAX_DEPTH: usize = 128;
+
+/// Most elements reserved up front for an array, whatever its header
+/// claims.
+const INITIAL_ARRAY_CAPACITY: usize = 64;
 
 /// Decodes one Socket.IO packet from the payload of one binary Engine.IO
 /// message. Binary values become placeholders and attachments (see the
@@ -371,7 +378,9 @@ impl Reader<'_> {
     fn array(&mut self, n: usize, depth: usize) -> Result<Value, DecodeError> {
         let depth = self.nest(depth)?;
         self.check_room(n, 1)?;
-        let mut items = Vec::with_capacity(n);
+        // Grown by what is actually read: nested arrays each claiming the
+        // bytes left would otherwise reserve them once per level.
+        let mut items = Vec::with_capacity(n.min(INITIAL_ARRAY_CAPACITY));
         for _ in 0..n {
             items.push(match self.value(depth)? {
                 Decoded::Value(v) => v,
@@ -854,6 +863,20 @@ mod tests {
         );
         // A map claiming 2^32-1 entries at the top.
         assert!(decode(&hex("dfffffffff"), &l).is_err());
+        // Arrays nested 32 deep, each claiming all the bytes left (1 MB in
+        // all), so that every claim passes the room check: refused when the
+        // bytes run out. (What each level reserves, at most
+        // INITIAL_ARRAY_CAPACITY elements, is not observable here.)
+        let mut nested = hex("82a47479706502a464617461").to_vec();
+        for level in 0..32u32 {
+            nested.push(0xdd);
+            nested.extend_from_slice(&(1_000_000 - 17 - 5 * level).to_be_bytes());
+        }
+        nested.resize(1_000_000, 0xc0);
+        assert_eq!(
+            decode(&Bytes::from(nested), &l),
+            Err(DecodeError::Msgpack("truncated input"))
+        );
         // Nesting: data [[[...]]] 33 deep.
         let mut deep = hex("82a47479706502a464617461").to_vec();
         deep.extend(std::iter::repeat_n(0x91, 33));
