@@ -77,7 +77,12 @@ pub(super) async fn handle(
             "text/plain",
             "Server shutting down",
         ),
-        Ok(Route::Open(transport)) => match shared.admission.admit(peer.ip()) {
+        Ok(Route::Open(transport)) => match shared.admission.admit(
+            shared
+                .config
+                .trust_proxy
+                .client_address(peer.ip(), req.headers()),
+        ) {
             Err(rejection) => rejected(rejection, None),
             Ok(permit) if transport == TransportKind::Polling => {
                 let now = Instant::now();

@@ -23,6 +23,10 @@ impl Conn for EngineSocket {
     fn close(&self) {
         EngineSocket::close(self)
     }
+
+    fn address(&self) -> Option<std::net::IpAddr> {
+        Some(EngineSocket::address(self))
+    }
 }
 
 /// A Socket.IO server reading the real clock.

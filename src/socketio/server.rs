@@ -19,6 +19,7 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -44,6 +45,11 @@ pub trait Conn: Send + Sync + 'static {
     fn send(&self, data: Data) -> Result<(), SendError>;
     /// Closes the Engine.IO connection.
     fn close(&self);
+    /// The client's IP address, when the transport knows it (it becomes
+    /// [`Handshake::address`]). Default `None`.
+    fn address(&self) -> Option<IpAddr> {
+        None
+    }
 }
 
 /// Where the server reads the time. The `server` module passes
@@ -221,6 +227,10 @@ pub struct Handshake {
     /// The CONNECT payload (`auth` in socket.io-client); `{}` when absent.
     /// Not printed by `Debug`: it often holds credentials.
     pub auth: Value,
+    /// The client's IP address (the reference's `socket.handshake.address`),
+    /// when the connection knows it ([`Conn::address`]): behind a trusted
+    /// proxy, the forwarded client's.
+    pub address: Option<IpAddr>,
 }
 
 impl fmt::Debug for Handshake {
@@ -228,6 +238,7 @@ impl fmt::Debug for Handshake {
         f.debug_struct("Handshake")
             .field("namespace", &self.namespace)
             .field("auth", &"<redacted>")
+            .field("address", &self.address)
             .finish()
     }
 }
@@ -839,6 +850,8 @@ struct Inner {
     slow_consumers: AtomicU64,
     rate_limited: AtomicU64,
     adapter_factory: AdapterFactory,
+    /// [`SocketIo::on_every_connect`] and [`SocketIo::on_every_disconnect`].
+    observers: RwLock<Observers>,
     /// Work found while queueing an emit (a slow consumer to disconnect)
     /// that runs application code, so it waits until the emit returned:
     /// an emit never calls back into the application.
@@ -846,6 +859,13 @@ struct Inner {
 }
 
 type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Server-wide watchers of sockets coming and going (logs, dashboards).
+#[derive(Default)]
+struct Observers {
+    connect: Vec<ConnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+}
 
 /// The Socket.IO server. Cheap to clone; every clone is the same server.
 #[derive(Clone)]
@@ -915,9 +935,29 @@ impl SocketIo {
                 slow_consumers: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
                 adapter_factory: Box::new(adapter),
+                observers: RwLock::default(),
                 deferred: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// Runs `f` for every socket that connects, in any namespace, after the
+    /// namespace's own `on_connect`. For watching (logs, metrics); several
+    /// may be added.
+    pub fn on_every_connect(&self, f: impl Fn(&Socket) + Send + Sync + 'static) -> &Self {
+        write(&self.inner.observers).connect.push(Box::new(f));
+        self
+    }
+
+    /// Runs `f` for every socket that leaves, in any namespace, with its
+    /// reason (the reference's `disconnect` reasons, plus `slow consumer`
+    /// and `rate limited`), after the namespace's own `on_disconnect`.
+    pub fn on_every_disconnect(
+        &self,
+        f: impl Fn(&Socket, &DisconnectReason) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.inner.observers).disconnect.push(Box::new(f));
+        self
     }
 
     /// The namespace `name` (created on first use), to register handlers on.
@@ -1180,12 +1220,14 @@ impl SocketIo {
                     Some(Value::Object(map)) => Value::Object(map),
                     _ => json!({}),
                 };
+                let address = conn.address();
                 vec![Action::Connect {
                     conn,
                     namespace,
                     handshake: Handshake {
                         namespace: name,
                         auth,
+                        address,
                     },
                 }]
             }
@@ -1437,6 +1479,9 @@ impl SocketIo {
                     if let Some(f) = &read(&handlers).on_disconnect {
                         f(&socket, &reason);
                     }
+                    for f in &read(&self.inner.observers).disconnect {
+                        f(&socket, &reason);
+                    }
                 }
                 Action::Close(conn) => self.close_conn(&conn),
             }
@@ -1524,6 +1569,9 @@ impl SocketIo {
             handshake,
         };
         if let Some(f) = &read(&namespace.handlers).on_connect {
+            f(&socket);
+        }
+        for f in &read(&self.inner.observers).connect {
             f(&socket);
         }
     }
