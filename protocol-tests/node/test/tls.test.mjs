@@ -1,0 +1,200 @@
+// TLS on the server's own listener (ServerConfig::tls; the binary's
+// --tls-cert / --tls-key): socket.io-client 4.8 over https and wss, trusting
+// only a test CA made by the test (lib/tls.mjs). Polling, WebSocket and the
+// upgrade between them work; a certificate that expired, or that names
+// another host, is refused by the client; a bad certificate file stops the
+// binary with status 2; a TLS handshake that never comes is cut off.
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { io } from 'socket.io-client';
+import { runBridge, startBridge } from '../lib/bridge.mjs';
+import { rawConnection, within } from '../lib/hostile.mjs';
+import { startServer } from '../lib/server.mjs';
+import { makeTestPki } from '../lib/tls.mjs';
+import { once } from '../lib/wait.mjs';
+
+// Upper bound for a client to connect or fail (not a speed requirement).
+const CONNECT_TIMEOUT_MS = 10_000;
+const HANDSHAKE_TIMEOUT_MS = 1000;
+
+const pki = makeTestPki();
+after(() => pki.cleanup());
+
+const httpsUrl = (server) => server.url.replace(/^http:/, 'https:');
+
+/** Connects socket.io-client to `url` trusting only the test CA. */
+function connect(url, options = {}) {
+  return io(url, { ca: pki.ca, reconnection: false, forceNew: true, timeout: CONNECT_TIMEOUT_MS, ...options });
+}
+
+/** Resolves once `socket` connected; rejects on connect_error. */
+function connected(socket) {
+  return within(new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  }), CONNECT_TIMEOUT_MS, 'the connection');
+}
+
+/** Resolves with the connect_error of `socket`; rejects if it connects. */
+function refused(socket) {
+  return within(new Promise((resolve, reject) => {
+    socket.once('connect', () => reject(new Error('the client connected despite the certificate')));
+    socket.once('connect_error', resolve);
+  }), CONNECT_TIMEOUT_MS, 'the refusal');
+}
+
+/** The error a plain TLS client (Node's, with the test CA) gets from `port`. */
+function tlsError(port, servername) {
+  return within(new Promise((resolve, reject) => {
+    const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: pki.ca });
+    socket.once('secureConnect', () => {
+      socket.destroy();
+      reject(new Error('the TLS handshake succeeded'));
+    });
+    socket.once('error', resolve);
+  }), CONNECT_TIMEOUT_MS, 'the TLS handshake');
+}
+
+describe('the test app over TLS (library: ServerConfig::tls)', () => {
+  let server;
+  before(async () => {
+    server = await startServer({
+      app: 'testapp',
+      env: {
+        SIOBRIDGE_TLS_CERT: pki.valid.cert,
+        SIOBRIDGE_TLS_KEY: pki.valid.key,
+        SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
+      },
+    });
+  });
+  after(() => server?.stop());
+
+  for (const [mode, options] of [
+    ['polling over https', { transports: ['polling'] }],
+    ['websocket over wss', { transports: ['websocket'] }],
+  ]) {
+    test(`${mode}: connects and echoes`, async (t) => {
+      const socket = connect(httpsUrl(server), options);
+      t.after(() => socket.close());
+      await connected(socket);
+      assert.equal(socket.io.engine.transport.name, options.transports[0]);
+      assert.deepEqual(await socket.timeout(5000).emitWithAck('echo', { text: 'héllo', n: 1 }), { text: 'héllo', n: 1 });
+    });
+  }
+
+  test('polling upgrades to wss and keeps echoing', async (t) => {
+    const socket = connect(httpsUrl(server).replace('127.0.0.1', 'localhost'));
+    t.after(() => socket.close());
+    await connected(socket);
+    if (socket.io.engine.transport.name !== 'websocket') {
+      await once(socket.io.engine, 'upgrade', { timeoutMs: CONNECT_TIMEOUT_MS });
+    }
+    assert.equal(socket.io.engine.transport.name, 'websocket');
+    assert.equal(await socket.timeout(5000).emitWithAck('echo', 'after upgrade'), 'after upgrade');
+  });
+
+  test('plain http on the TLS port gets no answer', async () => {
+    const socket = connect(server.url, { transports: ['polling'] });
+    try {
+      await refused(socket);
+    } finally {
+      socket.close();
+    }
+  });
+
+  test('a client that never starts the TLS handshake is cut off after the handshake timeout', async () => {
+    const connection = rawConnection(server.port);
+    await connection.connected;
+    const started = Date.now();
+    const { raw } = await within(connection.closed, 10 * HANDSHAKE_TIMEOUT_MS, 'the server to close the connection');
+    assert.equal(raw.length, 0);
+    // Not before the timeout: the cut is the handshake timeout, not something else.
+    assert.ok(Date.now() - started >= HANDSHAKE_TIMEOUT_MS * 0.9, `closed after ${Date.now() - started} ms`);
+  });
+});
+
+describe('the binary over TLS (--tls-cert / --tls-key)', () => {
+  /** Starts the binary with `pair` as its certificate. */
+  async function bridgeWith(t, pair) {
+    const bridge = await startBridge({ args: ['--tls-cert', pair.cert, '--tls-key', pair.key] });
+    t.after(() => bridge.stop());
+    return bridge;
+  }
+
+  for (const transports of [['polling'], ['websocket'], ['polling', 'websocket']]) {
+    test(`connects over ${transports.join(' then ')}`, async (t) => {
+      const bridge = await bridgeWith(t, pki.valid);
+      const socket = connect(httpsUrl(bridge), { transports });
+      t.after(() => socket.close());
+      await connected(socket);
+      assert.ok(socket.id);
+      if (transports.length === 2 && socket.io.engine.transport.name !== 'websocket') {
+        await once(socket.io.engine, 'upgrade', { timeoutMs: CONNECT_TIMEOUT_MS });
+      }
+      assert.equal(socket.io.engine.transport.name, transports.at(-1));
+      const health = await fetchHealth(bridge.port);
+      assert.equal(health, '{"status":"ok"}');
+    });
+  }
+
+  test('an expired certificate is refused by the client', async (t) => {
+    const bridge = await bridgeWith(t, pki.expired);
+    assert.equal((await tlsError(bridge.port, 'localhost')).code, 'CERT_HAS_EXPIRED');
+    for (const transports of [['polling'], ['websocket']]) {
+      const socket = connect(httpsUrl(bridge).replace('127.0.0.1', 'localhost'), { transports });
+      try {
+        await refused(socket);
+      } finally {
+        socket.close();
+      }
+    }
+  });
+
+  test('a certificate for another name is refused by the client', async (t) => {
+    const bridge = await bridgeWith(t, pki.mismatched);
+    assert.equal((await tlsError(bridge.port, 'localhost')).code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    for (const transports of [['polling'], ['websocket']]) {
+      const socket = connect(httpsUrl(bridge).replace('127.0.0.1', 'localhost'), { transports });
+      try {
+        await refused(socket);
+      } finally {
+        socket.close();
+      }
+    }
+  });
+
+  test('a missing, bad or half-given certificate stops the binary with status 2', async () => {
+    for (const [args, said] of [
+      [['--tls-cert', pki.valid.cert], /--tls-cert needs --tls-key/],
+      [['--tls-key', pki.valid.key], /--tls-key needs --tls-cert/],
+      [['--tls-cert', `${pki.dir}/nope.pem`, '--tls-key', pki.valid.key], /TLS certificate file .*nope\.pem/],
+      [['--tls-cert', pki.valid.key, '--tls-key', pki.valid.key], /no PEM CERTIFICATE/],
+      [['--tls-cert', pki.valid.cert, '--tls-key', pki.valid.cert], /no usable PEM private key/],
+      [['--tls-cert', pki.valid.cert, '--tls-key', pki.mismatched.key], /do not go together/],
+    ]) {
+      const result = await runBridge({ args: ['--listen', '127.0.0.1:0', ...args] });
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, said);
+      assert.equal(result.stdout, '');
+    }
+    const fromEnv = await runBridge({
+      args: ['--listen', '127.0.0.1:0'],
+      env: { SIOBRIDGE_TLS_CERT: pki.valid.cert },
+    });
+    assert.equal(fromEnv.code, 2);
+  });
+});
+
+/** GET /healthz over https, trusting the test CA. */
+async function fetchHealth(port) {
+  const https = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const request = https.get({ host: '127.0.0.1', port, path: '/healthz', ca: pki.ca }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => { body += chunk; });
+      response.on('end', () => resolve(body));
+    });
+    request.on('error', reject);
+  });
+}
