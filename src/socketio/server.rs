@@ -2311,4 +2311,35 @@ mod tests {
         assert!(sent[0].starts_with("0/dyn-7,{\"sid\""));
         assert_eq!(sent[1], "2/dyn-7,[\"ns\",\"/dyn-7\"]");
     }
+    /// The server-wide observers see every socket of every namespace come
+    /// and go, with the Socket.IO reason, beside the namespace's handlers.
+    #[test]
+    fn every_connect_and_disconnect_is_observed_with_its_reason() {
+        let mut sim = Sim::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        sim.io.namespace("/").on_disconnect(|_, _| {});
+        let keep = seen.clone();
+        sim.io.on_every_connect(move |s| {
+            lock(&keep).push(format!(
+                "connect {} {:?}",
+                s.namespace(),
+                s.handshake().address
+            ))
+        });
+        let keep = seen.clone();
+        sim.io.on_every_disconnect(move |s, r| {
+            lock(&keep).push(format!("disconnect {} {r}", s.namespace()))
+        });
+        let conn = sim.client(2);
+        sim.connect(&conn);
+        for event in ["a", "b", "c"] {
+            sim.io.of("/").emit(event, ());
+        }
+        sim.io.handle_timeout();
+        assert!(conn.is_closed());
+        assert_eq!(
+            *lock(&seen),
+            ["connect / None", "disconnect / slow consumer"]
+        );
+    }
 }
