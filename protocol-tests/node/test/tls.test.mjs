@@ -5,11 +5,12 @@
 // another host, is refused by the client; a bad certificate file stops the
 // binary with status 2; a TLS handshake that never comes is cut off.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { runBridge, startBridge } from '../lib/bridge.mjs';
-import { rawConnection, within } from '../lib/hostile.mjs';
+import { maskedFrame, rawConnection, within } from '../lib/hostile.mjs';
 import { startServer } from '../lib/server.mjs';
 import { makeTestPki } from '../lib/tls.mjs';
 import { once } from '../lib/wait.mjs';
@@ -113,6 +114,77 @@ describe('the test app over TLS (library: ServerConfig::tls)', () => {
     assert.equal(raw.length, 0);
     // Not before the timeout: the cut is the handshake timeout, not something else.
     assert.ok(Date.now() - started >= HANDSHAKE_TIMEOUT_MS * 0.9, `closed after ${Date.now() - started} ms`);
+  });
+});
+
+// Beneath TLS, the connection is the same TimedIo: the HTTP timeouts apply to
+// the decrypted stream, the write stall timeout to the TLS records.
+describe('the test app over TLS: the HTTP timeouts still apply', () => {
+  const SHORT_MS = 1500;
+  let server;
+  before(async () => {
+    server = await startServer({
+      app: 'testapp',
+      env: {
+        SIOBRIDGE_TLS_CERT: pki.valid.cert,
+        SIOBRIDGE_TLS_KEY: pki.valid.key,
+        SIOBRIDGE_HEADER_READ_TIMEOUT_MS: String(SHORT_MS),
+        SIOBRIDGE_WRITE_TIMEOUT_MS: String(SHORT_MS),
+      },
+    });
+  });
+  after(() => server?.stop());
+
+  /** A TLS connection trusting the test CA, once its handshake is done. */
+  async function secureConnection() {
+    const socket = tls.connect({ port: server.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca });
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await within(new Promise((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    }), CONNECT_TIMEOUT_MS, 'the TLS handshake');
+    return { socket, closed };
+  }
+
+  test('a client that completes the TLS handshake and sends no request is dropped at the header-read timeout', async (t) => {
+    if (server.reference) return t.skip('the reference test app cannot shorten headersTimeout');
+    const { closed } = await secureConnection();
+    const started = Date.now();
+    await within(closed, 10 * SHORT_MS, 'the server to drop the silent connection');
+    assert.ok(Date.now() - started >= SHORT_MS * 0.9, `dropped after ${Date.now() - started} ms`);
+  });
+
+  test('a wss client that never reads is dropped at the write timeout', async (t) => {
+    if (server.reference) return t.skip('the reference has no write timeout');
+    const { socket, closed } = await secureConnection();
+    const key = crypto.randomBytes(16).toString('base64');
+    let head = '';
+    const upgraded = within(new Promise((resolve) => {
+      const onData = (chunk) => {
+        head += chunk.toString('latin1');
+        if (head.includes('\r\n\r\n')) {
+          socket.off('data', onData);
+          resolve();
+        }
+      };
+      socket.on('data', onData);
+    }), CONNECT_TIMEOUT_MS, 'the 101 answer');
+    socket.write(`GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\n`
+      + `Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
+    await upgraded;
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    socket.pause();
+    socket.write(maskedFrame('40'));
+    const event = `42["echo","${'x'.repeat(64 * 1024)}"]`;
+    for (let i = 0; i < 320; i++) socket.write(maskedFrame(event));
+    // Pings keep the connection busy both ways, so its end is noticed.
+    const timer = setInterval(() => socket.writable && socket.write(Buffer.from([0x89, 0x80, 0, 0, 0, 0])), 200);
+    try {
+      await within(closed, 10 * SHORT_MS + 20_000, 'the server to drop the client that never reads');
+    } finally {
+      clearInterval(timer);
+    }
   });
 });
 
