@@ -9,6 +9,10 @@
 //! session's WebSocket (if any), and hands the core's events to the
 //! [`Handler`].
 //!
+//! With [`ServerConfig::tls`] the same listener serves HTTPS and WSS
+//! (rustls); with [`ServerConfig::trust_proxy`] the client's address comes
+//! from the forwarding headers of trusted reverse proxies.
+//!
 //! ```no_run
 //! use siobridge::engineio::Data;
 //! use siobridge::server::{EngineSocket, Handler, Server, ServerConfig, shutdown_signal};
@@ -163,7 +167,8 @@ pub struct ServerConfig {
     pub trust_proxy: TrustProxy,
     /// Most sessions open at once from one client IP address. Default
     /// `None`, no cap (reference: unbounded), because behind a proxy every
-    /// client has the proxy's address. Stops one host from taking the whole
+    /// client has the proxy's address unless `trust_proxy` names the proxy
+    /// (the cap then counts the forwarded client). Stops one host from taking the whole
     /// `max_sessions`. Over the cap: HTTP 403
     /// `{"code":4,"message":"Too many sessions from this address"}`. IPv6
     /// clients are counted per full address, so a host with a /64 is many
