@@ -168,8 +168,8 @@ pub struct ServerConfig {
     /// Most sessions open at once from one client IP address. Default
     /// `None`, no cap (reference: unbounded), because behind a proxy every
     /// client has the proxy's address unless `trust_proxy` names the proxy
-    /// (the cap then counts the forwarded client). Stops one host from taking the whole
-    /// `max_sessions`. Over the cap: HTTP 403
+    /// (the cap then counts the forwarded client). Stops one host from
+    /// taking the whole `max_sessions`. Over the cap: HTTP 403
     /// `{"code":4,"message":"Too many sessions from this address"}`. IPv6
     /// clients are counted per full address, so a host with a /64 is many
     /// addresses to this cap.
