@@ -1983,6 +1983,34 @@ mod tests {
         assert!(conn.is_closed());
     }
 
+    /// A session the Engine.IO layer closed as stalled (a backlog nobody
+    /// took): its sockets leave as slow consumers, and are counted so.
+    #[test]
+    fn a_stalled_connection_leaves_as_a_slow_consumer() {
+        let mut sim = Sim::new();
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let keep = reasons.clone();
+        sim.io
+            .namespace("/")
+            .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+        let stalled = sim.client(100);
+        sim.connect(&stalled);
+        let other = sim.client(100);
+        sim.connect(&other);
+        sim.io
+            .handle_transport_close(stalled.sid(), CloseReason::SlowConsumer);
+        sim.io
+            .handle_transport_close(other.sid(), CloseReason::PingTimeout);
+        assert_eq!(
+            *lock(&reasons),
+            vec![
+                DisconnectReason::SlowConsumer,
+                DisconnectReason::Transport("ping timeout".to_owned())
+            ]
+        );
+        assert_eq!(sim.io.slow_consumers_dropped(), 1);
+    }
+
     #[test]
     fn slow_consumer_is_disconnected_but_volatile_is_dropped() {
         let mut sim = Sim::new();
