@@ -58,6 +58,10 @@ long-polling and WebSocket, with a routing profile on each namespace.
                             repeatable [env SIOBRIDGE_TRUST_PROXY, comma-separated]
   --log-format FORMAT       text (default) or json: one JSON object per line
                             [env SIOBRIDGE_LOG_FORMAT]
+  --max-poll-packets N      packets per polling response at most (default: as many
+                            as fit in maxPayload; 16 serves python-socketio
+                            polling clients through bursts)
+                            [env SIOBRIDGE_MAX_POLL_PACKETS]
   -h, --help                print this help
 
 Also served: GET /healthz, GET /metrics (Prometheus text format).
@@ -87,6 +91,7 @@ struct Limits {
     max_connections_per_ip: Option<usize>,
     /// (per second, burst)
     event_rate: Option<(u32, u32)>,
+    max_poll_packets: Option<usize>,
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, Refusal> {
@@ -166,6 +171,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "SIOBRIDGE_MAX_CONNECTIONS_PER_IP",
         ),
         ("--event-rate", "SIOBRIDGE_EVENT_RATE"),
+        ("--max-poll-packets", "SIOBRIDGE_MAX_POLL_PACKETS"),
     ]
     .into_iter()
     .filter_map(|(flag, var)| env(var).map(|v| (flag, v)))
@@ -198,6 +204,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--tls-key" => tls_key = Some(value()?),
             "--trust-proxy" => cli_trust_proxy.push(value()?),
             "--log-format" => log_format = value()?,
+            "--max-poll-packets" => limit_values.push(("--max-poll-packets", value()?)),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -258,6 +265,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--max-connections-per-ip" => {
                 limits.max_connections_per_ip = Some(number(flag, value)?)
             }
+            "--max-poll-packets" => match number(flag, value)? {
+                0 => return Err(format!("{flag} {value:?}: at least 1")),
+                n => limits.max_poll_packets = Some(n),
+            },
             _ => limits.event_rate = Some(event_rate(value)?),
         }
     }
@@ -743,6 +754,7 @@ async fn serve(options: Options, tls: Option<Tls>, log: Log) -> std::io::Result<
         log.at(Level::Info, "tls", || "serving HTTPS and WSS".into());
         config.tls = Some(tls);
     }
+    config.engine.max_poll_packets = options.limits.max_poll_packets;
     let handler = Logged {
         inner: SocketIoHandler::new(io.clone()),
         log,
@@ -860,6 +872,7 @@ mod tests {
             &["--event-rate", "0/5"][..],
             &["--event-rate", "ten"],
             &["--max-sessions-per-ip", "-1"],
+            &["--max-poll-packets", "0"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -914,6 +927,8 @@ mod tests {
             "--event-rate",
             "20/40",
             "--max-connections-per-ip=8",
+            "--max-poll-packets",
+            "16",
         ])
         .unwrap();
         assert_eq!(
@@ -923,6 +938,7 @@ mod tests {
                 max_sessions_per_ip: Some(4),
                 max_connections_per_ip: Some(8),
                 event_rate: Some((20, 40)),
+                max_poll_packets: Some(16),
             }
         );
     }

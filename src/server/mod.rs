@@ -2,7 +2,7 @@
 //! sockets, spawns tasks or reads the clock.
 //!
 //! It translates and nothing more: an HTTP request becomes a call on the
-//! sans-IO [`engineio`](crate::engineio) core, and what the core returns
+//! sans-IO [`engineio`] core, and what the core returns
 //! becomes an HTTP response or a WebSocket frame. Each session has one driver
 //! task that arms a single timer at the core's
 //! [`poll_timeout`](crate::engineio::Session::poll_timeout), owns the

@@ -34,7 +34,7 @@ use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
 use super::parse::Limits;
 use super::rate::{RateLimit, TokenBucket};
-use crate::engineio::{Data, SendError, Sid, SidGenerator, Text};
+use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator, Text};
 use crate::id_hash::IdMap;
 
 /// The Engine.IO connection under one client, as the Socket.IO layer sees it.
@@ -43,6 +43,13 @@ pub trait Conn: Send + Sync + 'static {
     fn sid(&self) -> Sid;
     /// Queues one Engine.IO message.
     fn send(&self, data: Data) -> Result<(), SendError>;
+    /// Queues one Engine.IO message of a volatile packet: only if the client
+    /// can take it now, [`SendError::NotWritable`] otherwise
+    /// ([`Session::send_volatile`](crate::engineio::Session::send_volatile)).
+    /// By default, as [`send`](Conn::send).
+    fn send_volatile(&self, data: Data) -> Result<(), SendError> {
+        self.send(data)
+    }
     /// Closes the Engine.IO connection.
     fn close(&self);
     /// The client's IP address, when the transport knows it (it becomes
@@ -1133,15 +1140,32 @@ impl SocketIo {
         self.run_deferred();
     }
 
-    /// The Engine.IO connection of client `sid` ended with `reason`.
+    /// The Engine.IO connection of client `sid` ended with `reason`, the
+    /// reference's name for it ([`CloseReason::as_str`]); see
+    /// [`handle_transport_close`](Self::handle_transport_close).
     pub fn handle_close(&self, sid: Sid, reason: &str) {
+        self.close_client(sid, DisconnectReason::Transport(reason.to_owned()));
+    }
+
+    /// The Engine.IO connection of client `sid` ended with `reason`. Its
+    /// sockets leave with [`DisconnectReason::Transport`], except after
+    /// [`CloseReason::SlowConsumer`] (the session stalled with a backlog),
+    /// where they leave with [`DisconnectReason::SlowConsumer`].
+    pub fn handle_transport_close(&self, sid: Sid, reason: CloseReason) {
+        let reason = match reason {
+            CloseReason::SlowConsumer => {
+                self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                DisconnectReason::SlowConsumer
+            }
+            other => DisconnectReason::Transport(other.as_str().to_owned()),
+        };
+        self.close_client(sid, reason);
+    }
+
+    fn close_client(&self, sid: Sid, reason: DisconnectReason) {
         let actions = {
             let mut state = self.state();
-            let mut actions = self.drop_client(
-                &mut state,
-                sid,
-                DisconnectReason::Transport(reason.to_owned()),
-            );
+            let mut actions = self.drop_client(&mut state, sid, reason);
             // The connection is already gone: do not close it again.
             actions.retain(|a| !matches!(a, Action::Close(_)));
             actions
@@ -1357,7 +1381,9 @@ impl SocketIo {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 self.drop_client(state, sid, DisconnectReason::SlowConsumer)
             }
-            Ok(()) | Err(SendError::Closed | SendError::Unencodable) => Vec::new(),
+            Ok(()) | Err(SendError::Closed | SendError::Unencodable | SendError::NotWritable) => {
+                Vec::new()
+            }
         }
     }
 
@@ -1527,7 +1553,7 @@ impl SocketIo {
                     self.defer(actions);
                     return;
                 }
-                Err(SendError::Closed | SendError::Unencodable) => return,
+                Err(SendError::Closed | SendError::Unencodable | SendError::NotWritable) => return,
             }
             let Some(client) = state.clients.get_mut(&sid) else {
                 return;
@@ -1612,11 +1638,11 @@ impl SocketIo {
         receivers.len()
     }
 
-    /// Queues `packets` on one receiver's connection. When its queue is
-    /// full, a volatile packet is dropped; for any other, or a volatile one
-    /// that no longer fits after its first message, the client is a slow
-    /// consumer: it is dropped (never a silent loss), and the error holds
-    /// the actions that end it.
+    /// Queues `packets` on one receiver's connection. A volatile packet is
+    /// dropped when the client cannot take it now or its queue is full; for
+    /// any other, or a volatile one that no longer fits after its first
+    /// message, a full queue makes the client a slow consumer: it is dropped
+    /// (never a silent loss), and the error holds the actions that end it.
     fn queue(
         &self,
         state: &mut State,
@@ -1626,10 +1652,16 @@ impl SocketIo {
     ) -> Result<(), Vec<Action>> {
         for packet in packets {
             for (i, message) in packet.messages.iter().enumerate() {
-                match conn.send(message.clone()) {
+                // Only a whole packet may be dropped: once its text is
+                // queued, missing attachments would corrupt the stream.
+                let sent = if packet.volatile && i == 0 {
+                    conn.send_volatile(message.clone())
+                } else {
+                    conn.send(message.clone())
+                };
+                match sent {
                     Ok(()) => {}
-                    // Only a whole packet may be dropped: once its text is
-                    // queued, missing attachments would corrupt the stream.
+                    Err(SendError::NotWritable) => break,
                     Err(SendError::Full) if packet.volatile && i == 0 => break,
                     Err(SendError::Full) => {
                         self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -1997,6 +2029,34 @@ mod tests {
         sim.connect(&conn);
         sim.recv(&conn, "2\"not an array\"");
         assert!(conn.is_closed());
+    }
+
+    /// A session the Engine.IO layer closed as stalled (a backlog nobody
+    /// took): its sockets leave as slow consumers, and are counted so.
+    #[test]
+    fn a_stalled_connection_leaves_as_a_slow_consumer() {
+        let mut sim = Sim::new();
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let keep = reasons.clone();
+        sim.io
+            .namespace("/")
+            .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+        let stalled = sim.client(100);
+        sim.connect(&stalled);
+        let other = sim.client(100);
+        sim.connect(&other);
+        sim.io
+            .handle_transport_close(stalled.sid(), CloseReason::SlowConsumer);
+        sim.io
+            .handle_transport_close(other.sid(), CloseReason::PingTimeout);
+        assert_eq!(
+            *lock(&reasons),
+            vec![
+                DisconnectReason::SlowConsumer,
+                DisconnectReason::Transport("ping timeout".to_owned())
+            ]
+        );
+        assert_eq!(sim.io.slow_consumers_dropped(), 1);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 // - listens on 127.0.0.1, port from CONFORMANCE_PORT (0 = ephemeral), prints
 //   `listening on 127.0.0.1:<port>` as its first stdout line, and exits with
 //   status 0 on SIGTERM;
-// - Socket.IO at /socket.io/ with pingInterval 300 ms, pingTimeout 200 ms,
+// - Socket.IO at /socket.io/ with pingInterval 300 ms, pingTimeout 200 ms
+//   (TESTAPP_PING_INTERVAL_MS / TESTAPP_PING_TIMEOUT_MS change them),
 //   connectTimeout 1000 ms, maxHttpBufferSize 1,000,000 bytes and CORS
 //   reflecting the request's origin, credentials allowed; when
 //   TESTAPP_CORS_ORIGINS lists origins (comma-separated), only those are
@@ -55,8 +56,8 @@ const corsOptions = allowedOrigins.length > 0
 
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: Number(process.env.TESTAPP_PING_INTERVAL_MS ?? 300),
+  pingTimeout: Number(process.env.TESTAPP_PING_TIMEOUT_MS ?? 200),
   connectTimeout: 1000,
   maxHttpBufferSize: 1_000_000,
   ...corsOptions,

@@ -134,10 +134,18 @@ class RunningServer:
         return self._exit
 
 
-def start_testapp() -> RunningServer:
-    """The Socket.IO test app: SIOBRIDGE_TESTAPP, or the Node reference."""
+def start_testapp(env: dict[str, str] | None = None) -> RunningServer:
+    """The Socket.IO test app: SIOBRIDGE_TESTAPP, or the Node reference.
+
+    ``env`` adds settings the test app reads (examples/common/limits.rs).
+    """
     argv = resolve("SIOBRIDGE_TESTAPP", NODE_DIR / "reference" / "socketio-testapp.mjs")
-    return RunningServer(argv, {"CONFORMANCE_PORT": "0"})
+    return RunningServer(argv, {"CONFORMANCE_PORT": "0", **(env or {})})
+
+
+def testapp_is_siobridge() -> bool:
+    """Whether SIOBRIDGE_TESTAPP names siobridge's test app (not the reference)."""
+    return bool(os.environ.get("SIOBRIDGE_TESTAPP"))
 
 
 def bridge_is_siobridge() -> bool:
