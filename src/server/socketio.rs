@@ -82,6 +82,6 @@ impl Handler for SocketIoHandler {
     }
 
     fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
-        self.io.handle_transport_close(socket.sid(), reason);
+        self.io.handle_close(socket.sid(), reason);
     }
 }

@@ -202,8 +202,9 @@ pub enum DisconnectReason {
     /// allows ("rate limited"; not a reference reason).
     RateLimited,
     /// The Engine.IO connection ended, with its reason ("transport close",
-    /// "ping timeout", "transport error", "forced close", ...).
-    Transport(String),
+    /// "ping timeout", "transport error", "forced close", ...; never
+    /// [`CloseReason::SlowConsumer`], which is [`DisconnectReason::SlowConsumer`]).
+    Transport(CloseReason),
 }
 
 impl DisconnectReason {
@@ -215,7 +216,7 @@ impl DisconnectReason {
             DisconnectReason::ParseError => "parse error",
             DisconnectReason::SlowConsumer => "slow consumer",
             DisconnectReason::RateLimited => "rate limited",
-            DisconnectReason::Transport(reason) => reason,
+            DisconnectReason::Transport(reason) => reason.as_str(),
         }
     }
 }
@@ -1140,24 +1141,17 @@ impl SocketIo {
         self.run_deferred();
     }
 
-    /// The Engine.IO connection of client `sid` ended with `reason`, the
-    /// reference's name for it ([`CloseReason::as_str`]); see
-    /// [`handle_transport_close`](Self::handle_transport_close).
-    pub fn handle_close(&self, sid: Sid, reason: &str) {
-        self.close_client(sid, DisconnectReason::Transport(reason.to_owned()));
-    }
-
     /// The Engine.IO connection of client `sid` ended with `reason`. Its
     /// sockets leave with [`DisconnectReason::Transport`], except after
     /// [`CloseReason::SlowConsumer`] (the session stalled with a backlog),
     /// where they leave with [`DisconnectReason::SlowConsumer`].
-    pub fn handle_transport_close(&self, sid: Sid, reason: CloseReason) {
+    pub fn handle_close(&self, sid: Sid, reason: CloseReason) {
         let reason = match reason {
             CloseReason::SlowConsumer => {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 DisconnectReason::SlowConsumer
             }
-            other => DisconnectReason::Transport(other.as_str().to_owned()),
+            other => DisconnectReason::Transport(other),
         };
         self.close_client(sid, reason);
     }
@@ -2046,14 +2040,13 @@ mod tests {
         let other = sim.client(100);
         sim.connect(&other);
         sim.io
-            .handle_transport_close(stalled.sid(), CloseReason::SlowConsumer);
-        sim.io
-            .handle_transport_close(other.sid(), CloseReason::PingTimeout);
+            .handle_close(stalled.sid(), CloseReason::SlowConsumer);
+        sim.io.handle_close(other.sid(), CloseReason::PingTimeout);
         assert_eq!(
             *lock(&reasons),
             vec![
                 DisconnectReason::SlowConsumer,
-                DisconnectReason::Transport("ping timeout".to_owned())
+                DisconnectReason::Transport(CloseReason::PingTimeout)
             ]
         );
         assert_eq!(sim.io.slow_consumers_dropped(), 1);
