@@ -2,7 +2,8 @@
 //!
 //! `CONFORMANCE_PORT=0 cargo run --example testapp` listens on 127.0.0.1
 //! (printing `listening on 127.0.0.1:PORT`) and serves Socket.IO at
-//! `/socket.io/` with pingInterval 300 ms, pingTimeout 200 ms, connectTimeout
+//! `/socket.io/` with pingInterval 300 ms, pingTimeout 200 ms (unless
+//! `TESTAPP_PING_INTERVAL_MS` / `TESTAPP_PING_TIMEOUT_MS` say otherwise), connectTimeout
 //! 1000 ms, CORS for any origin (or, when `TESTAPP_CORS_ORIGINS` lists
 //! origins separated by commas, for those only). Its events exercise the
 //! whole server API; the contract is written out in
@@ -36,8 +37,10 @@ async fn main() -> std::io::Result<()> {
         socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)),
     )?);
     register(&io);
-    let engine = engineio::Config::default()
-        .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200));
+    let engine = limits::engine_limits(
+        engineio::Config::default()
+            .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200)),
+    )?;
     let config = limits::server_limits(
         ServerConfig::default()
             .with_engine(engine)
@@ -214,6 +217,20 @@ fn register(io: &SocketIo) {
         done(ack, ());
     });
     main.on("disconnect-me", |socket, _args, _ack| socket.disconnect());
+    // siobridge only (the reference has no slow consumers): how many
+    // clients were dropped as slow consumers, and disconnects by reason.
+    let io2 = io.clone();
+    main.on("server-stats", move |_socket, _args, ack| {
+        let reasons: serde_json::Map<String, Value> = io2
+            .disconnects_by_reason()
+            .into_iter()
+            .map(|(reason, n)| (reason, Value::from(n)))
+            .collect();
+        done(
+            ack,
+            json!({ "slowConsumers": io2.slow_consumers_dropped(), "disconnects": reasons }),
+        );
+    });
     main.on("close-transport", |socket, _args, _ack| {
         socket.close_connection()
     });

@@ -22,7 +22,7 @@ use siobridge::server::{EngineSocket, Handler, Server, ServerConfig};
 use siobridge::socketio::{Decoder, Packet, PacketType};
 
 /// How many checks a run makes (a change here is a change of the runner).
-const CHECKS: usize = 39;
+const CHECKS: usize = 40;
 
 /// The `siobridge` binary, built by cargo for this test target.
 fn siobridge() -> PathBuf {

@@ -13,12 +13,20 @@
 //! | `SIOBRIDGE_WRITE_TIMEOUT_MS` | `ServerConfig::write_timeout` |
 //! | `SIOBRIDGE_EVENT_RATE` | `socketio::Config::event_rate_limit`, as `PER_SECOND/BURST` |
 //! | `SIOBRIDGE_PARSER` | `socketio::Config::parser`: `json` or `msgpack` |
+//! | `SIOBRIDGE_TLS_CERT`, `SIOBRIDGE_TLS_KEY` | `ServerConfig::tls`, from these PEM files |
+//! | `SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS` | `ServerConfig::tls_handshake_timeout` |
+//! | `SIOBRIDGE_TRUST_PROXY` | `ServerConfig::trust_proxy`, comma-separated ranges |
+//! | `SIOBRIDGE_STALL_TIMEOUT_MS` | `engineio::Config::stall_timeout` |
+//! | `SIOBRIDGE_MAX_BUFFERED_BYTES` | `engineio::Config::max_buffered_bytes` |
+//! | `SIOBRIDGE_MAX_POLL_PACKETS` | `engineio::Config::max_poll_packets` |
+//! | `TESTAPP_PING_INTERVAL_MS`, `TESTAPP_PING_TIMEOUT_MS` | `engineio::Config::ping_interval`, `ping_timeout` |
 
 use std::io::{Error, ErrorKind};
 use std::str::FromStr;
 use std::time::Duration;
 
-use siobridge::server::ServerConfig;
+use siobridge::engineio;
+use siobridge::server::{ServerConfig, Tls, TrustProxy};
 use siobridge::socketio;
 
 fn var<T: FromStr>(name: &str) -> std::io::Result<Option<T>> {
@@ -56,6 +64,57 @@ pub fn server_limits(mut config: ServerConfig) -> std::io::Result<ServerConfig> 
     }
     if let Some(timeout) = millis("SIOBRIDGE_WRITE_TIMEOUT_MS")? {
         config.write_timeout = timeout;
+    }
+    if let Some(timeout) = millis("SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS")? {
+        config.tls_handshake_timeout = timeout;
+    }
+    let invalid = |e: String| Error::new(ErrorKind::InvalidInput, e);
+    match (
+        var::<String>("SIOBRIDGE_TLS_CERT")?,
+        var::<String>("SIOBRIDGE_TLS_KEY")?,
+    ) {
+        (None, None) => {}
+        (Some(cert), Some(key)) => {
+            let tls = Tls::from_pem_files(cert.as_ref(), key.as_ref())
+                .map_err(|e| invalid(e.to_string()))?;
+            config = config.with_tls(tls);
+        }
+        _ => {
+            return Err(invalid(
+                "SIOBRIDGE_TLS_CERT and SIOBRIDGE_TLS_KEY go together".into(),
+            ));
+        }
+    }
+    if let Some(list) = var::<String>("SIOBRIDGE_TRUST_PROXY")? {
+        let mut ranges = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            ranges.extend(
+                TrustProxy::parse_item(item)
+                    .map_err(|e| invalid(format!("SIOBRIDGE_TRUST_PROXY: {e}")))?,
+            );
+        }
+        config = config.with_trust_proxy(TrustProxy::new(ranges));
+    }
+    Ok(config)
+}
+
+/// The Engine.IO layer's limits and heartbeat, from the environment.
+#[allow(dead_code)] // not every example has an Engine.IO config of its own
+pub fn engine_limits(mut config: engineio::Config) -> std::io::Result<engineio::Config> {
+    if let Some(timeout) = millis("SIOBRIDGE_STALL_TIMEOUT_MS")? {
+        config.stall_timeout = timeout;
+    }
+    if let Some(max) = var("SIOBRIDGE_MAX_BUFFERED_BYTES")? {
+        config.max_buffered_bytes = max;
+    }
+    if let Some(max) = var("SIOBRIDGE_MAX_POLL_PACKETS")? {
+        config.max_poll_packets = Some(max);
+    }
+    if let Some(interval) = millis("TESTAPP_PING_INTERVAL_MS")? {
+        config.ping_interval = interval;
+    }
+    if let Some(timeout) = millis("TESTAPP_PING_TIMEOUT_MS")? {
+        config.ping_timeout = timeout;
     }
     Ok(config)
 }

@@ -9,9 +9,11 @@
 //! WebSocket frames only on `WsFlush`, so slow readers are modelled) and
 //! checks:
 //! - no panic;
-//! - the queue never holds more than `max_buffered_packets` application
-//!   packets plus one PING and one CLOSE, and `send` succeeds only below the
-//!   bound;
+//! - the queued bytes never pass `max_buffered_bytes` (but for one message
+//!   larger than the bound, taken by an empty queue), and `send` succeeds
+//!   exactly when the message fits; at most one PING and one CLOSE wait
+//!   beside the messages; a backlog nobody takes ends as a slow consumer
+//!   within `stall_timeout`;
 //! - a closed session stays closed: exactly one `Closed` event, the last
 //!   one; no frame, no event, no deadline, nothing queued after it; at most
 //!   the one final answer (`1` or `6`) to a GET pending when it closed;
@@ -27,8 +29,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use siobridge::engineio::{
-    CloseReason, Config, Data, Event, PostError, Rejection, SendError, Session, Sid, SidGenerator,
-    TransportKind, payload,
+    CloseReason, Config, Data, Event, PostError, ProbeRefused, QUEUED_PACKET_OVERHEAD, Rejection,
+    SendError, Session, Sid, SidGenerator, TransportKind, payload,
 };
 use siobridge_fuzz::eio_script::{Script, Setup, Step};
 
@@ -70,7 +72,8 @@ fn config(setup: &Setup) -> Config {
         .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200))
         .with_upgrade_timeout(Duration::from_millis(1000))
         .with_max_payload(setup.max_payload_bytes())
-        .with_max_buffered_packets(setup.max_buffered_packets())
+        .with_max_buffered_bytes(setup.max_buffered_bytes())
+        .with_stall_timeout(Duration::from_millis(500))
 }
 
 fn sid() -> Sid {
@@ -88,7 +91,7 @@ impl Harness {
         Harness {
             s: Session::new(now, sid(), transport, &config(setup)),
             now,
-            max_buffered: setup.max_buffered_packets(),
+            max_buffered: setup.max_buffered_bytes(),
             closed: false,
             replies_after_close: 0,
             upgraded: false,
@@ -125,9 +128,24 @@ impl Harness {
             }
             Step::PostTooLarge => self.s.handle_post_too_large(now),
             Step::BeginUpgrade => {
+                let was_upgrading = self.s.is_upgrading();
                 let result = self.s.begin_upgrade(now);
-                if was_closed || self.on_websocket {
-                    assert_eq!(result, Err(Rejection::BadRequest));
+                if was_closed {
+                    assert_eq!(result, Err(ProbeRefused::Closed));
+                } else if self.on_websocket {
+                    // `Closed` while closing.
+                    assert!(
+                        matches!(
+                            result,
+                            Err(ProbeRefused::OnWebSocket | ProbeRefused::Closed)
+                        ),
+                        "{result:?}"
+                    );
+                } else if was_upgrading {
+                    assert!(
+                        matches!(result, Err(ProbeRefused::Upgrading | ProbeRefused::Closed)),
+                        "{result:?}"
+                    );
                 }
             }
             Step::WsText(text) => self.s.handle_ws_text(now, text),
@@ -143,13 +161,16 @@ impl Harness {
 
     fn send(&mut self, data: Data) {
         let data_had_separator = matches!(&data, Data::Text(t) if t.contains('\x1e'));
-        let before = self.s.buffered();
+        let before = self.s.buffered_bytes();
+        let cost = data.len() + QUEUED_PACKET_OVERHEAD;
+        let fits = before == 0 || before + cost <= self.max_buffered;
         match self.s.send(data) {
             Ok(()) => {
-                assert!(before < self.max_buffered, "send over the bound");
-                assert_eq!(self.s.buffered(), before + 1);
+                assert!(fits, "send over the bound");
+                assert_eq!(self.s.buffered_bytes(), before + cost);
             }
-            Err(SendError::Full) => assert!(before >= self.max_buffered),
+            Err(SendError::Full) => assert!(!fits, "refused though it fits"),
+            Err(SendError::NotWritable) => panic!("send is never refused as not writable"),
             Err(SendError::Closed) => {}
             Err(SendError::Unencodable) => {
                 assert_eq!(self.s.transport(), TransportKind::Polling);
@@ -217,9 +238,19 @@ impl Harness {
             self.closed,
             "is_closed and events disagree"
         );
+        // Over the byte bound only by one message an empty queue took (the
+        // OPEN packet may still wait beside it, with a PING and a CLOSE).
         assert!(
-            self.s.buffered() <= self.max_buffered + CONTROL_PACKETS,
-            "{} packets queued, bound {} + {CONTROL_PACKETS}",
+            self.s.buffered_bytes() <= self.max_buffered
+                || self.s.buffered() <= 2 + CONTROL_PACKETS,
+            "{} bytes in {} packets queued, bound {} bytes",
+            self.s.buffered_bytes(),
+            self.s.buffered(),
+            self.max_buffered
+        );
+        assert!(
+            self.s.buffered() <= self.max_buffered / QUEUED_PACKET_OVERHEAD + 2 + CONTROL_PACKETS,
+            "{} packets queued for a bound of {} bytes",
             self.s.buffered(),
             self.max_buffered
         );

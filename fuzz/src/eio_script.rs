@@ -10,7 +10,8 @@ use crate::{Encode, blob, byte, put_blob, put_u16, text, u16le};
 pub struct Setup {
     /// Start on WebSocket (`true`) or on polling.
     pub websocket: bool,
-    /// `max_buffered_packets` is `1 + max_buffered % 8`: small, so that the
+    /// `max_buffered_bytes` is `1 + max_buffered % 8` times a small message
+    /// (eight bytes of data plus its queue overhead): small, so that the
     /// bound is reached.
     pub max_buffered: u8,
     /// `max_payload` is `16 + 4 * max_payload`.
@@ -18,9 +19,9 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// The configured `max_buffered_packets`.
-    pub fn max_buffered_packets(&self) -> usize {
-        1 + usize::from(self.max_buffered % 8)
+    /// The configured `max_buffered_bytes`.
+    pub fn max_buffered_bytes(&self) -> usize {
+        (1 + usize::from(self.max_buffered % 8)) * (8 + siobridge::engineio::QUEUED_PACKET_OVERHEAD)
     }
 
     /// The configured `max_payload`.

@@ -64,8 +64,12 @@ pub(super) fn checks(ctx: &Ctx) -> Vec<(String, Check<'_>)> {
         ),
         check("upgrade from polling to websocket", upgrade(ctx)),
         check(
-            "a second websocket for an upgraded session is refused",
+            "a second websocket for an upgraded session is accepted, then closed",
             second_websocket(ctx),
+        ),
+        check(
+            "a second probe during an upgrade is accepted, then closed",
+            second_probe(ctx),
         ),
     ]);
     checks
@@ -698,28 +702,15 @@ async fn upgraded(ctx: &Ctx) -> Result<(WebSocket, String), String> {
     Ok((ws, sid))
 }
 
-/// "Transports › WebSocket": one WebSocket per session; a second one for an
-/// upgraded session is refused (HTTP 400, or closed before any packet) and
+/// "Transports › WebSocket": one WebSocket per session. The reference
+/// (engine.io 6.6, `Server#onWebSocket`) completes the handshake of a second
+/// WebSocket for an upgraded session (101), then closes it with no packet;
 /// the first keeps working.
 async fn second_websocket(ctx: &Ctx) -> Verdict {
     let path = ctx.contract.engine_path.as_str();
     let within = ctx.contract.answer_timeout;
     let (mut ws, sid) = upgraded(ctx).await?;
-    let second_url = url(path, "websocket", Some(&sid));
-    if let Ok(mut second) = WebSocket::connect(&ctx.target, &second_url, within).await {
-        match second.next(within).await {
-            Ok(Frame::Closed) => {}
-            Ok(frame) => {
-                return Err(format!(
-                    "second websocket: expected it refused, got {}",
-                    short(&frame)
-                ));
-            }
-            Err(_) => {
-                return Err("second websocket: expected it refused, it stayed open".to_owned());
-            }
-        }
-    }
+    accepted_then_closed(ctx, &url(path, "websocket", Some(&sid)), "second websocket").await?;
     ws.send_text("4still here").await?;
     let echo = next_non_ping(&mut ws, within).await?;
     expect_eq(
@@ -728,6 +719,52 @@ async fn second_websocket(ctx: &Ctx) -> Verdict {
         echo,
     )?;
     ws.close().await;
+    Ok(())
+}
+
+/// A WebSocket whose handshake the server completes (101) and that it then
+/// closes before sending any packet.
+async fn accepted_then_closed(ctx: &Ctx, path_and_query: &str, what: &str) -> Verdict {
+    let within = ctx.contract.answer_timeout;
+    let mut second = WebSocket::connect(&ctx.target, path_and_query, within)
+        .await
+        .map_err(|e| format!("{what}: expected it accepted (101), then closed: {e}"))?;
+    match second.next(within).await {
+        Ok(Frame::Closed) => Ok(()),
+        Ok(frame) => Err(format!(
+            "{what}: expected it closed with no packet, got {}",
+            short(&frame)
+        )),
+        Err(_) => Err(format!("{what}: expected it closed, it stayed open")),
+    }
+}
+
+/// "Protocol › Upgrade": while one WebSocket is being probed, a second one
+/// for the same sid is accepted and closed (the reference: "transport has
+/// already been trying to upgrade"); the first probe still completes.
+async fn second_probe(ctx: &Ctx) -> Verdict {
+    let path = ctx.contract.engine_path.as_str();
+    let within = ctx.contract.answer_timeout;
+    let sid = open_polling(ctx, path).await?;
+    let ws_url = url(path, "websocket", Some(&sid));
+    let mut probe = WebSocket::connect(&ctx.target, &ws_url, within).await?;
+    // The probe is known to the server once it answers a frame on it.
+    probe.send_text("2probe").await?;
+    expect_eq(
+        "probe answer",
+        Frame::Text("3probe".into()),
+        probe.next(within).await?,
+    )?;
+    accepted_then_closed(ctx, &ws_url, "second probe").await?;
+    probe.send_text("5").await?;
+    probe.send_text("4upgraded").await?;
+    let echo = next_non_ping(&mut probe, within).await?;
+    expect_eq(
+        "echo over the first probe, upgraded",
+        Frame::Text("4upgraded".into()),
+        echo,
+    )?;
+    probe.close().await;
     Ok(())
 }
 

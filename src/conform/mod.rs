@@ -35,7 +35,8 @@
 //!   packet over polling; a second concurrent GET closing the session;
 //!   maxPayload (HTTP 413 over polling, a close over WebSocket); the upgrade
 //!   ("Protocol › Upgrade": `2probe`, `3probe`, NOOP on the pending GET, `5`,
-//!   then polling and a second WebSocket refused).
+//!   then polling refused; a second WebSocket, or a second probe during an
+//!   upgrade, accepted and then closed, as the reference does).
 //! - Socket.IO (`src/conform/socketio.rs`): the same handshake at
 //!   `/socket.io/`; a connection that joins no namespace closed after
 //!   connectTimeout; CONNECT to `/` and `/custom`, with and without auth,

@@ -29,8 +29,9 @@ impl Default for Transports {
 /// The defaults are the reference Node server's (engine.io 6.x `ServerOptions`):
 /// `pingInterval` 25 s, `pingTimeout` 20 s, `upgradeTimeout` 10 s,
 /// `maxHttpBufferSize` 1,000,000 bytes. The reference server has no bound on
-/// what it buffers for a client; ours are [`Config::max_buffered_packets`]
-/// and [`Config::max_buffered_bytes`].
+/// what it buffers for a client; ours are [`Config::max_buffered_bytes`] and
+/// [`Config::stall_timeout`]: a client is a slow consumer by the bytes that
+/// wait for it and by its progress, never by how many packets wait.
 ///
 /// `docs/limits.md` lists every limit with the attack it stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,19 +55,37 @@ pub struct Config {
     /// Advertised as `maxPayload`. Bounds memory per request; a larger one
     /// closes the session (POST: 413; WebSocket: close 1009).
     pub max_payload: usize,
-    /// Most application packets queued for one session that the client has
-    /// not taken yet. Default 1,024 (reference: unbounded). Bounds memory per
-    /// slow client: once full, [`Session::send`](super::Session::send)
-    /// refuses with [`SendError::Full`](super::SendError::Full) and the layer
-    /// above decides (drop a volatile message, disconnect a slow consumer).
-    pub max_buffered_packets: usize,
-    /// Most bytes of message data queued for one session that the client has
-    /// not taken yet. Default 10,000,000 (ten `maxPayload`s; reference:
-    /// unbounded). With `max_buffered_packets` alone, a client that never
-    /// reads could make the server hold 1,024 messages of up to `maxPayload`
-    /// each (1 GB); this caps it. Refused like a full packet queue; a single
-    /// message larger than this still passes through an empty queue.
+    /// Most bytes queued for one session that the client has not taken yet.
+    /// Default 10,000,000 (ten `maxPayload`s; reference: unbounded). Each
+    /// queued message counts its data plus its place in the queue
+    /// ([`QUEUED_PACKET_OVERHEAD`](super::QUEUED_PACKET_OVERHEAD) bytes), so
+    /// this bounds the memory a session holds for a client that does not
+    /// read, however small the messages. Past it,
+    /// [`Session::send`](super::Session::send) refuses with
+    /// [`SendError::Full`](super::SendError::Full) and the layer above decides
+    /// (Socket.IO disconnects a "slow consumer"). A single message larger than
+    /// this still passes through an empty queue. There is no bound on the
+    /// number of packets: a burst of small messages to a client that keeps
+    /// taking them is delivered whole.
     pub max_buffered_bytes: usize,
+    /// How long a session may hold messages for its client while the client
+    /// takes none of them. Default 30 s (reference: none; its heartbeat ends
+    /// such a client after `pingInterval + pingTimeout`). Past it the session
+    /// closes with [`CloseReason::SlowConsumer`](super::CloseReason::SlowConsumer).
+    /// Over polling, taking is a GET; over WebSocket, the server's writer
+    /// taking the frames (a write that makes no progress is bounded by the
+    /// server's `write_timeout`, also 30 s). A client whose GETs keep coming,
+    /// or whose WebSocket keeps reading, is never stalled, however long its
+    /// backlog.
+    pub stall_timeout: Duration,
+    /// Most packets one polling response carries. Default `None`: as many
+    /// as fit in about `max_payload` bytes of data (at least one), so a
+    /// backlog larger than that leaves over several GETs; the reference sends
+    /// everything in one response. python-engineio 4 (the python-socketio
+    /// clients) refuses a payload of more than 16 packets and drops the
+    /// connection ("Too many packets in payload"): `Some(16)` serves such
+    /// polling clients through any burst, at one round trip per 16 packets.
+    pub max_poll_packets: Option<usize>,
     /// Transports served. Default: both.
     pub transports: Transports,
     /// Whether polling sessions may upgrade to WebSocket. Default `true`.
@@ -83,8 +102,9 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(20_000),
             upgrade_timeout: Duration::from_millis(10_000),
             max_payload: 1_000_000,
-            max_buffered_packets: 1_024,
             max_buffered_bytes: 10_000_000,
+            stall_timeout: Duration::from_secs(30),
+            max_poll_packets: None,
             transports: Transports::default(),
             allow_upgrades: true,
             rng_seed: None,
@@ -112,9 +132,15 @@ impl Config {
         self
     }
 
-    /// Sets `max_buffered_packets`.
-    pub fn with_max_buffered_packets(mut self, max: usize) -> Self {
-        self.max_buffered_packets = max;
+    /// Sets `max_poll_packets`.
+    pub fn with_max_poll_packets(mut self, max: Option<usize>) -> Self {
+        self.max_poll_packets = max;
+        self
+    }
+
+    /// Sets `stall_timeout`.
+    pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
         self
     }
 

@@ -152,6 +152,11 @@ pub enum CloseReason {
     ForcedClose,
     /// The server is shutting down.
     ServerShutdown,
+    /// The client took none of what waited for it for `stall_timeout`, or
+    /// its WebSocket write made no progress for the server's
+    /// `write_timeout` ("slow consumer"; not a reference reason: the Node
+    /// server buffers without bound).
+    SlowConsumer,
 }
 
 impl CloseReason {
@@ -164,6 +169,7 @@ impl CloseReason {
             CloseReason::ParseError => "parse error",
             CloseReason::ForcedClose => "forced close",
             CloseReason::ServerShutdown => "server shutting down",
+            CloseReason::SlowConsumer => "slow consumer",
         }
     }
 }
@@ -179,9 +185,15 @@ impl fmt::Display for CloseReason {
 pub enum SendError {
     /// The session is closing or closed.
     Closed,
-    /// The session already buffers `max_buffered_packets` packets: the client
-    /// does not read fast enough.
+    /// The message would take what the session buffers for its client over
+    /// `max_buffered_bytes`: the client does not read fast enough.
     Full,
+    /// A volatile message the client cannot take at this instant
+    /// ([`Session::send_volatile`](super::Session::send_volatile)): over
+    /// polling no GET is waiting, over WebSocket earlier frames still wait to
+    /// be written. The message is dropped, as the reference drops a volatile
+    /// packet when its transport is not writable.
+    NotWritable,
     /// A text message holding the record separator `\x1e` on a polling
     /// session: engine.io-protocol v4 ("Packet encoding › HTTP long-polling")
     /// joins the packets of a payload with it and has no escape, so the
@@ -195,6 +207,7 @@ impl fmt::Display for SendError {
         match self {
             SendError::Closed => f.write_str("session closed"),
             SendError::Full => f.write_str("session send buffer full"),
+            SendError::NotWritable => f.write_str("transport not writable now"),
             SendError::Unencodable => {
                 f.write_str("text holding the payload separator on a polling session")
             }
@@ -256,5 +269,31 @@ mod tests {
             assert_eq!(rejection.http_status(), status);
             assert_eq!(rejection.json_body(), body);
         }
+    }
+}
+
+/// Why a WebSocket that arrived for an existing session cannot be probed for
+/// an upgrade ([`Session::begin_upgrade`](super::Session::begin_upgrade)).
+/// The reference server (engine.io 6.6, `Server#onWebSocket`) completes the
+/// WebSocket handshake in each case and then closes that WebSocket; the
+/// session and its transport go on untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeRefused {
+    /// Another WebSocket is being probed for this session (a second probe).
+    Upgrading,
+    /// The session already uses a WebSocket (upgraded, or opened on one).
+    /// "Transports › WebSocket": one WebSocket per session.
+    OnWebSocket,
+    /// The session is closing or closed.
+    Closed,
+}
+
+impl fmt::Display for ProbeRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProbeRefused::Upgrading => "an upgrade is already being probed",
+            ProbeRefused::OnWebSocket => "the session is already on WebSocket",
+            ProbeRefused::Closed => "the session is closed",
+        })
     }
 }

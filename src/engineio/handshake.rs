@@ -102,8 +102,16 @@ pub enum Route {
     Poll(Sid),
     /// A polling POST on an existing session.
     Post(Sid),
-    /// A WebSocket for an existing polling session: the upgrade.
+    /// A WebSocket for an existing session: the upgrade, if the session can
+    /// take it ([`Session::begin_upgrade`](super::Session::begin_upgrade));
+    /// otherwise the WebSocket is accepted and closed as in
+    /// [`Route::AcceptAndClose`].
     Upgrade(Sid),
+    /// A WebSocket handshake that the server completes (101) only to close
+    /// the WebSocket at once, with no packet, as the reference does
+    /// (engine.io 6.6, `Server#onWebSocket`): a WebSocket asking for the
+    /// `polling` transport, or one naming a session while upgrades are off.
+    AcceptAndClose,
 }
 
 /// Decides what a request asks for, or why it is refused.
@@ -112,10 +120,13 @@ pub enum Route {
 /// `None` when the sid names no open session.
 ///
 /// The checks follow the reference server's order: the transport first
-/// (code 0), then for a request with a sid, the session (code 1) and the
-/// transport it uses (code 3); for a handshake, the method (code 2), a
-/// WebSocket transport without an upgrade (code 3), then the protocol version
-/// (code 5).
+/// (code 0), then for a request with a sid, the session (code 1) and, for
+/// a request that is not a WebSocket, the transport it uses (code 3); for a
+/// handshake, the method (code 2), a WebSocket transport without an upgrade
+/// (code 3), then the protocol version (code 5). As in the reference, a
+/// WebSocket that passes these checks is accepted even when it cannot be
+/// used; it is then closed ([`Route::AcceptAndClose`], and
+/// [`Route::Upgrade`] for a session that cannot take it).
 pub fn route(
     head: &RequestHead<'_>,
     config: &Config,
@@ -135,16 +146,15 @@ pub fn route(
         let sid = Sid::parse(sid).ok_or(Rejection::UnknownSid)?;
         let current = transport_of(&sid).ok_or(Rejection::UnknownSid)?;
         return match (transport, head.websocket_upgrade, head.method) {
-            // A WebSocket naming a polling session: the upgrade.
-            (TransportKind::WebSocket, true, Method::Get) => {
-                if current == TransportKind::Polling && config.allow_upgrades {
-                    Ok(Route::Upgrade(sid))
-                } else {
-                    // Already on WebSocket (or upgrades off): a second
-                    // WebSocket for the same sid is refused.
-                    Err(Rejection::BadRequest)
-                }
+            // A WebSocket naming a session: the upgrade. The session decides
+            // whether it can take one (not while on WebSocket already, or
+            // probing another); the reference checks no transport here.
+            (TransportKind::WebSocket, true, Method::Get) if config.allow_upgrades => {
+                Ok(Route::Upgrade(sid))
             }
+            // `transport=polling` cannot take a WebSocket; neither can a
+            // server whose upgrades are off.
+            (_, true, Method::Get) => Ok(Route::AcceptAndClose),
             (TransportKind::Polling, false, method) if current == TransportKind::Polling => {
                 match method {
                     Method::Get => Ok(Route::Poll(sid)),
@@ -166,7 +176,9 @@ pub fn route(
         return Err(Rejection::BadRequest);
     }
     if transport == TransportKind::Polling && head.websocket_upgrade {
-        return Err(Rejection::BadRequest);
+        // The reference hands every upgrade to `ws` before it looks at the
+        // transport, then closes a WebSocket whose transport is polling.
+        return Ok(Route::AcceptAndClose);
     }
     if query.eio != Some("4") {
         return Err(Rejection::UnsupportedProtocolVersion);
@@ -285,7 +297,7 @@ mod tests {
             (head(Method::Get, &sid_q, false), ws, BadRequest),
             (head(Method::Post, &sid_q, false), ws, BadRequest),
             (head(Method::Other, &sid_q, false), polling, BadRequest),
-            (head(Method::Get, &ws_sid_q, true), ws, BadRequest),
+            (head(Method::Get, &ws_sid_q, true), None, UnknownSid),
             (head(Method::Get, &ws_sid_q, false), polling, BadRequest),
         ];
         for (h, session, expected) in cases {
@@ -310,6 +322,45 @@ mod tests {
         assert_eq!(
             route_with(head(Method::Get, &q, true), polling),
             Ok(Route::Upgrade(sid))
+        );
+    }
+
+    /// engine.io 6.6, `Server#onWebSocket`: these WebSockets are accepted,
+    /// then closed; the session they name (if any) is left alone.
+    #[test]
+    fn websockets_the_reference_accepts_only_to_close() {
+        let polling = Some(TransportKind::Polling);
+        let ws = Some(TransportKind::WebSocket);
+        let sid = Sid::parse(SID).unwrap();
+        let ws_sid_q = format!("EIO=4&transport=websocket&sid={SID}");
+        let polling_sid_q = format!("EIO=4&transport=polling&sid={SID}");
+        // A second WebSocket for a session already on one: the session says no.
+        assert_eq!(
+            route_with(head(Method::Get, &ws_sid_q, true), ws),
+            Ok(Route::Upgrade(sid))
+        );
+        // A WebSocket asking for the polling transport, with or without a sid
+        // (the protocol version is not looked at then).
+        for (q, session) in [
+            (polling_sid_q.as_str(), polling),
+            (polling_sid_q.as_str(), ws),
+            ("EIO=4&transport=polling", None),
+            ("EIO=3&transport=polling", None),
+        ] {
+            assert_eq!(
+                route_with(head(Method::Get, q, true), session),
+                Ok(Route::AcceptAndClose),
+                "{q}"
+            );
+        }
+        // Upgrades off.
+        let config = Config {
+            allow_upgrades: false,
+            ..Config::default()
+        };
+        assert_eq!(
+            route(&head(Method::Get, &ws_sid_q, true), &config, |_| polling),
+            Ok(Route::AcceptAndClose)
         );
     }
 

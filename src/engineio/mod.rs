@@ -19,8 +19,8 @@ pub mod session;
 pub mod sid;
 
 pub use config::{Config, Transports};
-pub use error::{CloseReason, DecodeError, Rejection, SendError};
+pub use error::{CloseReason, DecodeError, ProbeRefused, Rejection, SendError};
 pub use handshake::{Method, Query, RequestHead, Route, TransportKind, route};
 pub use packet::{Data, Frame, Packet, PacketType, Text};
-pub use session::{Event, PostError, Session};
+pub use session::{Event, PostError, QUEUED_PACKET_OVERHEAD, Session};
 pub use sid::{Sid, SidGenerator};

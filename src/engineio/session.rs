@@ -8,12 +8,19 @@
 //! | --- | --- |
 //! | [`handle_poll`](Session::handle_poll), [`handle_poll_aborted`](Session::handle_poll_aborted), [`handle_post`](Session::handle_post) | [`take_poll_response`](Session::take_poll_response): the body for the pending GET |
 //! | [`handle_ws_text`](Session::handle_ws_text), [`handle_ws_binary`](Session::handle_ws_binary), [`handle_ws_closed`](Session::handle_ws_closed), [`begin_upgrade`](Session::begin_upgrade) | [`poll_ws_frame`](Session::poll_ws_frame), [`take_ws_close`](Session::take_ws_close) |
-//! | [`send`](Session::send), [`close`](Session::close), [`shutdown`](Session::shutdown) | [`poll_event`](Session::poll_event): messages, upgrade, close |
+//! | [`send`](Session::send), [`send_volatile`](Session::send_volatile), [`close`](Session::close), [`shutdown`](Session::shutdown) | [`poll_event`](Session::poll_event): messages, upgrade, close |
 //! | [`handle_timeout`](Session::handle_timeout) | [`poll_timeout`](Session::poll_timeout): when to call `handle_timeout` next |
 //!
 //! After any input, the caller drains the outputs. Every state has a deadline
-//! (heartbeat, upgrade, closing), so a session whose client vanished always
-//! ends by itself: nothing is left for a separate reaper to find.
+//! (heartbeat, upgrade, closing, a backlog the client does not take), so a
+//! session whose client vanished always ends by itself: nothing is left for a
+//! separate reaper to find.
+//!
+//! What waits for the client is bounded by bytes and by progress, not by a
+//! packet count: a client whose GETs keep coming (or whose WebSocket keeps
+//! reading) takes any burst whole, while one that stops taking is closed as
+//! a slow consumer once its backlog passes `max_buffered_bytes` (refused by
+//! [`send`](Session::send)) or has waited `stall_timeout`.
 //!
 //! Spec: engine.io-protocol v4, "Protocol" (heartbeat, upgrade, close) and
 //! "Transports" (polling, websocket).
@@ -24,11 +31,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::config::Config;
-use super::error::{CloseReason, DecodeError, Rejection, SendError};
+use super::error::{CloseReason, DecodeError, ProbeRefused, Rejection, SendError};
 use super::handshake::{TransportKind, open_json};
 use super::packet::{Data, Packet};
 use super::payload;
 use super::sid::Sid;
+
+/// What one queued message costs beyond its data, in bytes: its place in
+/// the session's queue. [`Config::max_buffered_bytes`] counts it for every
+/// message, so that the bound holds for many small messages too.
+pub const QUEUED_PACKET_OVERHEAD: usize = std::mem::size_of::<Packet>();
 
 /// What the session tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,8 +115,9 @@ pub struct Session {
     ping_timeout: Duration,
     upgrade_timeout: Duration,
     max_payload: usize,
-    max_buffered: usize,
+    max_poll_packets: usize,
     max_buffered_bytes: usize,
+    stall_timeout: Duration,
     transport: TransportKind,
     state: State,
     heartbeat: Heartbeat,
@@ -116,9 +129,17 @@ pub struct Session {
     final_poll_reply: Option<Packet>,
     /// Packets for the active transport, oldest first.
     queue: VecDeque<Packet>,
-    /// Data bytes of the MESSAGEs in `queue` (what `max_buffered_bytes`
-    /// bounds; control packets are a few bytes each and bounded in number).
+    /// Bytes of the MESSAGEs in `queue`, each counted as its data plus
+    /// [`QUEUED_PACKET_OVERHEAD`] (what `max_buffered_bytes` bounds; control
+    /// packets are a few bytes each and bounded in number).
     queued_bytes: usize,
+    /// MESSAGEs in `queue`.
+    queued_messages: usize,
+    /// Set while messages wait that the client has not taken: the session
+    /// closes as a slow consumer if nothing is taken by then. Armed by
+    /// [`Session::handle_timeout`] once it sees the backlog (sending takes
+    /// no clock reading), cleared whenever the client takes its queue.
+    stall_deadline: Option<Instant>,
     /// `3probe`, owed to the probing WebSocket.
     probe_reply: Option<Packet>,
     /// The probing WebSocket must be closed: the upgrade failed.
@@ -138,8 +159,9 @@ impl Session {
             ping_timeout: config.ping_timeout,
             upgrade_timeout: config.upgrade_timeout,
             max_payload: config.max_payload,
-            max_buffered: config.max_buffered_packets,
+            max_poll_packets: config.max_poll_packets.unwrap_or(usize::MAX).max(1),
             max_buffered_bytes: config.max_buffered_bytes,
+            stall_timeout: config.stall_timeout,
             transport,
             state: State::Open,
             heartbeat: Heartbeat::Idle {
@@ -150,6 +172,8 @@ impl Session {
             final_poll_reply: None,
             queue,
             queued_bytes: 0,
+            queued_messages: 0,
+            stall_deadline: None,
             probe_reply: None,
             probe_close: false,
             events: VecDeque::new(),
@@ -189,25 +213,37 @@ impl Session {
         self.queue.len()
     }
 
+    /// Whether the client could take a message at this instant: over
+    /// polling a GET is waiting for it; over WebSocket nothing else waits to
+    /// be written. This is the reference's "transport writable", which
+    /// decides whether a volatile packet is sent or dropped.
+    pub fn is_writable(&self) -> bool {
+        if self.state != State::Open {
+            return false;
+        }
+        match self.transport {
+            TransportKind::Polling => self.poll_pending,
+            TransportKind::WebSocket => self.queued_messages == 0,
+        }
+    }
+
     // ----- application side -------------------------------------------------
 
     /// Queues a MESSAGE for the client.
     ///
     /// Fails with [`SendError::Closed`] once the session is closing, and with
-    /// [`SendError::Full`] when `max_buffered_packets` packets already wait
-    /// or this message would take the queued data over `max_buffered_bytes`:
-    /// nothing is dropped silently, the caller decides. Text holding the
-    /// payload separator `\x1e` cannot travel on polling
+    /// [`SendError::Full`] when this message would take what is queued over
+    /// `max_buffered_bytes`: nothing is dropped silently, the caller decides.
+    /// Text holding the payload separator `\x1e` cannot travel on polling
     /// ([`SendError::Unencodable`]).
     pub fn send(&mut self, data: Data) -> Result<(), SendError> {
         if self.state != State::Open {
             return Err(SendError::Closed);
         }
+        let cost = data.len() + QUEUED_PACKET_OVERHEAD;
         // A message larger than the whole byte budget still goes through an
         // empty queue, so that no message is unsendable.
-        let over_bytes =
-            self.queued_bytes > 0 && self.queued_bytes + data.len() > self.max_buffered_bytes;
-        if self.queue.len() >= self.max_buffered || over_bytes {
+        if self.queued_bytes > 0 && self.queued_bytes + cost > self.max_buffered_bytes {
             return Err(SendError::Full);
         }
         if let Data::Text(text) = &data
@@ -216,12 +252,24 @@ impl Session {
         {
             return Err(SendError::Unencodable);
         }
-        self.queued_bytes += data.len();
+        self.queued_bytes += cost;
+        self.queued_messages += 1;
         self.queue.push_back(Packet::Message(data));
         Ok(())
     }
 
-    /// Bytes of message data queued for the client and not yet taken.
+    /// Queues a volatile MESSAGE: as [`send`](Session::send), but only if
+    /// the client can take it now ([`is_writable`](Session::is_writable));
+    /// otherwise [`SendError::NotWritable`] and the message is dropped.
+    pub fn send_volatile(&mut self, data: Data) -> Result<(), SendError> {
+        if self.state == State::Open && !self.is_writable() {
+            return Err(SendError::NotWritable);
+        }
+        self.send(data)
+    }
+
+    /// Bytes queued for the client and not yet taken, as
+    /// `max_buffered_bytes` counts them.
     pub fn buffered_bytes(&self) -> usize {
         self.queued_bytes
     }
@@ -277,12 +325,18 @@ impl Session {
             Upgrade::Probing { deadline, .. } => Some(deadline),
             Upgrade::None => None,
         };
-        [state, heartbeat, upgrade].into_iter().flatten().min()
+        [state, heartbeat, upgrade, self.stall_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Runs every timer that is due at `now`: sends PING, closes on a missing
     /// PONG, ends an upgrade that took too long, ends a close that the client
-    /// never fetched.
+    /// never fetched, closes a slow consumer.
+    ///
+    /// Call it after [`send`](Session::send) too: sending reads no clock, so
+    /// this is where a new backlog gets its `stall_timeout` deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Upgrade::Probing { deadline, .. } = self.upgrade
             && now >= deadline
@@ -297,11 +351,20 @@ impl Session {
             }
             _ => {}
         }
+        match self.stall_deadline {
+            _ if self.queued_messages == 0 => self.stall_deadline = None,
+            None => self.stall_deadline = Some(now + self.stall_timeout),
+            Some(deadline) if now >= deadline => {
+                self.close_now(CloseReason::SlowConsumer);
+                return;
+            }
+            Some(_) => {}
+        }
         match self.heartbeat {
             Heartbeat::Idle { ping_at } if now >= ping_at => {
                 // A client can answer PINGs it never fetched (a blind PONG
-                // each interval); one unread PING is enough, so the queue
-                // stays bounded by `max_buffered_packets` plus PING and CLOSE.
+                // each interval); one unread PING is enough, so the control
+                // packets in the queue stay bounded (a PING and a CLOSE).
                 let ping = Packet::Ping(String::new());
                 if self.state == State::Open && !self.queue.contains(&ping) {
                     self.queue.push_back(ping);
@@ -346,7 +409,9 @@ impl Session {
     /// The body for the pending GET, if it can be answered now; `None` while
     /// it must keep waiting (or when no GET is pending).
     ///
-    /// A GET takes every queued packet at once. During an upgrade (once the
+    /// A GET takes the queued packets from the front, as many as fit in
+    /// about `max_payload` bytes and `max_poll_packets` (at least one); the
+    /// rest waits for the next GET. During an upgrade (once the
     /// probe succeeded) and after it, an empty queue is answered with NOOP so
     /// the client can stop polling ("Upgrade", step 3).
     pub fn take_poll_response(&mut self) -> Option<String> {
@@ -364,10 +429,17 @@ impl Session {
         }
         if !self.queue.is_empty() {
             self.poll_pending = false;
-            let body = payload::encode(&self.queue);
-            let closing = self.queue.back() == Some(&Packet::Close);
-            self.queue.clear();
-            self.queued_bytes = 0;
+            let taken = self.poll_response_len();
+            let body = payload::encode(self.queue.range(..taken));
+            let closing = self.queue.get(taken - 1) == Some(&Packet::Close);
+            for packet in self.queue.drain(..taken) {
+                if let Packet::Message(data) = packet {
+                    self.queued_bytes -= data.len() + QUEUED_PACKET_OVERHEAD;
+                    self.queued_messages -= 1;
+                }
+            }
+            // The client took something: progress.
+            self.stall_deadline = None;
             if closing {
                 self.finish_closing();
             }
@@ -378,6 +450,26 @@ impl Session {
             return Some(Packet::Noop.encode_text());
         }
         None
+    }
+
+    /// How many packets from the front of the queue the next polling
+    /// response carries: at most `max_poll_packets`, and no more than about
+    /// `max_payload` bytes of data, but always at least one.
+    fn poll_response_len(&self) -> usize {
+        let mut bytes = 0;
+        let mut taken = 0;
+        for packet in self.queue.iter().take(self.max_poll_packets) {
+            let len = match packet {
+                Packet::Message(data) => data.len(),
+                _ => 1,
+            };
+            if taken > 0 && bytes + len > self.max_payload {
+                break;
+            }
+            bytes += len;
+            taken += 1;
+        }
+        taken
     }
 
     /// Whether a polling GET is waiting for its response.
@@ -436,14 +528,20 @@ impl Session {
     // ----- WebSocket ------------------------------------------------------------
 
     /// A WebSocket arrived for this polling session: the probe starts.
-    /// Refused when the session is not on polling, is closing, or already
-    /// probes one.
-    pub fn begin_upgrade(&mut self, now: Instant) -> Result<(), Rejection> {
-        if self.state != State::Open
-            || self.transport != TransportKind::Polling
-            || self.upgrade != Upgrade::None
-        {
-            return Err(Rejection::BadRequest);
+    ///
+    /// Refused when the session is closing or closed, already uses a
+    /// WebSocket, or already probes one: the caller then completes that
+    /// WebSocket's handshake and closes it at once, as the reference does,
+    /// and the session goes on as before.
+    pub fn begin_upgrade(&mut self, now: Instant) -> Result<(), ProbeRefused> {
+        if self.state != State::Open {
+            return Err(ProbeRefused::Closed);
+        }
+        if self.transport != TransportKind::Polling {
+            return Err(ProbeRefused::OnWebSocket);
+        }
+        if self.upgrade != Upgrade::None {
+            return Err(ProbeRefused::Upgrading);
         }
         self.upgrade = Upgrade::Probing {
             deadline: now + self.upgrade_timeout,
@@ -520,7 +618,10 @@ impl Session {
         }
         let packet = self.queue.pop_front()?;
         if let Packet::Message(data) = &packet {
-            self.queued_bytes -= data.len();
+            self.queued_bytes -= data.len() + QUEUED_PACKET_OVERHEAD;
+            self.queued_messages -= 1;
+            // The writer takes what it is given: progress.
+            self.stall_deadline = None;
         }
         if packet == Packet::Close {
             // The reference server's WebSocket transport ends a session it
@@ -618,6 +719,8 @@ impl Session {
         self.probe_reply = None;
         self.queue.clear();
         self.queued_bytes = 0;
+        self.queued_messages = 0;
+        self.stall_deadline = None;
         self.state = State::Closed(reason);
         self.events.push_back(Event::Closed(reason));
     }
@@ -639,7 +742,8 @@ mod tests {
             .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200))
             .with_upgrade_timeout(Duration::from_millis(1000))
             .with_max_payload(100)
-            .with_max_buffered_packets(4)
+            .with_max_buffered_bytes(4 * (QUEUED_PACKET_OVERHEAD + 1))
+            .with_stall_timeout(Duration::from_millis(250))
     }
 
     impl Sim {
@@ -842,6 +946,138 @@ mod tests {
         sim.s.send(Data::from("again")).unwrap();
     }
 
+    /// A client that keeps polling takes any burst whole: what bounds the
+    /// queue is bytes, not a count of packets.
+    #[test]
+    fn a_burst_far_over_a_thousand_packets_reaches_a_client_that_polls() {
+        let mut sim = Sim::new(TransportKind::Polling);
+        sim.s.max_buffered_bytes = 10_000_000;
+        sim.s.max_payload = 1_000_000;
+        sim.get(0);
+        let mut received = Vec::new();
+        let mut next = 0;
+        for round in 0..20u64 {
+            for _ in 0..1_000 {
+                sim.s.send(Data::from(format!("{next}"))).unwrap();
+                next += 1;
+            }
+            sim.advance_to(round * 10 + 1);
+            let body = sim.get(round * 10 + 5);
+            received.extend(body.split('\x1e').map(|p| p[1..].parse::<u32>().unwrap()));
+            // A PONG for whatever PING came, as a client would.
+            sim.post(round * 10 + 6, "3").unwrap();
+        }
+        assert_eq!(received, (0..20_000).collect::<Vec<_>>());
+        assert!(!sim.s.is_closed());
+    }
+
+    #[test]
+    fn a_polling_response_carries_about_max_payload_bytes_and_max_poll_packets() {
+        let mut sim = Sim::handshaken_polling();
+        sim.s.max_buffered_bytes = 10_000;
+        // max_payload is 100 bytes: 30 + 30 + 30 fit, the fourth waits.
+        for c in ["a", "b", "c", "d"] {
+            sim.s.send(Data::from(c.repeat(29))).unwrap();
+        }
+        let first = sim.get(1);
+        assert_eq!(first.split('\x1e').count(), 3);
+        assert_eq!(sim.get(2), format!("4{}", "d".repeat(29)));
+        // One message over max_payload still goes, alone.
+        sim.s.send(Data::from("x".repeat(150))).unwrap();
+        sim.s.send(Data::from("y")).unwrap();
+        assert_eq!(sim.get(3), format!("4{}", "x".repeat(150)));
+        assert_eq!(sim.get(4), "4y");
+
+        sim.s.max_poll_packets = 2;
+        for i in 0..5 {
+            sim.s.send(Data::from(format!("{i}"))).unwrap();
+        }
+        assert_eq!(sim.get(5), "40\x1e41");
+        assert_eq!(sim.get(6), "42\x1e43");
+        // A CLOSE left behind is still fetched, and ends the session.
+        sim.s.close(sim.t(7));
+        assert_eq!(sim.get(8), "44\x1e1");
+        assert!(sim.s.is_closed());
+    }
+
+    #[test]
+    fn a_backlog_nobody_takes_closes_the_session_as_a_slow_consumer() {
+        let mut sim = Sim::handshaken_polling();
+        sim.s.send(Data::from("x")).unwrap();
+        // The deadline is set when the driver next runs the timers.
+        sim.advance_to(10);
+        assert_eq!(sim.s.poll_timeout(), Some(sim.t(260)));
+        sim.advance_to(259);
+        assert!(!sim.s.is_closed());
+        sim.advance_to(260);
+        assert_eq!(sim.s.close_reason(), Some(CloseReason::SlowConsumer));
+        assert_eq!(sim.events(), vec![Event::Closed(CloseReason::SlowConsumer)]);
+        assert_eq!(sim.s.buffered_bytes(), 0);
+    }
+
+    #[test]
+    fn each_get_restarts_the_stall_clock() {
+        let mut sim = Sim::handshaken_polling();
+        for step in 1..=10u64 {
+            let ms = step * 200;
+            sim.s.send(Data::from("x")).unwrap();
+            sim.advance_to(ms);
+            sim.advance_to(ms + 199);
+            assert_eq!(sim.get(ms + 199).split('\x1e').next(), Some("4x"));
+            sim.post(ms + 199, "3").unwrap();
+        }
+        assert!(!sim.s.is_closed());
+        // No backlog, no stall deadline: only the heartbeat's.
+        sim.advance_to(2_200);
+        assert_eq!(sim.s.stall_deadline, None);
+    }
+
+    #[test]
+    fn a_websocket_writer_that_takes_frames_is_never_stalled() {
+        let mut sim = Sim::new(TransportKind::WebSocket);
+        sim.ws_frames();
+        for ms in (0..2_000).step_by(100) {
+            sim.s.send(Data::from("x")).unwrap();
+            sim.advance_to(ms);
+            assert!(sim.ws_frames().contains(&"4x".to_owned()));
+            sim.s.handle_ws_text(sim.t(ms), "3");
+        }
+        assert!(!sim.s.is_closed());
+        // A writer that stops taking is.
+        sim.s.send(Data::from("x")).unwrap();
+        sim.advance_to(2_000);
+        sim.advance_to(2_250);
+        assert_eq!(sim.s.close_reason(), Some(CloseReason::SlowConsumer));
+    }
+
+    /// The reference sends a volatile packet only while its transport is
+    /// writable: a polling GET waits, or a WebSocket has nothing in flight.
+    #[test]
+    fn volatile_messages_go_only_when_the_client_can_take_them() {
+        let mut sim = Sim::handshaken_polling();
+        assert_eq!(
+            sim.s.send_volatile(Data::from("v")),
+            Err(SendError::NotWritable)
+        );
+        sim.s.handle_poll(sim.t(1)).unwrap();
+        assert!(sim.s.take_poll_response().is_none());
+        sim.s.send_volatile(Data::from("v")).unwrap();
+        assert_eq!(sim.s.take_poll_response().as_deref(), Some("4v"));
+
+        let mut sim = Sim::new(TransportKind::WebSocket);
+        sim.ws_frames();
+        sim.s.send_volatile(Data::from("a")).unwrap();
+        assert_eq!(
+            sim.s.send_volatile(Data::from("b")),
+            Err(SendError::NotWritable)
+        );
+        assert_eq!(sim.ws_frames(), vec!["4a"]);
+        sim.s.send_volatile(Data::from("c")).unwrap();
+        assert_eq!(sim.ws_frames(), vec!["4c"]);
+        sim.s.close(sim.t(1));
+        assert_eq!(sim.s.send_volatile(Data::from("d")), Err(SendError::Closed));
+    }
+
     /// Regression (fuzz/eio_session): a text message holding `\x1e` was
     /// written raw into the polling payload, so the client read two packets
     /// from it, here a forged CLOSE.
@@ -887,16 +1123,17 @@ mod tests {
         assert_eq!(sim.s.send(Data::from("y")), Err(SendError::Full));
         assert_eq!(sim.ws_frames().len(), 1);
         assert_eq!(sim.s.buffered_bytes(), 0);
+        sim.s.max_buffered_bytes = 10 + 2 * QUEUED_PACKET_OVERHEAD;
         sim.s.send(Data::from("123456")).unwrap();
         sim.s
             .send(Data::Binary(Bytes::from_static(&[1, 2, 3, 4])))
             .unwrap();
-        assert_eq!(sim.s.buffered_bytes(), 10);
+        assert_eq!(sim.s.buffered_bytes(), 10 + 2 * QUEUED_PACKET_OVERHEAD);
         assert_eq!(sim.s.send(Data::from("z")), Err(SendError::Full));
         // Taking one frees its bytes.
         assert_eq!(sim.s.poll_ws_frame(), Some(Packet::text("123456")));
         sim.s.send(Data::from("z")).unwrap();
-        assert_eq!(sim.s.buffered_bytes(), 5);
+        assert_eq!(sim.s.buffered_bytes(), 5 + 2 * QUEUED_PACKET_OVERHEAD);
     }
 
     #[test]
@@ -971,7 +1208,10 @@ mod tests {
         assert_eq!(sim.events(), vec![Event::Upgraded]);
         assert_eq!(sim.ws_frames(), vec!["4queued"]);
         assert_eq!(sim.s.handle_poll(sim.t(14)), Err(Rejection::BadRequest));
-        assert_eq!(sim.s.begin_upgrade(sim.t(14)), Err(Rejection::BadRequest));
+        assert_eq!(
+            sim.s.begin_upgrade(sim.t(14)),
+            Err(ProbeRefused::OnWebSocket)
+        );
     }
 
     #[test]
@@ -1027,7 +1267,18 @@ mod tests {
     fn second_probe_while_probing_is_refused() {
         let mut sim = Sim::handshaken_polling();
         sim.s.begin_upgrade(sim.t(10)).unwrap();
-        assert_eq!(sim.s.begin_upgrade(sim.t(11)), Err(Rejection::BadRequest));
+        assert_eq!(sim.s.begin_upgrade(sim.t(11)), Err(ProbeRefused::Upgrading));
+        // The first probe goes on.
+        sim.s.handle_ws_text(sim.t(12), "2probe");
+        assert_eq!(sim.ws_frames(), vec!["3probe"]);
+        sim.s.handle_ws_text(sim.t(13), "5");
+        assert_eq!(sim.events(), vec![Event::Upgraded]);
+        assert_eq!(
+            sim.s.begin_upgrade(sim.t(14)),
+            Err(ProbeRefused::OnWebSocket)
+        );
+        sim.s.close(sim.t(15));
+        assert_eq!(sim.s.begin_upgrade(sim.t(16)), Err(ProbeRefused::Closed));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! WebSocket, and the next deadline for its one timer.
 
 use std::future::pending;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -87,10 +88,15 @@ impl SessionHandle {
         self.changed();
     }
 
-    fn send(&self, data: Data) -> Result<(), SendError> {
+    fn send(&self, data: Data, volatile: bool) -> Result<(), SendError> {
         let (result, poll_pending) = {
             let mut core = self.core();
-            (core.send(data), core.is_poll_pending())
+            let result = if volatile {
+                core.send_volatile(data)
+            } else {
+                core.send(data)
+            };
+            (result, core.is_poll_pending())
         };
         if result.is_ok() {
             self.driver_wake.notify_one();
@@ -114,12 +120,22 @@ impl SessionHandle {
 pub struct EngineSocket {
     handle: Arc<SessionHandle>,
     stats: Arc<Stats>,
+    address: IpAddr,
 }
 
 impl EngineSocket {
     /// The session id.
     pub fn sid(&self) -> Sid {
         self.handle.sid
+    }
+
+    /// The client's IP address: the TCP peer's, or behind a trusted proxy
+    /// the one its forwarding headers give
+    /// ([`ServerConfig::trust_proxy`](super::ServerConfig::trust_proxy)),
+    /// as seen at the handshake. IPv4 clients of a dual-stack listener show
+    /// as IPv4 addresses.
+    pub fn address(&self) -> IpAddr {
+        self.address
     }
 
     /// The transport the session currently uses.
@@ -131,7 +147,19 @@ impl EngineSocket {
     /// [`Session::send`](crate::engineio::Session::send) for the errors.
     pub fn send(&self, data: Data) -> Result<(), SendError> {
         self.stats.sent(&data);
-        self.handle.send(data)
+        self.handle.send(data, false)
+    }
+
+    /// Queues a message only if the client can take it now; see
+    /// [`Session::send_volatile`](crate::engineio::Session::send_volatile).
+    pub fn send_volatile(&self, data: Data) -> Result<(), SendError> {
+        // Counted only when it goes; a clone of `Data` shares its buffer.
+        let counted = data.clone();
+        let sent = self.handle.send(data, true);
+        if sent.is_ok() {
+            self.stats.sent(&counted);
+        }
+        sent
     }
 
     /// Closes the session: queued messages are delivered, then CLOSE.
@@ -157,18 +185,25 @@ pub(super) fn spawn(
     permit: Permit,
 ) {
     shared.sessions().insert(handle.sid, handle.clone());
+    let address = permit.ip();
     tokio::spawn(async move {
-        run(shared, handle, ws).await;
+        run(shared, handle, ws, address).await;
         drop(permit);
     });
 }
 
 /// The driver loop: drain the core, write, then wait for the next input,
 /// timer or wake-up. Ends when the session is closed.
-async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsStream>) {
+async fn run(
+    shared: Arc<Shared>,
+    handle: Arc<SessionHandle>,
+    mut ws: Option<WsStream>,
+    address: IpAddr,
+) {
     let socket = EngineSocket {
         handle: handle.clone(),
         stats: shared.stats.clone(),
+        address,
     };
     shared.handler.on_open(&socket);
     let mut frames = Vec::new();
@@ -224,13 +259,13 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
         // 3. Write to the WebSocket.
         if let Some(socket_ws) = ws.as_mut()
             && !frames.is_empty()
-            && write_frames(socket_ws, &mut frames).await.is_err()
+            && let Err(error) = write_frames(socket_ws, &mut frames).await
         {
             frames.clear();
             ws = None;
             handle
                 .core()
-                .handle_ws_closed(Instant::now(), CloseReason::TransportError);
+                .handle_ws_closed(Instant::now(), write_failure(&error));
             continue;
         }
         if close_ws && let Some(socket_ws) = ws.take() {
@@ -262,6 +297,17 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
     }
     shared.sessions().remove(&handle.sid);
     shared.session_removed.notify_waiters();
+}
+
+/// Why a WebSocket write failed, for the session: a write that made no
+/// progress for `write_timeout` (the connection's
+/// [`TimedIo`](super::timed_io::TimedIo) gave up) is a client that stopped
+/// reading, a slow consumer; anything else is a transport error.
+fn write_failure(error: &WsError) -> CloseReason {
+    match error {
+        WsError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => CloseReason::SlowConsumer,
+        _ => CloseReason::TransportError,
+    }
 }
 
 /// Hands the messages gathered so far to the handler, as one batch.
@@ -361,7 +407,7 @@ fn feed_ws_message(
 /// TCP connection straight away while the client still sends would make the
 /// kernel answer with a reset, and a reset makes the client's kernel discard
 /// what it had not read yet: the last messages and the Close frame itself.
-fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, timeout: Duration) {
+pub(super) fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, timeout: Duration) {
     tokio::spawn(async move {
         if ws.close(frame).await.is_err() {
             return;

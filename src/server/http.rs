@@ -77,7 +77,12 @@ pub(super) async fn handle(
             "text/plain",
             "Server shutting down",
         ),
-        Ok(Route::Open(transport)) => match shared.admission.admit(peer.ip()) {
+        Ok(Route::Open(transport)) => match shared.admission.admit(
+            shared
+                .config
+                .trust_proxy
+                .client_address(peer.ip(), req.headers()),
+        ) {
             Err(rejection) => rejected(rejection, None),
             Ok(permit) if transport == TransportKind::Polling => {
                 let now = Instant::now();
@@ -93,6 +98,7 @@ pub(super) async fn handle(
             None => rejected(Rejection::UnknownSid, None),
             Some(handle) => accept_websocket(&shared, &mut req, Upgrade::Probe(handle)),
         },
+        Ok(Route::AcceptAndClose) => accept_websocket(&shared, &mut req, Upgrade::Close),
         Ok(Route::Poll(sid)) => match shared.session(&sid) {
             None => rejected(Rejection::UnknownSid, None),
             Some(handle) => poll(handle).await,
@@ -257,10 +263,16 @@ enum Upgrade {
     Open(Permit),
     /// A polling session that probes an upgrade.
     Probe(Arc<SessionHandle>),
+    /// A WebSocket the reference accepts only to close at once
+    /// ([`Route::AcceptAndClose`], or a session that cannot take a probe).
+    Close,
 }
 
 /// Answers a WebSocket handshake with 101 and hands the upgraded connection
-/// to a new session or to a polling session that probes an upgrade.
+/// to a new session, to a polling session that probes an upgrade, or to a
+/// closing handshake at once (engine.io 6.6 `Server#onWebSocket` closes a
+/// second WebSocket for a session that is upgrading or upgraded this way: the
+/// client sees a Close with no status, code 1005, and no packet).
 fn accept_websocket(
     shared: &Arc<Shared>,
     req: &mut Request<Incoming>,
@@ -270,11 +282,12 @@ fn accept_websocket(
         return rejected(Rejection::BadRequest, None);
     };
     let accept = derive_accept_key(key.as_bytes());
+    let mut upgrade = upgrade;
     if let Upgrade::Probe(handle) = &upgrade {
         let begun = handle.core().begin_upgrade(Instant::now());
         handle.changed();
-        if let Err(rejection) = begun {
-            return rejected(rejection, None);
+        if begun.is_err() {
+            upgrade = Upgrade::Close;
         }
     }
     let on_upgrade = hyper::upgrade::on(req);
@@ -301,6 +314,7 @@ fn accept_websocket(
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
         match upgrade {
+            Upgrade::Close => driver::close_gracefully(ws, None, shared.config.ws_close_timeout),
             Upgrade::Probe(handle) => handle.attach_ws(ws),
             Upgrade::Open(permit) => {
                 let now = Instant::now();

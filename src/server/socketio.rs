@@ -20,8 +20,16 @@ impl Conn for EngineSocket {
         EngineSocket::send(self, data)
     }
 
+    fn send_volatile(&self, data: Data) -> Result<(), SendError> {
+        EngineSocket::send_volatile(self, data)
+    }
+
     fn close(&self) {
         EngineSocket::close(self)
+    }
+
+    fn address(&self) -> Option<std::net::IpAddr> {
+        Some(EngineSocket::address(self))
     }
 }
 
@@ -74,6 +82,6 @@ impl Handler for SocketIoHandler {
     }
 
     fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
-        self.io.handle_close(socket.sid(), reason.as_str());
+        self.io.handle_close(socket.sid(), reason);
     }
 }

@@ -19,6 +19,7 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
 use super::parse::{DecodeError, Limits};
 use super::rate::{RateLimit, TokenBucket};
-use crate::engineio::{Data, SendError, Sid, SidGenerator, Text};
+use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator, Text};
 use crate::id_hash::IdMap;
 
 /// The Engine.IO connection under one client, as the Socket.IO layer sees it.
@@ -43,8 +44,20 @@ pub trait Conn: Send + Sync + 'static {
     fn sid(&self) -> Sid;
     /// Queues one Engine.IO message.
     fn send(&self, data: Data) -> Result<(), SendError>;
+    /// Queues one Engine.IO message of a volatile packet: only if the client
+    /// can take it now, [`SendError::NotWritable`] otherwise
+    /// ([`Session::send_volatile`](crate::engineio::Session::send_volatile)).
+    /// By default, as [`send`](Conn::send).
+    fn send_volatile(&self, data: Data) -> Result<(), SendError> {
+        self.send(data)
+    }
     /// Closes the Engine.IO connection.
     fn close(&self);
+    /// The client's IP address, when the transport knows it (it becomes
+    /// [`Handshake::address`]). Default `None`.
+    fn address(&self) -> Option<IpAddr> {
+        None
+    }
 }
 
 /// Where the server reads the time. The `server` module passes
@@ -216,8 +229,9 @@ pub enum DisconnectReason {
     /// allows ("rate limited"; not a reference reason).
     RateLimited,
     /// The Engine.IO connection ended, with its reason ("transport close",
-    /// "ping timeout", "transport error", "forced close", ...).
-    Transport(String),
+    /// "ping timeout", "transport error", "forced close", ...; never
+    /// [`CloseReason::SlowConsumer`], which is [`DisconnectReason::SlowConsumer`]).
+    Transport(CloseReason),
 }
 
 impl DisconnectReason {
@@ -229,7 +243,7 @@ impl DisconnectReason {
             DisconnectReason::ParseError => "parse error",
             DisconnectReason::SlowConsumer => "slow consumer",
             DisconnectReason::RateLimited => "rate limited",
-            DisconnectReason::Transport(reason) => reason,
+            DisconnectReason::Transport(reason) => reason.as_str(),
         }
     }
 }
@@ -248,6 +262,10 @@ pub struct Handshake {
     /// The CONNECT payload (`auth` in socket.io-client); `{}` when absent.
     /// Not printed by `Debug`: it often holds credentials.
     pub auth: Value,
+    /// The client's IP address (the reference's `socket.handshake.address`),
+    /// when the connection knows it ([`Conn::address`]): behind a trusted
+    /// proxy, the forwarded client's.
+    pub address: Option<IpAddr>,
 }
 
 impl fmt::Debug for Handshake {
@@ -255,6 +273,7 @@ impl fmt::Debug for Handshake {
         f.debug_struct("Handshake")
             .field("namespace", &self.namespace)
             .field("auth", &"<redacted>")
+            .field("address", &self.address)
             .finish()
     }
 }
@@ -874,6 +893,8 @@ struct Inner {
     slow_consumers: AtomicU64,
     rate_limited: AtomicU64,
     adapter_factory: AdapterFactory,
+    /// [`SocketIo::on_every_connect`] and [`SocketIo::on_every_disconnect`].
+    observers: RwLock<Observers>,
     /// Work found while queueing an emit (a slow consumer to disconnect)
     /// that runs application code, so it waits until the emit returned:
     /// an emit never calls back into the application.
@@ -881,6 +902,13 @@ struct Inner {
 }
 
 type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Server-wide watchers of sockets coming and going (logs, dashboards).
+#[derive(Default)]
+struct Observers {
+    connect: Vec<ConnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+}
 
 /// The Socket.IO server. Cheap to clone; every clone is the same server.
 #[derive(Clone)]
@@ -950,9 +978,29 @@ impl SocketIo {
                 slow_consumers: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
                 adapter_factory: Box::new(adapter),
+                observers: RwLock::default(),
                 deferred: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// Runs `f` for every socket that connects, in any namespace, after the
+    /// namespace's own `on_connect`. For watching (logs, metrics); several
+    /// may be added.
+    pub fn on_every_connect(&self, f: impl Fn(&Socket) + Send + Sync + 'static) -> &Self {
+        write(&self.inner.observers).connect.push(Box::new(f));
+        self
+    }
+
+    /// Runs `f` for every socket that leaves, in any namespace, with its
+    /// reason (the reference's `disconnect` reasons, plus `slow consumer`
+    /// and `rate limited`), after the namespace's own `on_disconnect`.
+    pub fn on_every_disconnect(
+        &self,
+        f: impl Fn(&Socket, &DisconnectReason) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.inner.observers).disconnect.push(Box::new(f));
+        self
     }
 
     /// The namespace `name` (created on first use), to register handlers on.
@@ -1133,15 +1181,25 @@ impl SocketIo {
         self.run_deferred();
     }
 
-    /// The Engine.IO connection of client `sid` ended with `reason`.
-    pub fn handle_close(&self, sid: Sid, reason: &str) {
+    /// The Engine.IO connection of client `sid` ended with `reason`. Its
+    /// sockets leave with [`DisconnectReason::Transport`], except after
+    /// [`CloseReason::SlowConsumer`] (the session stalled with a backlog),
+    /// where they leave with [`DisconnectReason::SlowConsumer`].
+    pub fn handle_close(&self, sid: Sid, reason: CloseReason) {
+        let reason = match reason {
+            CloseReason::SlowConsumer => {
+                self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                DisconnectReason::SlowConsumer
+            }
+            other => DisconnectReason::Transport(other),
+        };
+        self.close_client(sid, reason);
+    }
+
+    fn close_client(&self, sid: Sid, reason: DisconnectReason) {
         let actions = {
             let mut state = self.state();
-            let mut actions = self.drop_client(
-                &mut state,
-                sid,
-                DisconnectReason::Transport(reason.to_owned()),
-            );
+            let mut actions = self.drop_client(&mut state, sid, reason);
             // The connection is already gone: do not close it again.
             actions.retain(|a| !matches!(a, Action::Close(_)));
             actions
@@ -1220,12 +1278,14 @@ impl SocketIo {
                     Some(Value::Object(map)) => Value::Object(map),
                     _ => json!({}),
                 };
+                let address = conn.address();
                 vec![Action::Connect {
                     conn,
                     namespace,
                     handshake: Handshake {
                         namespace: name,
                         auth,
+                        address,
                     },
                 }]
             }
@@ -1357,7 +1417,9 @@ impl SocketIo {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 self.drop_client(state, sid, DisconnectReason::SlowConsumer)
             }
-            Ok(()) | Err(SendError::Closed | SendError::Unencodable) => Vec::new(),
+            Ok(()) | Err(SendError::Closed | SendError::Unencodable | SendError::NotWritable) => {
+                Vec::new()
+            }
         }
     }
 
@@ -1479,6 +1541,9 @@ impl SocketIo {
                     if let Some(f) = &read(&handlers).on_disconnect {
                         f(&socket, &reason);
                     }
+                    for f in &read(&self.inner.observers).disconnect {
+                        f(&socket, &reason);
+                    }
                 }
                 Action::Close(conn) => self.close_conn(&conn),
             }
@@ -1524,7 +1589,7 @@ impl SocketIo {
                     self.defer(actions);
                     return;
                 }
-                Err(SendError::Closed | SendError::Unencodable) => return,
+                Err(SendError::Closed | SendError::Unencodable | SendError::NotWritable) => return,
             }
             let Some(client) = state.clients.get_mut(&sid) else {
                 return;
@@ -1568,6 +1633,9 @@ impl SocketIo {
         if let Some(f) = &read(&namespace.handlers).on_connect {
             f(&socket);
         }
+        for f in &read(&self.inner.observers).connect {
+            f(&socket);
+        }
     }
 
     /// Sends `packet` to the sockets `target` reaches, and says how many
@@ -1606,11 +1674,11 @@ impl SocketIo {
         receivers.len()
     }
 
-    /// Queues `packets` on one receiver's connection. When its queue is
-    /// full, a volatile packet is dropped; for any other, or a volatile one
-    /// that no longer fits after its first message, the client is a slow
-    /// consumer: it is dropped (never a silent loss), and the error holds
-    /// the actions that end it.
+    /// Queues `packets` on one receiver's connection. A volatile packet is
+    /// dropped when the client cannot take it now or its queue is full; for
+    /// any other, or a volatile one that no longer fits after its first
+    /// message, a full queue makes the client a slow consumer: it is dropped
+    /// (never a silent loss), and the error holds the actions that end it.
     fn queue(
         &self,
         state: &mut State,
@@ -1620,10 +1688,16 @@ impl SocketIo {
     ) -> Result<(), Vec<Action>> {
         for packet in packets {
             for (i, message) in packet.messages.iter().enumerate() {
-                match conn.send(message.clone()) {
+                // Only a whole packet may be dropped: once its text is
+                // queued, missing attachments would corrupt the stream.
+                let sent = if packet.volatile && i == 0 {
+                    conn.send_volatile(message.clone())
+                } else {
+                    conn.send(message.clone())
+                };
+                match sent {
                     Ok(()) => {}
-                    // Only a whole packet may be dropped: once its text is
-                    // queued, missing attachments would corrupt the stream.
+                    Err(SendError::NotWritable) => break,
                     Err(SendError::Full) if packet.volatile && i == 0 => break,
                     Err(SendError::Full) => {
                         self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -1991,6 +2065,33 @@ mod tests {
         sim.connect(&conn);
         sim.recv(&conn, "2\"not an array\"");
         assert!(conn.is_closed());
+    }
+
+    /// A session the Engine.IO layer closed as stalled (a backlog nobody
+    /// took): its sockets leave as slow consumers, and are counted so.
+    #[test]
+    fn a_stalled_connection_leaves_as_a_slow_consumer() {
+        let mut sim = Sim::new();
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let keep = reasons.clone();
+        sim.io
+            .namespace("/")
+            .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+        let stalled = sim.client(100);
+        sim.connect(&stalled);
+        let other = sim.client(100);
+        sim.connect(&other);
+        sim.io
+            .handle_close(stalled.sid(), CloseReason::SlowConsumer);
+        sim.io.handle_close(other.sid(), CloseReason::PingTimeout);
+        assert_eq!(
+            *lock(&reasons),
+            vec![
+                DisconnectReason::SlowConsumer,
+                DisconnectReason::Transport(CloseReason::PingTimeout)
+            ]
+        );
+        assert_eq!(sim.io.slow_consumers_dropped(), 1);
     }
 
     #[test]
@@ -2371,5 +2472,36 @@ mod tests {
         let sent = conn.take_text();
         assert!(sent[0].starts_with("0/dyn-7,{\"sid\""));
         assert_eq!(sent[1], "2/dyn-7,[\"ns\",\"/dyn-7\"]");
+    }
+    /// The server-wide observers see every socket of every namespace come
+    /// and go, with the Socket.IO reason, beside the namespace's handlers.
+    #[test]
+    fn every_connect_and_disconnect_is_observed_with_its_reason() {
+        let mut sim = Sim::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        sim.io.namespace("/").on_disconnect(|_, _| {});
+        let keep = seen.clone();
+        sim.io.on_every_connect(move |s| {
+            lock(&keep).push(format!(
+                "connect {} {:?}",
+                s.namespace(),
+                s.handshake().address
+            ))
+        });
+        let keep = seen.clone();
+        sim.io.on_every_disconnect(move |s, r| {
+            lock(&keep).push(format!("disconnect {} {r}", s.namespace()))
+        });
+        let conn = sim.client(2);
+        sim.connect(&conn);
+        for event in ["a", "b", "c"] {
+            sim.io.of("/").emit(event, ());
+        }
+        sim.io.handle_timeout();
+        assert!(conn.is_closed());
+        assert_eq!(
+            *lock(&seen),
+            ["connect / None", "disconnect / slow consumer"]
+        );
     }
 }

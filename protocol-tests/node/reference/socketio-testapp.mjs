@@ -6,7 +6,8 @@
 // - listens on 127.0.0.1, port from CONFORMANCE_PORT (0 = ephemeral), prints
 //   `listening on 127.0.0.1:<port>` as its first stdout line, and exits with
 //   status 0 on SIGTERM;
-// - Socket.IO at /socket.io/ with pingInterval 300 ms, pingTimeout 200 ms,
+// - Socket.IO at /socket.io/ with pingInterval 300 ms, pingTimeout 200 ms
+//   (TESTAPP_PING_INTERVAL_MS / TESTAPP_PING_TIMEOUT_MS change them),
 //   connectTimeout 1000 ms, maxHttpBufferSize 1,000,000 bytes and CORS
 //   reflecting the request's origin, credentials allowed; when
 //   TESTAPP_CORS_ORIGINS lists origins (comma-separated), only those are
@@ -14,8 +15,13 @@
 //   `{"code":4,"message":"Forbidden"}`, WebSocket handshakes included;
 // - namespaces `/` (the full set of handlers below), `/custom`, `/private`
 //   (auth middleware) and the dynamic `/dyn-<digits>`; any other namespace
-//   is refused with the server's default CONNECT_ERROR "Invalid namespace".
+//   is refused with the server's default CONNECT_ERROR "Invalid namespace";
+// - with SIOBRIDGE_TLS_CERT and SIOBRIDGE_TLS_KEY (PEM files), HTTPS and WSS
+//   instead, the TLS handshake bounded by SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS
+//   (Node's `handshakeTimeout`) when set.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import { Server } from 'socket.io';
 
@@ -29,9 +35,16 @@ const parserOption = parserName === 'msgpack'
   ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') }
   : {};
 
-const httpServer = http.createServer((req, res) => {
+const notFound = (req, res) => {
   res.writeHead(404).end();
-});
+};
+const tls = process.env.SIOBRIDGE_TLS_CERT && {
+  cert: readFileSync(process.env.SIOBRIDGE_TLS_CERT),
+  key: readFileSync(process.env.SIOBRIDGE_TLS_KEY),
+  ...(process.env.SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS
+    && { handshakeTimeout: Number(process.env.SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS) }),
+};
+const httpServer = tls ? https.createServer(tls, notFound) : http.createServer(notFound);
 
 const allowedOrigins = (process.env.TESTAPP_CORS_ORIGINS ?? '')
   .split(',')
@@ -54,8 +67,8 @@ const corsOptions = allowedOrigins.length > 0
 
 const io = new Server(httpServer, {
   path: '/socket.io/',
-  pingInterval: 300,
-  pingTimeout: 200,
+  pingInterval: Number(process.env.TESTAPP_PING_INTERVAL_MS ?? 300),
+  pingTimeout: Number(process.env.TESTAPP_PING_TIMEOUT_MS ?? 200),
   connectTimeout: 1000,
   maxHttpBufferSize: 1_000_000,
   ...corsOptions,

@@ -410,16 +410,28 @@ describe('upgrade', () => {
 
   // Transports > WebSocket: "A client MUST NOT open more than one WebSocket
   // connection per session. Should it happen, the server MUST close the
-  // WebSocket connection."
-  test('a second websocket with the same sid after the upgrade is closed', async () => {
+  // WebSocket connection." The reference (engine.io 6.6, onWebSocket)
+  // completes the handshake, then closes with no status (1005) and no packet.
+  test('a second websocket with the same sid after the upgrade is accepted, then closed', async () => {
     const sid = await openPollingSession();
     const socket = await upgradeSession(sid);
-    const outcome = await refusedWebSocket(websocketUrl(sid));
-    if (outcome.status !== undefined) assert.equal(outcome.status, 400);
-    else assert.deepEqual(outcome.messages, [], 'the second websocket got packets');
+    assert.deepEqual(await refusedWebSocket(websocketUrl(sid)), { code: 1005, messages: [] });
     socket.send('4still here');
     assert.equal(await nextNonPing(socket), '4still here');
     socket.ws.close();
+  });
+
+  // The reference hands every upgrade request to `ws` first, then closes a
+  // WebSocket whose transport cannot take one (polling), with or without a
+  // sid; the session it names goes on.
+  test('a websocket asking for transport=polling is accepted, then closed', async () => {
+    const sid = await openPollingSession();
+    const withSid = eioUrl({ EIO: '4', transport: 'polling', sid }, 'ws');
+    assert.deepEqual(await refusedWebSocket(withSid), { code: 1005, messages: [] });
+    const withoutSid = eioUrl({ EIO: '4', transport: 'polling' }, 'ws');
+    assert.deepEqual(await refusedWebSocket(withoutSid), { code: 1005, messages: [] });
+    assert.equal((await post(sid, '4still polling')).status, 200);
+    assert.deepEqual(await pollPackets(sid, 1), ['4still polling']);
   });
 });
 

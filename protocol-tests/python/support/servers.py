@@ -134,13 +134,21 @@ class RunningServer:
         return self._exit
 
 
-def start_testapp(parser: str = "json") -> RunningServer:
+def start_testapp(parser: str = "json", env: dict[str, str] | None = None) -> RunningServer:
     """The Socket.IO test app: SIOBRIDGE_TESTAPP, or the Node reference.
 
-    ``parser`` is its SIOBRIDGE_PARSER: ``json`` or ``msgpack``.
+    ``parser`` is its SIOBRIDGE_PARSER: ``json`` or ``msgpack``; ``env`` adds
+    settings the test app reads (examples/common/limits.rs).
     """
     argv = resolve("SIOBRIDGE_TESTAPP", NODE_DIR / "reference" / "socketio-testapp.mjs")
-    return RunningServer(argv, {"CONFORMANCE_PORT": "0", "SIOBRIDGE_PARSER": parser})
+    return RunningServer(
+        argv, {"CONFORMANCE_PORT": "0", "SIOBRIDGE_PARSER": parser, **(env or {})}
+    )
+
+
+def testapp_is_siobridge() -> bool:
+    """Whether SIOBRIDGE_TESTAPP names siobridge's test app (not the reference)."""
+    return bool(os.environ.get("SIOBRIDGE_TESTAPP"))
 
 
 def bridge_is_siobridge() -> bool:
