@@ -46,8 +46,10 @@ const ALL_TRANSPORTS = ['polling', 'websocket', 'upgrade'];
 export const CLIENTS = [
   { client: 'socket.io-client 4.8 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.7 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
+  { client: 'socket.io-client 4.8 + msgpack (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.8 (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
-  ...['python-socketio Client 5.x', 'python-socketio AsyncClient 5.x'].map((client) => ({
+  ...['python-socketio Client 5.x', 'python-socketio AsyncClient 5.x',
+    'python-socketio Client 5.x + msgpack', 'python-socketio AsyncClient 5.x + msgpack'].map((client) => ({
     client,
     transports: ['polling', 'websocket'],
     notApplicable: { volatile: PYTHON_SCOPE, reconnect: PYTHON_SCOPE, 'cors-refused': NOT_A_BROWSER },

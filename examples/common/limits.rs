@@ -12,6 +12,10 @@
 //! | `SIOBRIDGE_BODY_READ_TIMEOUT_MS` | `ServerConfig::body_read_timeout` |
 //! | `SIOBRIDGE_WRITE_TIMEOUT_MS` | `ServerConfig::write_timeout` |
 //! | `SIOBRIDGE_EVENT_RATE` | `socketio::Config::event_rate_limit`, as `PER_SECOND/BURST` |
+//! | `SIOBRIDGE_PARSER` | `socketio::Config::parser`: `json` or `msgpack` |
+//! | `SIOBRIDGE_TLS_CERT`, `SIOBRIDGE_TLS_KEY` | `ServerConfig::tls`, from these PEM files |
+//! | `SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS` | `ServerConfig::tls_handshake_timeout` |
+//! | `SIOBRIDGE_TRUST_PROXY` | `ServerConfig::trust_proxy`, comma-separated ranges |
 //! | `SIOBRIDGE_STALL_TIMEOUT_MS` | `engineio::Config::stall_timeout` |
 //! | `SIOBRIDGE_MAX_BUFFERED_BYTES` | `engineio::Config::max_buffered_bytes` |
 //! | `SIOBRIDGE_MAX_POLL_PACKETS` | `engineio::Config::max_poll_packets` |
@@ -22,7 +26,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use siobridge::engineio;
-use siobridge::server::ServerConfig;
+use siobridge::server::{ServerConfig, Tls, TrustProxy};
 use siobridge::socketio;
 
 fn var<T: FromStr>(name: &str) -> std::io::Result<Option<T>> {
@@ -61,6 +65,36 @@ pub fn server_limits(mut config: ServerConfig) -> std::io::Result<ServerConfig> 
     if let Some(timeout) = millis("SIOBRIDGE_WRITE_TIMEOUT_MS")? {
         config.write_timeout = timeout;
     }
+    if let Some(timeout) = millis("SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS")? {
+        config.tls_handshake_timeout = timeout;
+    }
+    let invalid = |e: String| Error::new(ErrorKind::InvalidInput, e);
+    match (
+        var::<String>("SIOBRIDGE_TLS_CERT")?,
+        var::<String>("SIOBRIDGE_TLS_KEY")?,
+    ) {
+        (None, None) => {}
+        (Some(cert), Some(key)) => {
+            let tls = Tls::from_pem_files(cert.as_ref(), key.as_ref())
+                .map_err(|e| invalid(e.to_string()))?;
+            config = config.with_tls(tls);
+        }
+        _ => {
+            return Err(invalid(
+                "SIOBRIDGE_TLS_CERT and SIOBRIDGE_TLS_KEY go together".into(),
+            ));
+        }
+    }
+    if let Some(list) = var::<String>("SIOBRIDGE_TRUST_PROXY")? {
+        let mut ranges = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            ranges.extend(
+                TrustProxy::parse_item(item)
+                    .map_err(|e| invalid(format!("SIOBRIDGE_TRUST_PROXY: {e}")))?,
+            );
+        }
+        config = config.with_trust_proxy(TrustProxy::new(ranges));
+    }
     Ok(config)
 }
 
@@ -85,8 +119,18 @@ pub fn engine_limits(mut config: engineio::Config) -> std::io::Result<engineio::
     Ok(config)
 }
 
-/// The Socket.IO layer's limits, from the environment.
+/// The Socket.IO layer's limits and parser, from the environment.
 pub fn socketio_limits(config: socketio::Config) -> std::io::Result<socketio::Config> {
+    let config = match var::<String>("SIOBRIDGE_PARSER")?.as_deref() {
+        None | Some("json") => config,
+        Some("msgpack") => config.with_parser(socketio::Parser::Msgpack),
+        Some(other) => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("SIOBRIDGE_PARSER: expected json or msgpack, got {other:?}"),
+            ));
+        }
+    };
     let Some(rate) = var::<String>("SIOBRIDGE_EVENT_RATE")? else {
         return Ok(config);
     };

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use siobridge::engineio::{Data, SendError, Sid};
+use siobridge::engineio::{CloseReason, Data, SendError, Sid};
 use siobridge::socketio::{
     Args, Clock, Config, Conn, ConnectError, Decoder, Limits, Namespace, PacketType, Socket,
     SocketIo, decode_text,
@@ -347,7 +347,8 @@ impl Harness {
     /// The Engine.IO connection ends: the driver reports it once.
     fn end(&mut self, mut client: Client) {
         client.read();
-        self.io.handle_close(client.conn.sid, "transport close");
+        self.io
+            .handle_close(client.conn.sid, CloseReason::TransportClose);
         client.conn.ended.store(true, Ordering::SeqCst);
     }
 

@@ -90,7 +90,11 @@ def _matrix_key(item: pytest.Item) -> tuple[str, str, str] | None:
         return None
     kind = params.params.get("client_kind")
     transport = params.params.get("transport")
-    return (PEERS[kind].client_name, transport, marker.args[0])
+    client = PEERS[kind].client_name
+    serializer = item.get_closest_marker("serializer")
+    if serializer is not None:
+        client = f"{client} + {serializer.args[0]}"
+    return (client, transport, marker.args[0])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -3,6 +3,7 @@
 //! protocol lives in the library.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,16 +11,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::json;
 use siobridge::admin::{AdminConfig, EngineStats, UiFiles, instrument};
 use siobridge::bridge::{ApiRequest, Bridge, HttpApi, Profile};
-use siobridge::engineio::{CloseReason, Data};
+use siobridge::engineio::{CloseReason, Data, TransportKind};
 use siobridge::server::{
     Cors, EngineSocket, Handler, HttpRequest, HttpResponse, PROMETHEUS_CONTENT_TYPE, Prometheus,
-    Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io,
+    Server, ServerConfig, SocketIoHandler, Tls, TrustProxy, shutdown_signal, socket_io,
 };
 use siobridge::socketio::{self, SocketIo};
 
 const USAGE: &str = "\
 usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN]
-                 [--cors-origin ORIGIN]...
+                 [--cors-origin ORIGIN]... [--parser json|msgpack]
+                 [--cors-origin ORIGIN]... [--tls-cert FILE --tls-key FILE]
+                 [--trust-proxy CIDR]... [--log-format text|json]
        siobridge conform URL   check the server at URL against the protocol specs
 
 Serves Socket.IO v5 (socket.io 3.x/4.x clients) at /socket.io/, over HTTP
@@ -48,6 +51,19 @@ long-polling and WebSocket, with a routing profile on each namespace.
                             events a socket may send: PER_SEC on average, BURST
                             at once; over it, it is disconnected (reason: rate limited)
                             (default: no limit) [env SIOBRIDGE_EVENT_RATE]
+  --parser json|msgpack     how packets are written: json (socket.io-parser,
+                            the default) or msgpack (socket.io-msgpack-parser);
+                            every client must use the same [env SIOBRIDGE_PARSER]
+  --tls-cert FILE           serve HTTPS and WSS with this PEM certificate chain
+                            (needs --tls-key) [env SIOBRIDGE_TLS_CERT]
+  --tls-key FILE            the PEM private key of --tls-cert
+                            [env SIOBRIDGE_TLS_KEY]
+  --trust-proxy CIDR        take the client address from X-Forwarded-For /
+                            Forwarded when the peer is in CIDR (10.0.0.0/8, an
+                            address, or loopback, linklocal, uniquelocal);
+                            repeatable [env SIOBRIDGE_TRUST_PROXY, comma-separated]
+  --log-format FORMAT       text (default) or json: one JSON object per line
+                            [env SIOBRIDGE_LOG_FORMAT]
   --max-poll-packets N      packets per polling response at most (default: as many
                             as fit in maxPayload; 16 serves python-socketio
                             polling clients through bursts)
@@ -74,6 +90,20 @@ struct Options {
     cors_origins: Vec<String>,
     limits: Limits,
     admin: Option<Admin>,
+    /// (certificate, key) PEM files.
+    tls: Option<(PathBuf, PathBuf)>,
+    trust_proxy: TrustProxy,
+    log_format: Format,
+    parser: socketio::Parser,
+}
+
+/// `json` or `msgpack`.
+fn parse_parser(value: &str) -> Result<socketio::Parser, Refusal> {
+    match value {
+        "json" => Ok(socketio::Parser::Json),
+        "msgpack" => Ok(socketio::Parser::Msgpack),
+        _ => Err(format!("--parser {value:?}: expected json or msgpack")),
+    }
 }
 
 /// `--admin USER:PASSWORD` and where the UI's files are.
@@ -169,10 +199,18 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
     let mut api_token = env("SIOBRIDGE_API_TOKEN");
     let mut admin = env("SIOBRIDGE_ADMIN");
     let mut admin_ui_dir = env("SIOBRIDGE_ADMIN_UI_DIR");
+    let mut parser = env("SIOBRIDGE_PARSER");
     let mut cors_origins: Vec<String> = env("SIOBRIDGE_CORS_ORIGINS")
         .map(|v| list(&v).collect())
         .unwrap_or_default();
     let (mut cli_profiles, mut cli_origins) = (Vec::new(), Vec::new());
+    let mut tls_cert = env("SIOBRIDGE_TLS_CERT");
+    let mut tls_key = env("SIOBRIDGE_TLS_KEY");
+    let mut trust_proxy: Vec<String> = env("SIOBRIDGE_TRUST_PROXY")
+        .map(|v| list(&v).collect())
+        .unwrap_or_default();
+    let mut cli_trust_proxy = Vec::new();
+    let mut log_format = env("SIOBRIDGE_LOG_FORMAT").unwrap_or_else(|| "text".into());
     let mut limit_values: Vec<(&str, String)> = [
         ("--max-sessions", "SIOBRIDGE_MAX_SESSIONS"),
         ("--max-sessions-per-ip", "SIOBRIDGE_MAX_SESSIONS_PER_IP"),
@@ -208,10 +246,15 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--cors-origin" => cli_origins.push(value()?),
             "--admin" => admin = Some(value()?),
             "--admin-ui-dir" => admin_ui_dir = Some(value()?),
+            "--parser" => parser = Some(value()?),
             "--max-sessions" => limit_values.push(("--max-sessions", value()?)),
             "--max-sessions-per-ip" => limit_values.push(("--max-sessions-per-ip", value()?)),
             "--max-connections-per-ip" => limit_values.push(("--max-connections-per-ip", value()?)),
             "--event-rate" => limit_values.push(("--event-rate", value()?)),
+            "--tls-cert" => tls_cert = Some(value()?),
+            "--tls-key" => tls_key = Some(value()?),
+            "--trust-proxy" => cli_trust_proxy.push(value()?),
+            "--log-format" => log_format = value()?,
             "--max-poll-packets" => limit_values.push(("--max-poll-packets", value()?)),
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -230,6 +273,28 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
     if profiles.is_empty() {
         profiles.push("/=digital-auto".into());
     }
+    if !cli_trust_proxy.is_empty() {
+        trust_proxy = cli_trust_proxy;
+    }
+    let tls = match (tls_cert, tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+        (Some(_), None) => {
+            return Err("--tls-cert needs --tls-key (the certificate's private key)".into());
+        }
+        (None, Some(_)) => {
+            return Err("--tls-key needs --tls-cert (the certificate it goes with)".into());
+        }
+    };
+    let mut ranges = Vec::new();
+    for item in &trust_proxy {
+        ranges.extend(TrustProxy::parse_item(item).map_err(|e| format!("--trust-proxy {e}"))?);
+    }
+    let log_format = match log_format.as_str() {
+        "text" => Format::Text,
+        "json" => Format::Json,
+        other => return Err(format!("--log-format {other:?}: expected text or json")),
+    };
 
     let listen = listen
         .parse()
@@ -275,6 +340,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
     if admin.is_some() && mounted.iter().any(|(ns, _)| ns == "/admin") {
         return Err("--admin serves namespace /admin: it cannot also have a --profile".into());
     }
+    let parser = match parser {
+        Some(name) => parse_parser(&name)?,
+        None => socketio::Parser::Json,
+    };
     let options = Options {
         listen,
         profiles: mounted,
@@ -282,6 +351,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
         cors_origins,
         limits,
         admin,
+        parser,
+        tls,
+        trust_proxy: TrustProxy::new(ranges),
+        log_format,
     };
     check_safety(&options)?;
     Ok(options)
@@ -325,22 +398,103 @@ fn log_level() -> Level {
     }
 }
 
+/// How log lines look, from `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// `siobridge LEVEL message`.
+    Text,
+    /// One JSON object per line: `time`, `level`, `event`, the event's
+    /// fields (`sid`, `socket`, `namespace`, `address`, `reason`, ...) and
+    /// `message`, the text line's words.
+    Json,
+}
+
+/// The named values of a log line (`address`, `reason`, ...).
+type Fields = Vec<(&'static str, String)>;
+
 /// Writes one line to stderr when `level` is enabled.
 #[derive(Debug, Clone, Copy)]
-struct Log(Level);
+struct Log {
+    level: Level,
+    format: Format,
+}
 
 impl Log {
-    fn at(self, level: Level, message: impl FnOnce() -> String) {
-        if level <= self.0 {
-            let tag = match level {
-                Level::Error => "ERROR",
-                Level::Warn => "WARN",
-                Level::Info => "INFO",
-                Level::Debug => "DEBUG",
-            };
-            eprintln!("siobridge {tag} {}", message());
-        }
+    /// A line with no fields, under event `event`.
+    fn at(self, level: Level, event: &str, message: impl FnOnce() -> String) {
+        self.event(level, event, || (message(), Vec::new()));
     }
+
+    /// A line for `event`: `line` gives its text and its fields, and is
+    /// only called when `level` is enabled.
+    fn event(self, level: Level, event: &str, line: impl FnOnce() -> (String, Fields)) {
+        if level > self.level {
+            return;
+        }
+        let (message, fields) = line();
+        let text = match self.format {
+            Format::Text => {
+                let tag = match level {
+                    Level::Error => "ERROR",
+                    Level::Warn => "WARN",
+                    Level::Info => "INFO",
+                    Level::Debug => "DEBUG",
+                };
+                format!("siobridge {tag} {message}")
+            }
+            Format::Json => {
+                let level = match level {
+                    Level::Error => "error",
+                    Level::Warn => "warn",
+                    Level::Info => "info",
+                    Level::Debug => "debug",
+                };
+                let mut object = serde_json::Map::new();
+                object.insert("time".into(), rfc3339_now().into());
+                object.insert("level".into(), level.into());
+                object.insert("event".into(), event.into());
+                for (name, value) in fields {
+                    object.insert(name.into(), value.into());
+                }
+                object.insert("message".into(), message.into());
+                serde_json::Value::Object(object).to_string()
+            }
+        };
+        eprintln!("{text}");
+    }
+}
+
+/// The time now as RFC 3339 in UTC with milliseconds, e.g.
+/// `2026-01-31T12:00:00.123Z`.
+fn rfc3339_now() -> String {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(since_epoch.as_millis() as i64)
+}
+
+/// `millis` since 1970-01-01T00:00:00Z as RFC 3339 (the days-to-date step
+/// is the proleptic Gregorian calendar's arithmetic, in 400-year eras).
+fn rfc3339(millis: i64) -> String {
+    let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let secs = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        ms_of_day % 1000
+    )
 }
 
 /// The Socket.IO handler, with sessions logged at debug level.
@@ -352,13 +506,31 @@ struct Logged {
     closed: Arc<AtomicU64>,
 }
 
+/// The fields of a session's log lines.
+fn session_fields(socket: &EngineSocket) -> Fields {
+    vec![
+        ("sid", socket.sid().as_str().to_owned()),
+        ("address", socket.address().to_string()),
+    ]
+}
+
 impl Handler for Logged {
     fn on_open(&self, socket: &EngineSocket) {
-        self.log.at(Level::Debug, || {
-            format!(
-                "session {} opened over {:?}",
-                socket.sid().as_str(),
-                socket.transport()
+        self.log.event(Level::Debug, "session_open", || {
+            let transport = match socket.transport() {
+                TransportKind::Polling => "polling",
+                TransportKind::WebSocket => "websocket",
+            };
+            let mut fields = session_fields(socket);
+            fields.push(("transport", transport.to_owned()));
+            (
+                format!(
+                    "session {} opened over {:?} from {}",
+                    socket.sid().as_str(),
+                    socket.transport(),
+                    socket.address()
+                ),
+                fields,
             )
         });
         self.opened.fetch_add(1, Ordering::Relaxed);
@@ -374,23 +546,71 @@ impl Handler for Logged {
     }
 
     fn on_upgrade(&self, socket: &EngineSocket) {
-        self.log.at(Level::Debug, || {
-            format!("session {} upgraded", socket.sid().as_str())
+        self.log.event(Level::Debug, "session_upgrade", || {
+            (
+                format!("session {} upgraded", socket.sid().as_str()),
+                session_fields(socket),
+            )
         });
         self.inner.on_upgrade(socket);
     }
 
     fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
-        self.log.at(Level::Debug, || {
-            format!(
-                "session {} closed: {}",
-                socket.sid().as_str(),
-                reason.as_str()
+        self.log.event(Level::Debug, "session_close", || {
+            let mut fields = session_fields(socket);
+            fields.push(("reason", reason.as_str().to_owned()));
+            (
+                format!(
+                    "session {} closed: {}",
+                    socket.sid().as_str(),
+                    reason.as_str()
+                ),
+                fields,
             )
         });
         self.closed.fetch_add(1, Ordering::Relaxed);
         self.inner.on_close(socket, reason);
     }
+}
+
+/// The fields of a socket's log lines.
+fn socket_fields(socket: &socketio::Socket) -> Fields {
+    let mut fields = vec![
+        ("socket", socket.id().to_owned()),
+        ("namespace", socket.namespace().to_owned()),
+    ];
+    if let Some(address) = socket.handshake().address {
+        fields.push(("address", address.to_string()));
+    }
+    fields
+}
+
+/// Logs every socket's connect and disconnect, with its Socket.IO reason,
+/// at debug level.
+fn log_sockets(io: &SocketIo, log: Log) {
+    io.on_every_connect(move |socket| {
+        log.event(Level::Debug, "connect", || {
+            (
+                format!("socket {} connected to {}", socket.id(), socket.namespace()),
+                socket_fields(socket),
+            )
+        });
+    });
+    io.on_every_disconnect(move |socket, reason| {
+        log.event(Level::Debug, "disconnect", || {
+            let mut fields = socket_fields(socket);
+            fields.push(("reason", reason.as_str().to_owned()));
+            (
+                format!(
+                    "socket {} disconnected from {}: {}",
+                    socket.id(),
+                    socket.namespace(),
+                    reason
+                ),
+                fields,
+            )
+        });
+    });
 }
 
 // ----- operations endpoints -------------------------------------------------
@@ -572,6 +792,7 @@ fn load_admin_ui(admin: &Admin) -> Result<std::io::Result<UiFiles>, Refusal> {
 
 async fn serve(
     options: Options,
+    tls: Option<Tls>,
     log: Log,
     admin_ui: std::io::Result<UiFiles>,
 ) -> std::io::Result<()> {
@@ -581,7 +802,7 @@ async fn serve(
     // The first stdout line: tests and scripts read the port from it.
     println!("listening on {}", listener.local_addr()?);
 
-    let mut sio_config = socketio::Config::default();
+    let mut sio_config = socketio::Config::default().with_parser(options.parser);
     if let Some((per_second, burst)) = options.limits.event_rate {
         sio_config = sio_config.with_event_rate_limit(per_second, burst);
     }
@@ -589,10 +810,17 @@ async fn serve(
     let mut bridge = Bridge::new(&io);
     for (namespace, profile) in &options.profiles {
         bridge.mount(namespace, *profile);
-        log.at(Level::Info, || {
-            format!("serving {profile} on namespace {namespace}")
+        log.event(Level::Info, "mount", || {
+            (
+                format!("serving {profile} on namespace {namespace}"),
+                vec![
+                    ("namespace", namespace.clone()),
+                    ("profile", profile.name().to_owned()),
+                ],
+            )
         });
     }
+    log_sockets(&io, log);
     let api = bridge.http_api(options.api_token.clone());
     if bridge.serves_http_api() {
         let guard = if options.api_token.is_some() {
@@ -600,7 +828,7 @@ async fn serve(
         } else {
             "no token: loopback only"
         };
-        log.at(Level::Info, || {
+        log.at(Level::Info, "http_api", || {
             format!("HTTP API at /api/v1/sessions and /api/v1/push ({guard})")
         });
     }
@@ -618,6 +846,16 @@ async fn serve(
     }
     config.max_sessions_per_ip = options.limits.max_sessions_per_ip;
     config.max_connections_per_ip = options.limits.max_connections_per_ip;
+    if !options.trust_proxy.is_empty() {
+        log.at(Level::Info, "trust_proxy", || {
+            "client addresses from X-Forwarded-For / Forwarded of trusted proxies".into()
+        });
+    }
+    config.trust_proxy = options.trust_proxy.clone();
+    if let Some(tls) = tls {
+        log.at(Level::Info, "tls", || "serving HTTPS and WSS".into());
+        config.tls = Some(tls);
+    }
     config.engine.max_poll_packets = options.limits.max_poll_packets;
     // The admin UI shows each socket's request.
     config.keep_requests = options.admin.is_some();
@@ -653,13 +891,13 @@ async fn serve(
             let dir = admin.ui_dir.as_deref().unwrap_or(DEFAULT_ADMIN_UI_DIR);
             match admin_ui {
                 Ok(files) => {
-                    log.at(Level::Info, || {
+                    log.at(Level::Info, "admin_ui", || {
                         format!("admin UI at /admin/ (files from {dir}), namespace /admin")
                     });
                     Some(files)
                 }
                 Err(e) => {
-                    log.at(Level::Warn, || {
+                    log.at(Level::Warn, "admin_ui", || {
                         format!(
                             "admin namespace /admin served, but not the UI's page: {dir}: {e} \
                              (run scripts/admin-ui, or pass --admin-ui-dir)"
@@ -675,7 +913,7 @@ async fn serve(
         operations(request, &observed, &io, &mounts, &api, admin_ui.as_ref())
     });
     let result = server.serve(listener, shutdown).await;
-    log.at(Level::Info, || "stopped".into());
+    log.at(Level::Info, "stopped", || "stopped".into());
     result
 }
 
@@ -690,7 +928,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log = Log(log_level());
+    let log = Log {
+        level: log_level(),
+        format: options.log_format,
+    };
+    // A certificate that cannot be used is a mistake of the command line:
+    // said before anything starts, with status 2.
+    let tls = match &options.tls {
+        None => None,
+        Some((cert, key)) => match Tls::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("siobridge: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -706,10 +959,10 @@ fn main() -> ExitCode {
         Some(Ok(loaded)) => loaded,
         None => Err(std::io::Error::other("no --admin")),
     };
-    match runtime.block_on(serve(options, log, admin_ui)) {
+    match runtime.block_on(serve(options, tls, log, admin_ui)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log.at(Level::Error, || e.to_string());
+            log.at(Level::Error, "error", || e.to_string());
             ExitCode::FAILURE
         }
     }
@@ -775,6 +1028,7 @@ mod tests {
             &["--event-rate", "0/5"][..],
             &["--event-rate", "ten"],
             &["--max-sessions-per-ip", "-1"],
+            &["--parser", "cbor"],
             &["--max-poll-packets", "0"],
             &["--admin", "nocolon"],
             &["--admin", ":pw"],
@@ -797,6 +1051,58 @@ mod tests {
             "the password is not logged"
         );
         assert!(parse(&[]).unwrap().admin.is_none());
+    }
+
+    #[test]
+    fn parser() {
+        assert_eq!(parse(&[]).unwrap().parser, socketio::Parser::Json);
+        let options = parse(&["--parser", "msgpack"]).unwrap();
+        assert_eq!(options.parser, socketio::Parser::Msgpack);
+        assert_eq!(
+            parse(&["--parser=json"]).unwrap().parser,
+            socketio::Parser::Json
+        );
+    }
+
+    #[test]
+    fn tls_trust_proxy_and_log_format() {
+        let options = parse(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key=k.pem",
+            "--trust-proxy",
+            "10.0.0.0/8",
+            "--trust-proxy",
+            "loopback",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(
+            options.tls,
+            Some((PathBuf::from("c.pem"), PathBuf::from("k.pem")))
+        );
+        assert!(options.trust_proxy.trusts("10.1.2.3".parse().unwrap()));
+        assert!(options.trust_proxy.trusts("::1".parse().unwrap()));
+        assert!(!options.trust_proxy.trusts("192.168.1.1".parse().unwrap()));
+        assert_eq!(options.log_format, Format::Json);
+        assert_eq!(parse(&[]).unwrap().log_format, Format::Text);
+        for bad in [
+            &["--tls-cert", "c.pem"][..],
+            &["--tls-key", "k.pem"],
+            &["--trust-proxy", "10.0.0.0/40"],
+            &["--trust-proxy", "localhost"],
+            &["--log-format", "xml"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(1_767_225_599_999), "2025-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -90,6 +90,13 @@ impl Admission {
     }
 }
 
+impl Permit {
+    /// The client address this place is counted under.
+    pub(super) fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut counts = lock(&self.admission.counts);

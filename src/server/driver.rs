@@ -7,6 +7,7 @@
 //! WebSocket, and the next deadline for its one timer.
 
 use std::future::pending;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -123,12 +124,22 @@ impl SessionHandle {
 pub struct EngineSocket {
     handle: Arc<SessionHandle>,
     stats: Arc<Stats>,
+    address: IpAddr,
 }
 
 impl EngineSocket {
     /// The session id.
     pub fn sid(&self) -> Sid {
         self.handle.sid
+    }
+
+    /// The client's IP address: the TCP peer's, or behind a trusted proxy
+    /// the one its forwarding headers give
+    /// ([`ServerConfig::trust_proxy`](super::ServerConfig::trust_proxy)),
+    /// as seen at the handshake. IPv4 clients of a dual-stack listener show
+    /// as IPv4 addresses.
+    pub fn address(&self) -> IpAddr {
+        self.address
     }
 
     /// The transport the session currently uses.
@@ -185,18 +196,25 @@ pub(super) fn spawn(
     permit: Permit,
 ) {
     shared.sessions().insert(handle.sid, handle.clone());
+    let address = permit.ip();
     tokio::spawn(async move {
-        run(shared, handle, ws).await;
+        run(shared, handle, ws, address).await;
         drop(permit);
     });
 }
 
 /// The driver loop: drain the core, write, then wait for the next input,
 /// timer or wake-up. Ends when the session is closed.
-async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsStream>) {
+async fn run(
+    shared: Arc<Shared>,
+    handle: Arc<SessionHandle>,
+    mut ws: Option<WsStream>,
+    address: IpAddr,
+) {
     let socket = EngineSocket {
         handle: handle.clone(),
         stats: shared.stats.clone(),
+        address,
     };
     shared.handler.on_open(&socket);
     let mut frames = Vec::new();

@@ -4,7 +4,7 @@
 //! [`rejection`]: the reference server's status and JSON body.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -78,28 +78,35 @@ pub(super) async fn handle(
             "text/plain",
             "Server shutting down",
         ),
-        Ok(Route::Open(transport)) => match shared.admission.admit(peer.ip()) {
-            Err(rejection) => rejected(rejection, None),
-            Ok(permit) if transport == TransportKind::Polling => {
-                let now = Instant::now();
-                let sid = shared.new_sid();
-                let session = Session::new(now, sid, TransportKind::Polling, &shared.config.engine);
-                let request = shared
-                    .config
-                    .keep_requests
-                    .then(|| request_info(&req, peer));
-                let handle = SessionHandle::new(session, request);
-                driver::spawn(shared.clone(), handle.clone(), None, permit);
-                poll(handle).await
+        Ok(Route::Open(transport)) => {
+            let client = shared
+                .config
+                .trust_proxy
+                .client_address(peer.ip(), req.headers());
+            match shared.admission.admit(client) {
+                Err(rejection) => rejected(rejection, None),
+                Ok(permit) if transport == TransportKind::Polling => {
+                    let now = Instant::now();
+                    let sid = shared.new_sid();
+                    let session =
+                        Session::new(now, sid, TransportKind::Polling, &shared.config.engine);
+                    let request = shared
+                        .config
+                        .keep_requests
+                        .then(|| request_info(&req, client, shared.config.tls.is_some()));
+                    let handle = SessionHandle::new(session, request);
+                    driver::spawn(shared.clone(), handle.clone(), None, permit);
+                    poll(handle).await
+                }
+                Ok(permit) => {
+                    let request = shared
+                        .config
+                        .keep_requests
+                        .then(|| request_info(&req, client, shared.config.tls.is_some()));
+                    accept_websocket(&shared, &mut req, Upgrade::Open(permit, request))
+                }
             }
-            Ok(permit) => {
-                let request = shared
-                    .config
-                    .keep_requests
-                    .then(|| request_info(&req, peer));
-                accept_websocket(&shared, &mut req, Upgrade::Open(permit, request))
-            }
-        },
+        }
         Ok(Route::Upgrade(sid)) => match shared.session(&sid) {
             None => rejected(Rejection::UnknownSid, None),
             Some(handle) => accept_websocket(&shared, &mut req, Upgrade::Probe(handle)),
@@ -349,8 +356,9 @@ fn accept_websocket(
 }
 
 /// What the admin UI and other tools show of the request that opened a
-/// session ([`ConnInfo`]): headers, the peer's address, the URL, the time.
-fn request_info(req: &Request<Incoming>, peer: SocketAddr) -> Arc<ConnInfo> {
+/// session ([`ConnInfo`]): headers, the client's address (behind a trusted
+/// proxy, the forwarded one), the URL, whether it came over TLS, the time.
+fn request_info(req: &Request<Incoming>, client: IpAddr, secure: bool) -> Arc<ConnInfo> {
     let headers = req
         .headers()
         .iter()
@@ -368,9 +376,9 @@ fn request_info(req: &Request<Incoming>, peer: SocketAddr) -> Arc<ConnInfo> {
         .map_or(0, |d| d.as_millis() as u64);
     Arc::new(ConnInfo {
         headers,
-        address: peer.ip().to_canonical().to_string(),
+        address: client.to_canonical().to_string(),
         url,
-        secure: false,
+        secure,
         issued_ms,
     })
 }

@@ -2,12 +2,16 @@
 //! sockets, spawns tasks or reads the clock.
 //!
 //! It translates and nothing more: an HTTP request becomes a call on the
-//! sans-IO [`engineio`](crate::engineio) core, and what the core returns
+//! sans-IO [`engineio`] core, and what the core returns
 //! becomes an HTTP response or a WebSocket frame. Each session has one driver
 //! task that arms a single timer at the core's
 //! [`poll_timeout`](crate::engineio::Session::poll_timeout), owns the
 //! session's WebSocket (if any), and hands the core's events to the
 //! [`Handler`].
+//!
+//! With [`ServerConfig::tls`] the same listener serves HTTPS and WSS
+//! (rustls); with [`ServerConfig::trust_proxy`] the client's address comes
+//! from the forwarding headers of trusted reverse proxies.
 //!
 //! ```no_run
 //! use siobridge::engineio::Data;
@@ -32,8 +36,10 @@ mod admission;
 mod driver;
 mod http;
 mod metrics;
+mod proxy;
 mod socketio;
 mod timed_io;
+mod tls;
 
 use crate::id_hash::IdMap;
 use std::future::Future;
@@ -51,7 +57,12 @@ use crate::engineio::{self, CloseReason, Data, Sid, SidGenerator, TransportKind}
 
 pub use driver::EngineSocket;
 pub use metrics::{PROMETHEUS_CONTENT_TYPE, Prometheus, Stats, StatsSnapshot};
+pub use proxy::{Cidr, CidrError, TrustProxy};
 pub use socketio::{SocketIoHandler, socket_io};
+pub use tls::{Tls, TlsError};
+/// The rustls crate the server's TLS is made with, for
+/// [`Tls::from_rustls`].
+pub use tokio_rustls::rustls;
 
 /// Which cross-origin requests are allowed (HTTP long-polling from a browser
 /// page on another origin needs CORS headers).
@@ -145,10 +156,20 @@ pub struct ServerConfig {
     /// two connections at a time (a pending GET and a POST), a WebSocket
     /// client one; browsers open up to six per host.
     pub max_connections_per_ip: Option<usize>,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers give the
+    /// client's address. Default: none (the headers are ignored, the client
+    /// is the TCP peer), as the reference, which never reads them. When the
+    /// peer is trusted, the headers are walked right to left past trusted
+    /// addresses (Express's `trust proxy` rule, [`TrustProxy::client_address`]);
+    /// the address found is the one `max_sessions_per_ip` counts and
+    /// [`EngineSocket::address`] reports. `max_connections_per_ip` still
+    /// counts TCP peers: behind a proxy, the proxy's connections.
+    pub trust_proxy: TrustProxy,
     /// Most sessions open at once from one client IP address. Default
     /// `None`, no cap (reference: unbounded), because behind a proxy every
-    /// client has the proxy's address. Stops one host from taking the whole
-    /// `max_sessions`. Over the cap: HTTP 403
+    /// client has the proxy's address unless `trust_proxy` names the proxy
+    /// (the cap then counts the forwarded client). Stops one host from
+    /// taking the whole `max_sessions`. Over the cap: HTTP 403
     /// `{"code":4,"message":"Too many sessions from this address"}`. IPv6
     /// clients are counted per full address, so a host with a /64 is many
     /// addresses to this cap.
@@ -160,6 +181,15 @@ pub struct ServerConfig {
     /// address, URL: [`EngineSocket::request`], which the admin UI shows).
     /// Default `false`: the headers cost about 1 KB per session.
     pub keep_requests: bool,
+    /// Serve HTTPS and WSS with this certificate, instead of plain HTTP and
+    /// WS, on the same listener. Default `None`.
+    pub tls: Option<Tls>,
+    /// Most time a client may take to complete its TLS handshake. Default
+    /// 10 s (reference: Node's `tls.Server` `handshakeTimeout`, 120 s).
+    /// Stops connections that open and never finish the handshake from
+    /// holding a connection (the HTTP timeouts start after it). Over time,
+    /// the connection is dropped.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -179,6 +209,9 @@ impl Default for ServerConfig {
             max_connections_per_ip: None,
             shutdown_grace: Duration::from_secs(5),
             keep_requests: false,
+            trust_proxy: TrustProxy::default(),
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -210,6 +243,19 @@ impl ServerConfig {
     pub fn with_session_caps(mut self, total: usize, per_ip: Option<usize>) -> Self {
         self.max_sessions = total;
         self.max_sessions_per_ip = per_ip;
+        self
+    }
+
+    /// Serves HTTPS and WSS with `tls`.
+    pub fn with_tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Takes the client's address from the forwarding headers of these
+    /// proxies.
+    pub fn with_trust_proxy(mut self, trust: TrustProxy) -> Self {
+        self.trust_proxy = trust;
         self
     }
 
@@ -480,23 +526,20 @@ impl Server {
             },
         };
         tokio::spawn(async move {
-            let header_read_timeout = shared.config.header_read_timeout;
-            // hyper refuses a read buffer under 8 KiB.
-            let max_buf_size = shared.config.max_header_size.max(8192);
-            let service =
-                hyper::service::service_fn(move |req| http::handle(shared.clone(), req, peer));
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Some(header_read_timeout))
-                .max_buf_size(max_buf_size)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                () = async { let _ = stop.wait_for(|stopped| *stopped).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match shared.config.tls.clone() {
+                None => serve_http(shared, stream, peer, stop).await,
+                Some(tls) => {
+                    let handshake = tls.acceptor().accept(stream);
+                    let timeout = shared.config.tls_handshake_timeout;
+                    let stream = tokio::select! {
+                        done = tokio::time::timeout(timeout, handshake) => match done {
+                            Ok(Ok(stream)) => stream,
+                            // A failed or unfinished handshake: drop the connection.
+                            Ok(Err(_)) | Err(_) => return,
+                        },
+                        () = async { let _ = stop.wait_for(|stopped| *stopped).await; } => return,
+                    };
+                    serve_http(shared, stream, peer, stop).await;
                 }
             }
         });
@@ -528,6 +571,36 @@ impl Server {
             }
         })
         .await;
+    }
+}
+
+/// Serves HTTP/1.1 on one connection (TCP, or TLS over TCP) until it ends or
+/// the server stops.
+async fn serve_http<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_read_timeout = shared.config.header_read_timeout;
+    // hyper refuses a read buffer under 8 KiB.
+    let max_buf_size = shared.config.max_header_size.max(8192);
+    let service = hyper::service::service_fn(move |req| http::handle(shared.clone(), req, peer));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Some(header_read_timeout))
+        .max_buf_size(max_buf_size)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = async { let _ = stop.wait_for(|stopped| *stopped).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 

@@ -38,6 +38,10 @@ impl Conn for EngineSocket {
             TransportKind::WebSocket => "websocket",
         })
     }
+
+    fn address(&self) -> Option<std::net::IpAddr> {
+        Some(EngineSocket::address(self))
+    }
 }
 
 /// A Socket.IO server reading the real clock.
@@ -93,6 +97,6 @@ impl Handler for SocketIoHandler {
     }
 
     fn on_close(&self, socket: &EngineSocket, reason: CloseReason) {
-        self.io.handle_transport_close(socket.sid(), reason);
+        self.io.handle_close(socket.sid(), reason);
     }
 }

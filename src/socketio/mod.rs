@@ -3,9 +3,12 @@
 //! Implements socket.io-protocol v5 (<https://github.com/socketio/socket.io-protocol>),
 //! the wire protocol of socket.io 3.x and 4.x: the packet grammar
 //! ([`parse`], with nom), the encoder ([`packet`]), and binary attachments
-//! with their reassembly as an explicit state ([`binary`]).
+//! with their reassembly as an explicit state ([`binary`]); and the msgpack
+//! parser of `socket.io-msgpack-parser` ([`msgpack`]), chosen for a whole
+//! server by [`Config::parser`](server::Config::parser).
 
 pub mod binary;
+pub mod msgpack;
 pub mod packet;
 pub mod parse;
 
@@ -30,5 +33,6 @@ pub use args::Args;
 pub use rate::RateLimit;
 pub use server::{
     AckError, AckSender, BroadcastAcks, Clock, Config, Conn, ConnInfo, ConnectError,
-    DisconnectReason, Handshake, Namespace, Operators, Socket, SocketEvent, SocketInfo, SocketIo,
+    DisconnectReason, Handshake, Namespace, Operators, Parser, Socket, SocketEvent, SocketInfo,
+    SocketIo,
 };

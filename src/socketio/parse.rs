@@ -218,6 +218,9 @@ pub enum DecodeError {
     UnexpectedText,
     /// A binary message arrived while no binary packet was being collected.
     UnexpectedAttachment,
+    /// A msgpack-parser packet that is not well-formed MessagePack or not a
+    /// packet map (see [`msgpack`](super::msgpack)); says what was wrong.
+    Msgpack(&'static str),
     /// The input did not match the grammar in a way no other variant
     /// describes. Not expected to occur; kept so that decoding never panics.
     Malformed,
@@ -271,6 +274,7 @@ impl fmt::Display for DecodeError {
             DecodeError::UnexpectedAttachment => {
                 f.write_str("binary attachment while no binary packet was pending")
             }
+            DecodeError::Msgpack(what) => write!(f, "invalid msgpack packet: {what}"),
             DecodeError::Malformed => f.write_str("malformed packet"),
         }
     }
@@ -532,7 +536,7 @@ fn header<'a>(input: &'a str, limits: &Limits) -> PResult<'a, Header> {
 
 /// Applies the reference parser's `isPayloadValid` rules (plus the
 /// mandatory payload of events and acks, and the event name limits).
-fn validate_payload(
+pub(crate) fn validate_payload(
     kind: PacketType,
     data: Option<&Value>,
     limits: &Limits,

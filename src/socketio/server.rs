@@ -19,6 +19,7 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -29,9 +30,10 @@ use super::ack_future::{AckFuture, ack_future};
 use super::adapter::{Adapter, InMemoryAdapter};
 use super::args::Args;
 use super::binary::Decoder;
+use super::msgpack;
 use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
-use super::parse::Limits;
+use super::parse::{DecodeError, Limits};
 use super::rate::{RateLimit, TokenBucket};
 use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator, Text};
 use crate::id_hash::IdMap;
@@ -59,6 +61,11 @@ pub trait Conn: Send + Sync + 'static {
     /// The transport in use now, as the reference names it (`"polling"`,
     /// `"websocket"`), when the transport knows it. By default, unknown.
     fn transport(&self) -> Option<&'static str> {
+        None
+    }
+    /// The client's IP address, when the transport knows it (it becomes
+    /// [`Handshake::address`]). Default `None`.
+    fn address(&self) -> Option<IpAddr> {
         None
     }
 }
@@ -214,6 +221,25 @@ pub struct Config {
     pub event_rate_limit: Option<RateLimit>,
     /// Seed of the socket-id generator; `None` seeds from the OS.
     pub rng_seed: Option<[u8; 32]>,
+    /// How packets are written in Engine.IO messages, for every client of
+    /// the server (the reference server's `parser` option). Default
+    /// [`Parser::Json`].
+    pub parser: Parser,
+}
+
+/// The Socket.IO parser of a server (socket.io-protocol v5, "Packet
+/// encoding"; the reference server's `parser` option): every client must
+/// use the same one, as with the reference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Parser {
+    /// The default parser (`socket.io-parser`): text packets, binary parts
+    /// as attachments in the binary messages that follow.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser` (and python-socketio's `msgpack`
+    /// serializer): each packet one binary message in MessagePack (see
+    /// [`msgpack`]), binary values inline.
+    Msgpack,
 }
 
 impl Default for Config {
@@ -224,6 +250,7 @@ impl Default for Config {
             max_namespaces_per_client: 100,
             event_rate_limit: None,
             rng_seed: None,
+            parser: Parser::Json,
         }
     }
 }
@@ -232,6 +259,12 @@ impl Config {
     /// Sets `connect_timeout`.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets `parser`.
+    pub fn with_parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
         self
     }
 
@@ -319,8 +352,9 @@ pub enum DisconnectReason {
     /// allows ("rate limited"; not a reference reason).
     RateLimited,
     /// The Engine.IO connection ended, with its reason ("transport close",
-    /// "ping timeout", "transport error", "forced close", ...).
-    Transport(String),
+    /// "ping timeout", "transport error", "forced close", ...; never
+    /// [`CloseReason::SlowConsumer`], which is [`DisconnectReason::SlowConsumer`]).
+    Transport(CloseReason),
 }
 
 impl DisconnectReason {
@@ -332,7 +366,7 @@ impl DisconnectReason {
             DisconnectReason::ParseError => "parse error",
             DisconnectReason::SlowConsumer => "slow consumer",
             DisconnectReason::RateLimited => "rate limited",
-            DisconnectReason::Transport(reason) => reason,
+            DisconnectReason::Transport(reason) => reason.as_str(),
         }
     }
 }
@@ -351,6 +385,10 @@ pub struct Handshake {
     /// The CONNECT payload (`auth` in socket.io-client); `{}` when absent.
     /// Not printed by `Debug`: it often holds credentials.
     pub auth: Value,
+    /// The client's IP address (the reference's `socket.handshake.address`),
+    /// when the connection knows it ([`Conn::address`]): behind a trusted
+    /// proxy, the forwarded client's.
+    pub address: Option<IpAddr>,
 }
 
 impl fmt::Debug for Handshake {
@@ -358,6 +396,7 @@ impl fmt::Debug for Handshake {
         f.debug_struct("Handshake")
             .field("namespace", &self.namespace)
             .field("auth", &"<redacted>")
+            .field("address", &self.address)
             .finish()
     }
 }
@@ -887,10 +926,14 @@ fn event_packet(namespace: &str, event: &str, args: Args, ack_id: Option<u64>) -
     Packet::event_with_binary(namespace, values, ack_id, args.binary)
 }
 
-/// The Engine.IO messages of one packet: its text, then each attachment.
-fn encode_messages(packet: &Packet) -> Vec<Data> {
+/// The Engine.IO messages of one packet: its text, then each attachment;
+/// with the msgpack parser, one binary message.
+fn encode_messages(parser: Parser, packet: &Packet) -> Vec<Data> {
+    if parser == Parser::Msgpack {
+        return vec![encode_text_message(parser, packet)];
+    }
     let mut messages = Vec::with_capacity(1 + packet.attachments.len());
-    messages.push(encode_text_message(packet));
+    messages.push(encode_text_message(parser, packet));
     messages.extend(packet.attachments.iter().cloned().map(Data::Binary));
     messages
 }
@@ -898,7 +941,11 @@ fn encode_messages(packet: &Packet) -> Vec<Data> {
 /// The text of `packet` as an Engine.IO text message, written behind the
 /// MESSAGE type `4` in one buffer, which then serves as is as the WebSocket
 /// frame of every receiver (see [`engineio::Text`](crate::engineio::Text)).
-fn encode_text_message(packet: &Packet) -> Data {
+/// With the msgpack parser, the packet's one binary message instead.
+fn encode_text_message(parser: Parser, packet: &Packet) -> Data {
+    if parser == Parser::Msgpack {
+        return Data::Binary(msgpack::encode(packet).into());
+    }
     let mut text = String::with_capacity(128);
     text.push('4');
     packet.encode_into(&mut text);
@@ -1083,6 +1130,8 @@ struct Inner {
     slow_consumers: AtomicU64,
     rate_limited: AtomicU64,
     adapter_factory: AdapterFactory,
+    /// [`SocketIo::on_every_connect`] and [`SocketIo::on_every_disconnect`].
+    observers: RwLock<Observers>,
     /// Work found while queueing an emit (a slow consumer to disconnect)
     /// that runs application code, so it waits until the emit returned:
     /// an emit never calls back into the application.
@@ -1094,6 +1143,13 @@ struct Inner {
 }
 
 type DynamicMatcher = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Server-wide watchers of sockets coming and going (logs, dashboards).
+#[derive(Default)]
+struct Observers {
+    connect: Vec<ConnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+}
 
 /// The Socket.IO server. Cheap to clone; every clone is the same server.
 #[derive(Clone)]
@@ -1163,11 +1219,31 @@ impl SocketIo {
                 slow_consumers: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
                 adapter_factory: Box::new(adapter),
+                observers: RwLock::default(),
                 deferred: Mutex::new(Vec::new()),
                 observer: RwLock::new(None),
                 observe_events: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Runs `f` for every socket that connects, in any namespace, after the
+    /// namespace's own `on_connect`. For watching (logs, metrics); several
+    /// may be added.
+    pub fn on_every_connect(&self, f: impl Fn(&Socket) + Send + Sync + 'static) -> &Self {
+        write(&self.inner.observers).connect.push(Box::new(f));
+        self
+    }
+
+    /// Runs `f` for every socket that leaves, in any namespace, with its
+    /// reason (the reference's `disconnect` reasons, plus `slow consumer`
+    /// and `rate limited`), after the namespace's own `on_disconnect`.
+    pub fn on_every_disconnect(
+        &self,
+        f: impl Fn(&Socket, &DisconnectReason) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.inner.observers).disconnect.push(Box::new(f));
+        self
     }
 
     /// The namespace `name` (created on first use), to register handlers on.
@@ -1397,9 +1473,14 @@ impl SocketIo {
                 let Some(client) = state.clients.get_mut(&sid) else {
                     break;
                 };
-                let decoded = match data {
-                    Data::Text(text) => client.decoder.decode_text(&text),
-                    Data::Binary(bytes) => client.decoder.decode_binary(bytes),
+                let decoded = match (self.inner.config.parser, data) {
+                    (Parser::Json, Data::Text(text)) => client.decoder.decode_text(&text),
+                    (Parser::Json, Data::Binary(bytes)) => client.decoder.decode_binary(bytes),
+                    (Parser::Msgpack, Data::Binary(bytes)) => {
+                        msgpack::decode(&bytes, client.decoder.limits()).map(Some)
+                    }
+                    // The msgpack decoder takes binary messages only.
+                    (Parser::Msgpack, Data::Text(_)) => Err(DecodeError::UnexpectedText),
                 };
                 match decoded {
                     Ok(None) => continue,
@@ -1441,24 +1522,17 @@ impl SocketIo {
         self.tell();
     }
 
-    /// The Engine.IO connection of client `sid` ended with `reason`, the
-    /// reference's name for it ([`CloseReason::as_str`]); see
-    /// [`handle_transport_close`](Self::handle_transport_close).
-    pub fn handle_close(&self, sid: Sid, reason: &str) {
-        self.close_client(sid, DisconnectReason::Transport(reason.to_owned()));
-    }
-
     /// The Engine.IO connection of client `sid` ended with `reason`. Its
     /// sockets leave with [`DisconnectReason::Transport`], except after
     /// [`CloseReason::SlowConsumer`] (the session stalled with a backlog),
     /// where they leave with [`DisconnectReason::SlowConsumer`].
-    pub fn handle_transport_close(&self, sid: Sid, reason: CloseReason) {
+    pub fn handle_close(&self, sid: Sid, reason: CloseReason) {
         let reason = match reason {
             CloseReason::SlowConsumer => {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 DisconnectReason::SlowConsumer
             }
-            other => DisconnectReason::Transport(other.as_str().to_owned()),
+            other => DisconnectReason::Transport(other),
         };
         self.close_client(sid, reason);
     }
@@ -1545,12 +1619,14 @@ impl SocketIo {
                     Some(Value::Object(map)) => Value::Object(map),
                     _ => json!({}),
                 };
+                let address = conn.address();
                 vec![Action::Connect {
                     conn,
                     namespace,
                     handshake: Handshake {
                         namespace: name,
                         auth,
+                        address,
                     },
                 }]
             }
@@ -1657,7 +1733,9 @@ impl SocketIo {
             .collect();
         if let Some((sid, conn, namespace)) = target {
             let disconnect = Packet::disconnect(&*namespace);
-            if conn.send(encode_text_message(&disconnect)) == Err(SendError::Full) {
+            if conn.send(encode_text_message(self.inner.config.parser, &disconnect))
+                == Err(SendError::Full)
+            {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 actions.extend(self.drop_client(state, sid, DisconnectReason::SlowConsumer));
             }
@@ -1675,7 +1753,7 @@ impl SocketIo {
         error: &Packet,
     ) -> Vec<Action> {
         self.defer(self.flush_locked(state));
-        match conn.send(encode_text_message(error)) {
+        match conn.send(encode_text_message(self.inner.config.parser, error)) {
             Err(SendError::Full) => {
                 self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                 self.drop_client(state, sid, DisconnectReason::SlowConsumer)
@@ -1836,6 +1914,9 @@ impl SocketIo {
                     if let Some(f) = &read(&handlers).on_disconnect {
                         f(&socket, &reason);
                     }
+                    for f in &read(&self.inner.observers).disconnect {
+                        f(&socket, &reason);
+                    }
                 }
                 Action::Close(conn) => self.close_conn(&conn),
             }
@@ -1873,7 +1954,7 @@ impl SocketIo {
             // The answer goes first: a socket whose CONNECT was lost would
             // get events its client never asked for.
             let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
-            match conn.send(encode_text_message(&ok)) {
+            match conn.send(encode_text_message(self.inner.config.parser, &ok)) {
                 Ok(()) => {}
                 Err(SendError::Full) => {
                     self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -1940,6 +2021,9 @@ impl SocketIo {
         if let Some(f) = &read(&namespace.handlers).on_connect {
             f(&socket);
         }
+        for f in &read(&self.inner.observers).connect {
+            f(&socket);
+        }
     }
 
     /// Sends `packet` to the sockets `target` reaches, and says how many
@@ -1947,7 +2031,7 @@ impl SocketIo {
     /// outbox; otherwise it is queued on each receiver's connection now.
     fn transmit(&self, target: Target, packet: &Packet, volatile: bool) -> usize {
         let packet = Queued {
-            messages: encode_messages(packet),
+            messages: encode_messages(self.inner.config.parser, packet),
             volatile,
         };
         let mut state = self.state();
@@ -2381,6 +2465,33 @@ mod tests {
         assert!(conn.is_closed());
     }
 
+    /// A session the Engine.IO layer closed as stalled (a backlog nobody
+    /// took): its sockets leave as slow consumers, and are counted so.
+    #[test]
+    fn a_stalled_connection_leaves_as_a_slow_consumer() {
+        let mut sim = Sim::new();
+        let reasons = Arc::new(Mutex::new(Vec::new()));
+        let keep = reasons.clone();
+        sim.io
+            .namespace("/")
+            .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+        let stalled = sim.client(100);
+        sim.connect(&stalled);
+        let other = sim.client(100);
+        sim.connect(&other);
+        sim.io
+            .handle_close(stalled.sid(), CloseReason::SlowConsumer);
+        sim.io.handle_close(other.sid(), CloseReason::PingTimeout);
+        assert_eq!(
+            *lock(&reasons),
+            vec![
+                DisconnectReason::SlowConsumer,
+                DisconnectReason::Transport(CloseReason::PingTimeout)
+            ]
+        );
+        assert_eq!(sim.io.slow_consumers_dropped(), 1);
+    }
+
     #[test]
     fn slow_consumer_is_disconnected_but_volatile_is_dropped() {
         let mut sim = Sim::new();
@@ -2573,6 +2684,73 @@ mod tests {
 
     fn placeholder_value(n: usize) -> Value {
         super::super::binary::placeholder(n)
+    }
+
+    /// With the msgpack parser every packet is one binary message both ways,
+    /// and binary reaches handlers as with the JSON parser: placeholders
+    /// into `Args::binary`.
+    #[test]
+    fn msgpack_parser_carries_binary_as_the_json_parser_does() {
+        let mut sim = Sim::with_config(Config::default().with_parser(Parser::Msgpack));
+        let got = Arc::new(Mutex::new(None));
+        let slot = got.clone();
+        sim.io.namespace("/").on("file", move |socket, args, ack| {
+            *lock(&slot) = Some(args.clone());
+            socket.emit("back", args.clone());
+            if let Some(ack) = ack {
+                ack.send(args);
+            }
+        });
+        let conn = sim.client(100);
+        let send = |packet: &Packet| {
+            let bytes = bytes::Bytes::from(msgpack::encode(packet));
+            sim.io.handle_message(conn.sid, Data::Binary(bytes));
+        };
+        let take = || -> Vec<Packet> {
+            lock(&conn.sent)
+                .drain(..)
+                .map(|d| match d {
+                    Data::Binary(b) => msgpack::decode(&b, &Limits::default()).unwrap(),
+                    Data::Text(t) => panic!("text message {t:?} with the msgpack parser"),
+                })
+                .collect()
+        };
+        send(&Packet::connect("/", Some(json!({"token": "t"}))));
+        let answer = take();
+        assert_eq!(answer.len(), 1);
+        assert_eq!(answer[0].kind, PacketType::Connect);
+        assert!(answer[0].data.as_ref().unwrap()["sid"].is_string());
+
+        let file = bytes::Bytes::from_static(&[0, 1, 2]);
+        send(&Packet::event_with_binary(
+            "/",
+            vec![
+                json!("file"),
+                json!({"name": "a", "body": placeholder_value(0)}),
+            ],
+            Some(4),
+            vec![file.clone()],
+        ));
+        let args = lock(&got).take().unwrap();
+        assert_eq!(
+            args.values,
+            [json!({"name": "a", "body": placeholder_value(0)})]
+        );
+        assert_eq!(args.binary, std::slice::from_ref(&file));
+        let sent = take();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert_eq!(sent[0].kind, PacketType::BinaryEvent);
+        assert_eq!(sent[0].event_name(), Some("back"));
+        assert_eq!(sent[0].attachments, std::slice::from_ref(&file));
+        assert_eq!(
+            (sent[1].kind, sent[1].ack_id),
+            (PacketType::BinaryAck, Some(4))
+        );
+        assert_eq!(sent[1].attachments, [file]);
+
+        // The msgpack parser takes no text message: the connection closes.
+        sim.recv(&conn, "2[\"file\"]");
+        assert!(conn.is_closed());
     }
 
     /// Regression (fuzz/sio_server, which builds a server per input): a
@@ -2807,7 +2985,7 @@ mod tests {
         assert_eq!(sim.io.of("/").to(&idb).disconnect_sockets(true), 1);
         assert!(b.is_closed());
         // The transport then reports the close, and the socket leaves.
-        sim.io.handle_close(b.sid, "forced close");
+        sim.io.handle_close(b.sid, CloseReason::ForcedClose);
         assert_eq!(sim.io.socket_count(), 0);
         assert!(lock(&told).contains(&format!("disconnected / {idb} forced close")));
     }
@@ -2837,5 +3015,36 @@ mod tests {
         sim.io.set_observe_events(false);
         sim.recv(&conn, "2[\"ping\",3]");
         assert_eq!(lock(&told).len(), 2);
+    }
+    /// The server-wide observers see every socket of every namespace come
+    /// and go, with the Socket.IO reason, beside the namespace's handlers.
+    #[test]
+    fn every_connect_and_disconnect_is_observed_with_its_reason() {
+        let mut sim = Sim::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        sim.io.namespace("/").on_disconnect(|_, _| {});
+        let keep = seen.clone();
+        sim.io.on_every_connect(move |s| {
+            lock(&keep).push(format!(
+                "connect {} {:?}",
+                s.namespace(),
+                s.handshake().address
+            ))
+        });
+        let keep = seen.clone();
+        sim.io.on_every_disconnect(move |s, r| {
+            lock(&keep).push(format!("disconnect {} {r}", s.namespace()))
+        });
+        let conn = sim.client(2);
+        sim.connect(&conn);
+        for event in ["a", "b", "c"] {
+            sim.io.of("/").emit(event, ());
+        }
+        sim.io.handle_timeout();
+        assert!(conn.is_closed());
+        assert_eq!(
+            *lock(&seen),
+            ["connect / None", "disconnect / slow consumer"]
+        );
     }
 }

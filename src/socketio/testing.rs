@@ -30,7 +30,7 @@ use serde_json::Value;
 use super::binary::Decoder;
 use super::packet::{Packet, PacketType};
 use super::server::{Clock, Conn, SocketIo};
-use crate::engineio::{Data, SendError, Sid, SidGenerator};
+use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator};
 
 /// Time that moves only when [`advance`](ManualClock::advance) is called.
 #[derive(Debug, Clone)]
@@ -206,7 +206,8 @@ impl TestClient {
     /// Ends the Engine.IO connection, as a closed transport does.
     pub fn close(&self) {
         self.conn.close();
-        self.io.handle_close(self.conn.sid, "transport close");
+        self.io
+            .handle_close(self.conn.sid, CloseReason::TransportClose);
     }
 
     /// Whether the server closed (or this client ended) the connection.

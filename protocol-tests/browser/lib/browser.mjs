@@ -64,9 +64,10 @@ export async function startPageServer() {
  * Launches headless Chromium with a fresh profile directory. Resolves with
  * `newPage(url)` (a new tab showing `url`, its console errors forwarded when
  * SIOBRIDGE_TEST_VERBOSE is set) and `close()`, which also removes the
- * profile.
+ * profile. `env` extends Chromium's environment (e.g. a HOME whose NSS
+ * database trusts a test CA).
  */
-export async function launchChromium() {
+export async function launchChromium({ env } = {}) {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'siobridge-chromium-'));
   let context;
   try {
@@ -76,6 +77,7 @@ export async function launchChromium() {
       executablePath: CHROMIUM,
       headless: true,
       args: CHROMIUM_ARGS,
+      ...(env && { env: { ...process.env, ...env } }),
     });
   } catch (error) {
     await rm(profile, { recursive: true, force: true });

@@ -36,10 +36,11 @@ export const settle = () => sleep(SETTLE);
 export const anyOrder = (events) => ({ anyOrder: events });
 
 /**
- * A set of named clients of the bridge at `url`, all on `transport`.
+ * A set of named clients of the bridge at `url`, all on `transport`, each
+ * created with the extra `clientOptions` (e.g. a `parser`).
  * `close()` disconnects them all.
  */
-export function bridgeClients(url, transport) {
+export function bridgeClients(url, transport, clientOptions = {}) {
   const clients = new Map();
   const anonymous = [];
   const waiters = new Set();
@@ -51,6 +52,7 @@ export function bridgeClients(url, transport) {
     forceNew: true,
     reconnection: false,
     transports: [transport],
+    ...clientOptions,
     ...options,
   });
 

@@ -34,6 +34,8 @@ const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;
 // How much of the server's stderr to quote when it fails to start.
 const STDERR_TAIL_CHARS = 4000;
+// How many stderr lines `stderrLines()` keeps (the first ones).
+const STDERR_MAX_LINES = 10_000;
 
 /**
  * Spawns the server and waits for its `listening on` line.
@@ -63,8 +65,10 @@ export async function startServer({ app = 'conformance', env = {} } = {}) {
  * environment extended by `env`, and waits for a first stdout line matching
  * `listeningLine`, whose groups are the host and the port.
  *
- * @returns {Promise<{ url: string, host: string, port: number, pid: number, stderr: () => string, stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
+ * @returns {Promise<{ url: string, host: string, port: number, pid: number, stderr: () => string, stderrLines: () => string[], stop: () => Promise<{ code: number|null, signal: string|null, forced: boolean }> }>}
  *   `url` is `http://<host>:<port>`, with 127.0.0.1 for a wildcard host;
+ *   `stderr()` is the last STDERR_TAIL_CHARS of stderr, `stderrLines()` its
+ *   first STDERR_MAX_LINES complete lines;
  *   `pid` is the process;
  *   `stop(signal, { graceMs })` sends SIGTERM (or `signal`) and resolves once
  *   the process exited (`forced` when it had to be killed after `graceMs`,
@@ -96,6 +100,11 @@ export async function launch({ executable, args = [], env = {}, listeningLine = 
   child.stderr.on('data', (chunk) => {
     if (verbose) process.stderr.write(chunk);
     stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+  });
+
+  const errorLines = [];
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    if (errorLines.length < STDERR_MAX_LINES) errorLines.push(line);
   });
 
   const lines = readline.createInterface({ input: child.stdout });
@@ -151,5 +160,5 @@ export async function launch({ executable, args = [], env = {}, listeningLine = 
   };
 
   const wildcard = host === '0.0.0.0' || host === '[::]';
-  return { url: `http://${wildcard ? '127.0.0.1' : host}:${port}`, host, port, pid: child.pid, stderr: () => stderrTail, stop };
+  return { url: `http://${wildcard ? '127.0.0.1' : host}:${port}`, host, port, pid: child.pid, stderr: () => stderrTail, stderrLines: () => [...errorLines], stop };
 }

@@ -38,12 +38,13 @@ export const SETUPS = {
  * `scenarios` maps a matrix feature to its scenarios, each
  * `async (ctx) => void` named by its key; `ctx` is described at
  * `createContext`. `client` names the client in the matrix, and `suite` the
- * file its results go to.
+ * file its results go to. `env` is extra environment for the test app
+ * (e.g. `SIOBRIDGE_PARSER`).
  */
-export function defineSuite({ title, client, suite, io, setups, scenarios }) {
+export function defineSuite({ title, client, suite, io, setups, scenarios, env = {} }) {
   let server;
   before(async () => {
-    server = await startServer({ app: 'testapp' });
+    server = await startServer({ app: 'testapp', env });
   });
   after(() => server?.stop());
 
@@ -56,7 +57,7 @@ export function defineSuite({ title, client, suite, io, setups, scenarios }) {
           test(name, { timeout: SCENARIO_TIMEOUT_MS + 5000 }, (t) => recorded(
             suite,
             cell,
-            () => scenario(createContext(t, io, setup, server.url)),
+            () => scenario(createContext(t, io, setup, server.url, env)),
             { timeoutMs: SCENARIO_TIMEOUT_MS },
           ));
         }
@@ -89,7 +90,7 @@ export function mergeScenarios(...groups) {
  *   are connected to `/`.
  * Clients and servers are closed when the scenario ends.
  */
-function createContext(t, io, setup, url) {
+function createContext(t, io, setup, url, env) {
   const sockets = [];
   const servers = [];
   t.after(async () => {
@@ -137,7 +138,7 @@ function createContext(t, io, setup, url) {
   return {
     ...clientsOf(url),
     async ownServer() {
-      const server = await startServer({ app: 'testapp' });
+      const server = await startServer({ app: 'testapp', env });
       servers.push(server);
       return clientsOf(server.url);
     },

@@ -7,8 +7,10 @@
 // Command line (the binary's, README.md "The bridge contract"):
 //   bridge-server.mjs [--listen ADDR] [--profile NAMESPACE=PROFILE]...
 //                     [--api-token TOKEN] [--cors-origin ORIGIN]...
+//                     [--parser json|msgpack]
 // with the environment variables SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES,
-// SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS and SIOBRIDGE_LOG as fallbacks
+// SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS, SIOBRIDGE_PARSER and
+// SIOBRIDGE_LOG as fallbacks
 // for the flags. Bad flags exit with status 2 and a message on stderr. The
 // first stdout line is `listening on <ip>:<port>`; SIGTERM and SIGINT shut
 // down gracefully with status 0.
@@ -19,6 +21,7 @@ import net from 'node:net';
 import { Server } from 'socket.io';
 
 const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN] [--cors-origin ORIGIN]...
+                 [--parser json|msgpack]
 
   --listen ADDR              address to listen on (default 127.0.0.1:3000; port 0 = any free port)
   --profile NAMESPACE=PROFILE
@@ -28,11 +31,12 @@ const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]...
   --cors-origin ORIGIN       allowed CORS origin; repeatable; default: any origin
   --admin USER:PASSWORD      serve the Socket.IO Admin UI's namespace /admin
                              (instrument() of @socket.io/admin-ui, basic auth)
+  --parser json|msgpack      socket.io-parser (default) or socket.io-msgpack-parser, for every client
 
 Environment (used when the flag is absent):
   SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES (comma-separated NAMESPACE=PROFILE),
   SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS (comma-separated), SIOBRIDGE_ADMIN,
-  SIOBRIDGE_LOG (error|warn|info|debug, default info)
+  SIOBRIDGE_PARSER (json|msgpack), SIOBRIDGE_LOG (error|warn|info|debug, default info)
 `;
 
 const EXIT_USAGE = 2;
@@ -48,7 +52,7 @@ function usageError(message) {
 
 /** Reads the flags, falling back to the environment for each absent one. */
 function parseConfig(argv, env) {
-  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], admin: undefined };
+  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], admin: undefined, parser: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') {
@@ -68,6 +72,7 @@ function parseConfig(argv, env) {
       case '--api-token': flags.apiToken = value(); break;
       case '--cors-origin': flags.corsOrigins.push(value()); break;
       case '--admin': flags.admin = value(); break;
+      case '--parser': flags.parser = value(); break;
       default: usageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
@@ -81,7 +86,9 @@ function parseConfig(argv, env) {
     corsOrigins: flags.corsOrigins.length > 0 ? flags.corsOrigins : list(env.SIOBRIDGE_CORS_ORIGINS),
     logLevel: parseLogLevel(env.SIOBRIDGE_LOG ?? 'info'),
     admin: parseAdmin(flags.admin ?? (env.SIOBRIDGE_ADMIN || undefined)),
+    parser: flags.parser ?? (env.SIOBRIDGE_PARSER || 'json'),
   };
+  if (!['json', 'msgpack'].includes(config.parser)) usageError(`--parser ${JSON.stringify(config.parser)}: expected json or msgpack`);
   if (config.apiToken === '') usageError('--api-token must not be empty');
   return config;
 }
@@ -556,6 +563,8 @@ io = new Server(httpServer, {
   path: '/socket.io/',
   transports: ['polling', 'websocket'],
   cors: { origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*' },
+  // One parser for the whole server, as siobridge's --parser.
+  ...(config.parser === 'msgpack' ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') } : {}),
 });
 io.engine.on('connection', trackEngineConnection);
 

@@ -15,13 +15,36 @@
 //   `{"code":4,"message":"Forbidden"}`, WebSocket handshakes included;
 // - namespaces `/` (the full set of handlers below), `/custom`, `/private`
 //   (auth middleware) and the dynamic `/dyn-<digits>`; any other namespace
-//   is refused with the server's default CONNECT_ERROR "Invalid namespace".
+//   is refused with the server's default CONNECT_ERROR "Invalid namespace";
+// - with SIOBRIDGE_TLS_CERT and SIOBRIDGE_TLS_KEY (PEM files), HTTPS and WSS
+//   instead, the TLS handshake bounded by SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS
+//   (Node's `handshakeTimeout`) when set.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { createRequire } from 'node:module';
 import { Server } from 'socket.io';
 
-const httpServer = http.createServer((req, res) => {
+// SIOBRIDGE_PARSER=msgpack serves socket.io-msgpack-parser, as siobridge's
+// test app does with the same variable.
+const parserName = process.env.SIOBRIDGE_PARSER || 'json';
+if (!['json', 'msgpack'].includes(parserName)) {
+  throw new Error(`SIOBRIDGE_PARSER: expected json or msgpack, got ${parserName}`);
+}
+const parserOption = parserName === 'msgpack'
+  ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') }
+  : {};
+
+const notFound = (req, res) => {
   res.writeHead(404).end();
-});
+};
+const tls = process.env.SIOBRIDGE_TLS_CERT && {
+  cert: readFileSync(process.env.SIOBRIDGE_TLS_CERT),
+  key: readFileSync(process.env.SIOBRIDGE_TLS_KEY),
+  ...(process.env.SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS
+    && { handshakeTimeout: Number(process.env.SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS) }),
+};
+const httpServer = tls ? https.createServer(tls, notFound) : http.createServer(notFound);
 
 const allowedOrigins = (process.env.TESTAPP_CORS_ORIGINS ?? '')
   .split(',')
@@ -49,6 +72,7 @@ const io = new Server(httpServer, {
   connectTimeout: 1000,
   maxHttpBufferSize: 1_000_000,
   ...corsOptions,
+  ...parserOption,
 });
 
 function welcome(socket) {

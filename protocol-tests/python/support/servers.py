@@ -134,13 +134,16 @@ class RunningServer:
         return self._exit
 
 
-def start_testapp(env: dict[str, str] | None = None) -> RunningServer:
+def start_testapp(parser: str = "json", env: dict[str, str] | None = None) -> RunningServer:
     """The Socket.IO test app: SIOBRIDGE_TESTAPP, or the Node reference.
 
-    ``env`` adds settings the test app reads (examples/common/limits.rs).
+    ``parser`` is its SIOBRIDGE_PARSER: ``json`` or ``msgpack``; ``env`` adds
+    settings the test app reads (examples/common/limits.rs).
     """
     argv = resolve("SIOBRIDGE_TESTAPP", NODE_DIR / "reference" / "socketio-testapp.mjs")
-    return RunningServer(argv, {"CONFORMANCE_PORT": "0", **(env or {})})
+    return RunningServer(
+        argv, {"CONFORMANCE_PORT": "0", "SIOBRIDGE_PARSER": parser, **(env or {})}
+    )
 
 
 def testapp_is_siobridge() -> bool:
