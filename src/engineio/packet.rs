@@ -76,6 +76,20 @@ impl Text {
         })
     }
 
+    /// A message whose text `write` appends to an empty string: the buffer
+    /// already starts with the MESSAGE type `4` (engine.io-protocol v4,
+    /// "Protocol › Packet encoding"), so a producer such as the Socket.IO
+    /// encoder writes its packet once, in place, without knowing Engine.IO's
+    /// framing.
+    pub fn write_message(write: impl FnOnce(&mut String)) -> Text {
+        let mut packet = String::with_capacity(128);
+        packet.push('4');
+        write(&mut packet);
+        Text {
+            framed: Bytes::from(packet),
+        }
+    }
+
     /// Length of the message text in bytes (no UTF-8 check, unlike going
     /// through [`as_str`](Self::as_str)).
     pub fn len(&self) -> usize {

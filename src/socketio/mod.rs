@@ -5,7 +5,7 @@
 //! ([`parse`], with nom), the encoder ([`packet`]), and binary attachments
 //! with their reassembly as an explicit state ([`binary`]); and the msgpack
 //! parser of `socket.io-msgpack-parser` ([`msgpack`]), chosen for a whole
-//! server by [`Config::parser`](server::Config::parser).
+//! server by [`Config::parser`](config::Config::parser).
 
 pub mod binary;
 pub mod msgpack;
@@ -22,6 +22,9 @@ pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode
 pub mod ack_future;
 pub mod adapter;
 pub mod args;
+pub mod client;
+pub mod config;
+pub mod encode;
 mod outbox;
 pub mod rate;
 pub mod server;
@@ -30,9 +33,11 @@ pub mod testing;
 pub use ack_future::AckFuture;
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 pub use args::Args;
+pub use client::{Client, ConnectError, DisconnectReason, Event, Transmit};
+pub use config::{Config, Parser};
+pub use encode::Encoded;
 pub use rate::RateLimit;
 pub use server::{
-    AckError, AckSender, BroadcastAcks, Clock, Config, Conn, ConnInfo, ConnectError,
-    DisconnectReason, Handshake, Namespace, Operators, Parser, Socket, SocketEvent, SocketInfo,
-    SocketIo,
+    AckError, AckSender, BroadcastAcks, Clock, Conn, ConnInfo, Handshake, Namespace, Operators,
+    Socket, SocketEvent, SocketInfo, SocketIo,
 };

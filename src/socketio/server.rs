@@ -30,11 +30,13 @@ use super::ack_future::{AckFuture, ack_future};
 use super::adapter::{Adapter, InMemoryAdapter};
 use super::args::Args;
 use super::binary::Decoder;
+use super::client::{ConnectError, DisconnectReason};
+use super::config::{Config, Parser};
 use super::msgpack;
 use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
-use super::parse::{DecodeError, Limits};
-use super::rate::{RateLimit, TokenBucket};
+use super::parse::DecodeError;
+use super::rate::TokenBucket;
 use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator, Text};
 use crate::id_hash::IdMap;
 
@@ -187,133 +189,6 @@ type Observer = Arc<dyn Fn(&SocketIo, SocketEvent) + Send + Sync>;
 /// `Instant::now`; tests pass a virtual clock.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
-/// Settings of the Socket.IO layer.
-///
-/// # Defaults
-/// `connectTimeout` 45 s, as the reference server; the decoder limits of
-/// [`Limits::default`]; at most 100 namespaces per client; no event rate
-/// limit. `docs/limits.md` lists every limit with the attack it stops.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Config {
-    /// How long a client may stay connected at the Engine.IO level without
-    /// joining any namespace before it is closed. Default 45 s. Bounds
-    /// connections that hold a session and never speak Socket.IO.
-    pub connect_timeout: Duration,
-    /// Limits of the packet decoder (attachments, nesting, name lengths).
-    pub limits: Limits,
-    /// Most namespaces one client (one Engine.IO session) may be connected
-    /// to at once. Default 100 (reference: unbounded). Stops a client from
-    /// creating sockets without bound through dynamic namespaces (each
-    /// CONNECT to `/dyn-1`, `/dyn-2`, ... is a new socket with its own state).
-    /// A CONNECT over the cap is answered CONNECT_ERROR
-    /// `{"message":"Too many namespaces"}`; the client stays connected.
-    pub max_namespaces_per_client: usize,
-    /// Most events (EVENT and BINARY_EVENT packets) one socket may send:
-    /// a token bucket of `burst` events refilled at `per_second`. Default
-    /// `None`, no limit (the reference has none). Stops one client from
-    /// flooding the application's handlers. A socket over the limit is
-    /// disconnected from its namespace: it gets DISCONNECT (socket.io-client
-    /// reports "io server disconnect" and does not reconnect by itself), the
-    /// event is not delivered, the socket ends with
-    /// [`DisconnectReason::RateLimited`], and [`SocketIo::rate_limited`]
-    /// counts it.
-    pub event_rate_limit: Option<RateLimit>,
-    /// Seed of the socket-id generator; `None` seeds from the OS.
-    pub rng_seed: Option<[u8; 32]>,
-    /// How packets are written in Engine.IO messages, for every client of
-    /// the server (the reference server's `parser` option). Default
-    /// [`Parser::Json`].
-    pub parser: Parser,
-}
-
-/// The Socket.IO parser of a server (socket.io-protocol v5, "Packet
-/// encoding"; the reference server's `parser` option): every client must
-/// use the same one, as with the reference.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Parser {
-    /// The default parser (`socket.io-parser`): text packets, binary parts
-    /// as attachments in the binary messages that follow.
-    #[default]
-    Json,
-    /// `socket.io-msgpack-parser` (and python-socketio's `msgpack`
-    /// serializer): each packet one binary message in MessagePack (see
-    /// [`msgpack`]), binary values inline.
-    Msgpack,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            connect_timeout: Duration::from_secs(45),
-            limits: Limits::default(),
-            max_namespaces_per_client: 100,
-            event_rate_limit: None,
-            rng_seed: None,
-            parser: Parser::Json,
-        }
-    }
-}
-
-impl Config {
-    /// Sets `connect_timeout`.
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets `parser`.
-    pub fn with_parser(mut self, parser: Parser) -> Self {
-        self.parser = parser;
-        self
-    }
-
-    /// Sets `event_rate_limit`: `per_second` events a second, `burst` at once.
-    pub fn with_event_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
-        self.event_rate_limit = Some(RateLimit::new(per_second, burst));
-        self
-    }
-
-    /// Sets `max_namespaces_per_client`.
-    pub fn with_max_namespaces_per_client(mut self, max: usize) -> Self {
-        self.max_namespaces_per_client = max;
-        self
-    }
-
-    /// Sets the socket-id seed.
-    pub fn with_rng_seed(mut self, seed: [u8; 32]) -> Self {
-        self.rng_seed = Some(seed);
-        self
-    }
-}
-
-/// A refusal from connect middleware: the client gets CONNECT_ERROR with
-/// `{"message": message, "data": data}` (socket.io-client's `err.message` and
-/// `err.data`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnectError {
-    /// Shown to the client as `err.message`.
-    pub message: String,
-    /// Shown to the client as `err.data`, when set.
-    pub data: Option<Value>,
-}
-
-impl ConnectError {
-    /// A refusal with a message and no data.
-    pub fn new(message: impl Into<String>) -> ConnectError {
-        ConnectError {
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    /// Adds `data`.
-    pub fn with_data(mut self, data: Value) -> ConnectError {
-        self.data = Some(data);
-        self
-    }
-}
-
 /// Why an ack did not come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckError {
@@ -335,47 +210,6 @@ impl fmt::Display for AckError {
 /// The answers to a broadcast with acks: every answer, or the error (a
 /// timeout) with the answers that came.
 pub type BroadcastAcks = Result<Vec<Args>, (AckError, Vec<Args>)>;
-
-/// Why a socket left its namespace: the reference server's reason strings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DisconnectReason {
-    /// The client sent DISCONNECT ("client namespace disconnect").
-    ClientNamespaceDisconnect,
-    /// The server called [`Socket::disconnect`] ("server namespace disconnect").
-    ServerNamespaceDisconnect,
-    /// The client sent an invalid packet ("parse error").
-    ParseError,
-    /// The client did not read fast enough and its queue filled up
-    /// ("slow consumer"; not a reference reason: the Node server has no bound).
-    SlowConsumer,
-    /// The socket sent events faster than [`Config::event_rate_limit`]
-    /// allows ("rate limited"; not a reference reason).
-    RateLimited,
-    /// The Engine.IO connection ended, with its reason ("transport close",
-    /// "ping timeout", "transport error", "forced close", ...; never
-    /// [`CloseReason::SlowConsumer`], which is [`DisconnectReason::SlowConsumer`]).
-    Transport(CloseReason),
-}
-
-impl DisconnectReason {
-    /// The reason as the reference server names it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
-            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
-            DisconnectReason::ParseError => "parse error",
-            DisconnectReason::SlowConsumer => "slow consumer",
-            DisconnectReason::RateLimited => "rate limited",
-            DisconnectReason::Transport(reason) => reason.as_str(),
-        }
-    }
-}
-
-impl fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a socket connected with.
 #[derive(Clone, PartialEq)]
@@ -2710,7 +2544,9 @@ mod tests {
             lock(&conn.sent)
                 .drain(..)
                 .map(|d| match d {
-                    Data::Binary(b) => msgpack::decode(&b, &Limits::default()).unwrap(),
+                    Data::Binary(b) => {
+                        msgpack::decode(&b, &crate::socketio::Limits::default()).unwrap()
+                    }
                     Data::Text(t) => panic!("text message {t:?} with the msgpack parser"),
                 })
                 .collect()
