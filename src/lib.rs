@@ -27,6 +27,7 @@
 
 #[cfg(feature = "server")]
 pub mod admin;
+pub mod app;
 pub mod bridge;
 #[cfg(feature = "server")]
 pub mod conform;

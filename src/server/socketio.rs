@@ -62,6 +62,10 @@ impl SocketIoHandler {
         let wake = Arc::new(Notify::new());
         let waker = wake.clone();
         io.set_timer_waker(move || waker.notify_one());
+        // Async handlers run as tasks of their own.
+        io.set_spawner(|future| {
+            tokio::spawn(future);
+        });
         let timers = io.clone();
         tokio::spawn(async move {
             loop {

@@ -36,7 +36,7 @@ pub struct BroadcastOptions {
 ///
 /// Socket ids are shared `Arc<str>` so that an adapter can keep them without
 /// copying.
-pub trait Adapter: Send + 'static {
+pub trait Adapter: Send + Sync + 'static {
     /// A socket joined the namespace. It is also put in the room named by its
     /// own id by a following [`join`](Adapter::join), as the reference does.
     fn add_socket(&mut self, id: &Arc<str>);

@@ -5,7 +5,10 @@
 //! then sent as attachments. [`Args`] keeps exactly that shape, so that an
 //! event received with binary can be sent on unchanged, without a copy.
 
+use std::fmt;
+
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::binary::{placeholder, placeholder_num};
@@ -74,6 +77,48 @@ impl Args {
     /// Whether there are no arguments.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+}
+
+/// Arguments that do not fit the type a handler asked for
+/// ([`Args::parse`]): what did not fit, in serde's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgsError {
+    /// Which argument and why, e.g. `argument 1: invalid type: string "a",
+    /// expected i32`.
+    pub message: String,
+}
+
+impl fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+impl Args {
+    /// The arguments deserialised into `T`: a tuple takes them in order
+    /// (`(String, u32)` for `["a", 1]`); any other type takes the first
+    /// argument alone. Binary arguments appear as their placeholders. A
+    /// missing, extra or ill-typed argument is an [`ArgsError`] naming it,
+    /// never a panic.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ArgsError> {
+        let whole = Value::Array(self.values.clone());
+        match serde_json::from_value::<T>(whole) {
+            Ok(value) => Ok(value),
+            Err(as_tuple) => {
+                // Not a sequence type: the first argument alone.
+                let first = self.values.first().cloned().unwrap_or(Value::Null);
+                serde_json::from_value::<T>(first).map_err(|as_one| ArgsError {
+                    message: if self.values.len() == 1 {
+                        format!("argument 0: {as_one}")
+                    } else {
+                        format!("arguments: {as_tuple}")
+                    },
+                })
+            }
+        }
     }
 }
 

@@ -19,25 +19,21 @@ pub use binary::{
 pub use packet::{MAIN_NAMESPACE, Packet, PacketType};
 pub use parse::{DecodeError, Header, Limits, MAX_ACK_ID, RESERVED_EVENTS, decode_text};
 
-pub mod ack_future;
 pub mod adapter;
 pub mod args;
 pub mod client;
 pub mod config;
 pub mod encode;
-mod outbox;
 pub mod rate;
-pub mod server;
-pub mod testing;
 
-pub use ack_future::AckFuture;
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
-pub use args::Args;
+pub use args::{Args, ArgsError};
 pub use client::{Client, ConnectError, DisconnectReason, Event, Transmit};
 pub use config::{Config, Parser};
 pub use encode::Encoded;
 pub use rate::RateLimit;
-pub use server::{
-    AckError, AckSender, BroadcastAcks, Clock, Conn, ConnInfo, Handshake, Namespace, Operators,
-    Socket, SocketEvent, SocketInfo, SocketIo,
+// The application layer, under the names it has always had here.
+pub use crate::app::{
+    AckError, AckFuture, AckSender, BroadcastAcks, Clock, Conn, ConnInfo, Handshake, Namespace,
+    Operators, Socket, SocketEvent, SocketInfo, SocketIo, testing,
 };

@@ -27,10 +27,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::binary::Decoder;
-use super::packet::{Packet, PacketType};
-use super::server::{Clock, Conn, SocketIo};
+use super::{Clock, Conn, SocketIo};
 use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator};
+use crate::socketio::{Decoder, Packet, PacketType};
 
 /// Time that moves only when [`advance`](ManualClock::advance) is called.
 #[derive(Debug, Clone)]
@@ -72,7 +71,7 @@ impl ManualClock {
 /// [`open_with_capacity`](TestClient::open_with_capacity).
 pub struct TestClient {
     io: SocketIo,
-    conn: Arc<Recorder>,
+    conn: Arc<MemoryConn>,
 }
 
 impl std::fmt::Debug for TestClient {
@@ -83,14 +82,61 @@ impl std::fmt::Debug for TestClient {
     }
 }
 
-struct Recorder {
+/// An in-memory Engine.IO connection: what the server queues on it is kept
+/// in order, up to `capacity` messages (then [`SendError::Full`], as a real
+/// session whose buffer is full), until taken. The one fake connection of
+/// the project: [`TestClient`], the unit tests and the fuzz targets all
+/// drive the server through it.
+#[derive(Debug)]
+pub struct MemoryConn {
     sid: Sid,
     capacity: usize,
     sent: Mutex<Vec<Data>>,
     closed: AtomicBool,
 }
 
-impl Conn for Recorder {
+impl MemoryConn {
+    /// A connection with session id `sid` holding at most `capacity`
+    /// messages.
+    pub fn new(sid: Sid, capacity: usize) -> MemoryConn {
+        MemoryConn {
+            sid,
+            capacity,
+            sent: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes every message queued so far, in order.
+    pub fn take(&self) -> Vec<Data> {
+        std::mem::take(&mut *lock(&self.sent))
+    }
+
+    /// Takes every message queued so far, text as is and binary as
+    /// `<N bytes>`.
+    pub fn take_text(&self) -> Vec<String> {
+        self.take()
+            .into_iter()
+            .map(|d| match d {
+                Data::Text(t) => t.to_string(),
+                Data::Binary(b) => format!("<{} bytes>", b.len()),
+            })
+            .collect()
+    }
+
+    /// Messages queued and not taken.
+    pub fn queued(&self) -> usize {
+        lock(&self.sent).len()
+    }
+
+    /// Whether the server closed the connection (or [`Conn::close`] was
+    /// called).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+impl Conn for MemoryConn {
     fn sid(&self) -> Sid {
         self.sid
     }
@@ -131,12 +177,7 @@ impl TestClient {
     /// Opens a connection whose outgoing queue holds at most `capacity`
     /// messages, to test slow consumers.
     pub fn open_with_capacity(io: &SocketIo, capacity: usize) -> TestClient {
-        let conn = Arc::new(Recorder {
-            sid: next_sid(),
-            capacity,
-            sent: Mutex::new(Vec::new()),
-            closed: AtomicBool::new(false),
-        });
+        let conn = Arc::new(MemoryConn::new(next_sid(), capacity));
         io.handle_open(conn.clone());
         TestClient {
             io: io.clone(),
@@ -212,12 +253,12 @@ impl TestClient {
 
     /// Whether the server closed (or this client ended) the connection.
     pub fn is_closed(&self) -> bool {
-        self.conn.closed.load(Ordering::Relaxed)
+        self.conn.is_closed()
     }
 
     /// Takes every packet the server sent so far, decoded.
     pub fn take_packets(&self) -> Vec<Packet> {
-        let sent = std::mem::take(&mut *lock(&self.conn.sent));
+        let sent = self.conn.take();
         let mut decoder = Decoder::default();
         sent.into_iter()
             .filter_map(|data| match data {

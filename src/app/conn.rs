@@ -1,0 +1,60 @@
+//! The Engine.IO connection under a client, as the application layer sees
+//! it: where a client's [`Transmit`](crate::socketio::Transmit)s go.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+#[cfg(doc)]
+use super::{Handshake, SocketIo};
+use crate::engineio::{Data, SendError, Sid};
+
+/// The Engine.IO connection under one client, as the Socket.IO layer sees it.
+pub trait Conn: Send + Sync + 'static {
+    /// The Engine.IO session id.
+    fn sid(&self) -> Sid;
+    /// Queues one Engine.IO message.
+    fn send(&self, data: Data) -> Result<(), SendError>;
+    /// Queues one Engine.IO message of a volatile packet: only if the client
+    /// can take it now, [`SendError::NotWritable`] otherwise
+    /// ([`Session::send_volatile`](crate::engineio::Session::send_volatile)).
+    /// By default, as [`send`](Conn::send).
+    fn send_volatile(&self, data: Data) -> Result<(), SendError> {
+        self.send(data)
+    }
+    /// Closes the Engine.IO connection.
+    fn close(&self);
+    /// The HTTP request that opened the connection, when the transport
+    /// knows it (for [`SocketIo::socket_infos`]). By default, unknown.
+    fn info(&self) -> Option<Arc<ConnInfo>> {
+        None
+    }
+    /// The transport in use now, as the reference names it (`"polling"`,
+    /// `"websocket"`), when the transport knows it. By default, unknown.
+    fn transport(&self) -> Option<&'static str> {
+        None
+    }
+    /// The client's IP address, when the transport knows it (it becomes
+    /// [`Handshake::address`]). Default `None`.
+    fn address(&self) -> Option<IpAddr> {
+        None
+    }
+}
+
+/// The HTTP request that opened an Engine.IO connection: the part of the
+/// reference server's `socket.handshake` that is not the CONNECT payload
+/// (`headers`, `address`, `url`, `secure`, `issued`). Made by the transport
+/// (the `server` module), read by tools such as the admin UI's `/admin`
+/// namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The request headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The client's address (its IP, without the port).
+    pub address: String,
+    /// The request target: path and query (`/socket.io/?EIO=4&...`).
+    pub url: String,
+    /// Whether the request came over TLS.
+    pub secure: bool,
+    /// When the connection opened, in milliseconds since the Unix epoch.
+    pub issued_ms: u64,
+}

@@ -1,0 +1,660 @@
+//! Driving the machines: Engine.IO input in, each client's
+//! [`Transmit`]s out onto its connection, its [`Event`]s turned into
+//! handler calls.
+//!
+//! Every input or command follows the same three steps:
+//! 1. lock the client and give its [`Client`] machine the input;
+//! 2. [`drain`](SocketIo::drain) the machine while still holding the lock:
+//!    its transmits go to the connection in order, and its events become
+//!    [`Work`] (what must run application code) after the bookkeeping that
+//!    must happen at once (a socket that left leaves its namespace table,
+//!    an answered ack finds its callback);
+//! 3. release the lock and [`run`](SocketIo::run) the work: handlers,
+//!    middleware, ack callbacks. An emit never runs work itself (it may be
+//!    called from a handler, which must not be re-entered): it leaves it
+//!    for the end of the input in progress, or for the timer task.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::conn::Conn;
+use super::namespace::{
+    AckCallback, AckError, BroadcastAckCallback, BroadcastAcks, HandlerFuture, Handlers, Handshake,
+    SocketShared,
+};
+use super::observe::SocketEvent;
+use super::socket::{AckSender, Socket};
+use super::{SocketIo, lock, read, write};
+use crate::engineio::{CloseReason, Data, SendError, Sid};
+use crate::id_hash::IdMap;
+use crate::socketio::{Args, Client, DisconnectReason, Encoded, Event, Transmit};
+
+/// An ack the server waits for, and what to do with its answer.
+pub(super) enum PendingAck {
+    /// One socket's ack ([`Socket::emit_with_ack`]).
+    One(AckCallback),
+    /// One answer of a broadcast's ([`Operators::emit_with_ack`](super::Operators::emit_with_ack)).
+    Group(u64),
+}
+
+/// What the timer table waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Timer {
+    /// A client's [`Client::poll_timeout`].
+    Client(Sid),
+    /// A broadcast's ack timeout.
+    Group(u64),
+}
+
+/// Application code to run once no lock is held.
+pub(super) enum Work {
+    Connect {
+        cell: Arc<ClientCell>,
+        namespace: String,
+        auth: Value,
+    },
+    Event {
+        socket: Socket,
+        name: String,
+        args: Args,
+        ack: Option<u64>,
+    },
+    Ack(AckCallback, Result<Args, AckError>),
+    GroupDone(BroadcastAckCallback, BroadcastAcks),
+    /// A socket left: fail its pending acks, then call `on_disconnect`.
+    Disconnected(Socket, DisconnectReason, Vec<AckCallback>),
+}
+
+/// One client: its connection and, behind its own lock, its machine.
+pub(super) struct ClientCell {
+    pub(super) sid: Sid,
+    pub(super) conn: Arc<dyn Conn>,
+    state: Mutex<ClientState>,
+}
+
+/// What one client's lock guards.
+struct ClientState {
+    machine: Client,
+    /// The callbacks of the acks this client's sockets owe, by socket id and
+    /// ack id.
+    acks: HashMap<(Arc<str>, u64), PendingAck>,
+    /// The client's sockets, by id.
+    sockets: IdMap<Arc<str>, Arc<SocketShared>>,
+    /// The deadline the timer table holds for this client, if any.
+    scheduled: Option<Instant>,
+}
+
+impl ClientCell {
+    fn lock(&self) -> MutexGuard<'_, ClientState> {
+        lock(&self.state)
+    }
+}
+
+/// Runs a handler's future on the current thread until it completes: the
+/// spawner of a server with no runtime ([`SocketIo::set_spawner`]).
+fn block_on(future: HandlerFuture) {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = future;
+    while future.as_mut().poll(&mut context) == Poll::Pending {
+        std::thread::park();
+    }
+}
+
+impl SocketIo {
+    /// Sets how async handlers ([`Namespace::on_async`](super::Namespace::on_async))
+    /// run: the `server` module passes `tokio::spawn`. Without one, each
+    /// runs to completion on the thread that handled its event.
+    pub fn set_spawner(&self, spawn: impl Fn(HandlerFuture) + Send + Sync + 'static) {
+        *write(&self.inner.spawner) = Some(Box::new(spawn));
+    }
+
+    pub(super) fn spawn(&self, future: HandlerFuture) {
+        match &*read(&self.inner.spawner) {
+            Some(spawn) => spawn(future),
+            None => block_on(future),
+        }
+    }
+
+    // ----- engine side -----------------------------------------------------------
+
+    /// An Engine.IO connection opened: it has
+    /// [`Config::connect_timeout`](crate::socketio::Config::connect_timeout)
+    /// to join a namespace.
+    pub fn handle_open(&self, conn: Arc<dyn Conn>) {
+        let sid = conn.sid();
+        let cell = Arc::new(ClientCell {
+            sid,
+            conn,
+            state: Mutex::new(ClientState {
+                machine: Client::new(self.inner.config.clone(), self.now()),
+                acks: HashMap::new(),
+                sockets: IdMap::default(),
+                scheduled: None,
+            }),
+        });
+        write(&self.inner.clients).insert(sid, cell.clone());
+        let mut work = Vec::new();
+        self.drain(&cell, &mut cell.lock(), &mut work);
+        self.run(work);
+    }
+
+    /// An Engine.IO message from client `sid`.
+    pub fn handle_message(&self, sid: Sid, data: Data) {
+        self.handle_messages(sid, [data]);
+    }
+
+    /// Engine.IO messages from client `sid` that arrived together (one read
+    /// of its WebSocket, one polling POST), in order: each is given to the
+    /// client's machine and its events handled before the next.
+    pub fn handle_messages(&self, sid: Sid, messages: impl IntoIterator<Item = Data>) {
+        let Some(cell) = self.client(sid) else {
+            return;
+        };
+        let now = self.now();
+        let mut work = Vec::new();
+        for data in messages {
+            {
+                let mut state = cell.lock();
+                if state.machine.is_closed() {
+                    break;
+                }
+                state.machine.handle_message(now, data);
+                self.drain(&cell, &mut state, &mut work);
+            }
+            self.run(std::mem::take(&mut work));
+        }
+        self.run_deferred();
+    }
+
+    /// The Engine.IO connection of client `sid` moved to another transport
+    /// (Engine.IO's upgrade): the observer is told, socket by socket.
+    pub fn handle_upgrade(&self, sid: Sid) {
+        if !self.observing() {
+            return;
+        }
+        let Some(cell) = self.client(sid) else {
+            return;
+        };
+        let transport = cell.conn.transport();
+        let events: Vec<SocketEvent> = cell
+            .lock()
+            .machine
+            .sockets()
+            .map(|(namespace, id)| SocketEvent::Upgraded {
+                namespace: namespace.clone(),
+                id: id.clone(),
+                transport,
+            })
+            .collect();
+        self.record(events);
+        self.tell();
+    }
+
+    /// The Engine.IO connection of client `sid` ended with `reason`. Its
+    /// sockets leave with [`DisconnectReason::Transport`], except after
+    /// [`CloseReason::SlowConsumer`] (the session stalled with a backlog),
+    /// where they leave with [`DisconnectReason::SlowConsumer`].
+    pub fn handle_close(&self, sid: Sid, reason: CloseReason) {
+        let Some(cell) = self.client(sid) else {
+            return;
+        };
+        if reason == CloseReason::SlowConsumer {
+            self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut work = Vec::new();
+        {
+            let mut state = cell.lock();
+            state.machine.handle_close(reason);
+            self.drain(&cell, &mut state, &mut work);
+        }
+        self.run(work);
+        self.run_deferred();
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let due = lock(&self.inner.timers).due.first().map(|(at, _)| *at);
+        if lock(&self.inner.deferred).is_empty() {
+            due
+        } else {
+            Some(self.now())
+        }
+    }
+
+    /// Runs the timers due now (connect timeouts, ack timeouts) and the work
+    /// that emits left for later.
+    pub fn handle_timeout(&self) {
+        let now = self.now();
+        loop {
+            let timer = {
+                let mut timers = lock(&self.inner.timers);
+                match timers.due.first() {
+                    Some((at, _)) if *at <= now => timers.due.pop_first(),
+                    _ => None,
+                }
+            };
+            let Some((at, timer)) = timer else { break };
+            match timer {
+                Timer::Client(sid) => {
+                    let Some(cell) = self.client(sid) else {
+                        continue;
+                    };
+                    let mut work = Vec::new();
+                    {
+                        let mut state = cell.lock();
+                        if state.scheduled == Some(at) {
+                            state.scheduled = None;
+                        }
+                        state.machine.handle_timeout(now);
+                        self.drain(&cell, &mut state, &mut work);
+                    }
+                    self.run(work);
+                }
+                Timer::Group(group) => {
+                    let done = lock(&self.inner.timers).groups.remove(&group);
+                    if let Some(g) = done {
+                        (g.callback)(Err((AckError::Timeout, g.replies)));
+                    }
+                }
+            }
+        }
+        self.run_deferred();
+    }
+
+    // ----- the application's commands ------------------------------------------
+
+    /// Queues `packet` for socket `to`. Work this finds (a slow consumer)
+    /// is deferred: an emit never runs application code.
+    pub(super) fn send_to(&self, to: &SocketShared, packet: Encoded, volatile: bool) {
+        let Some(cell) = to.client.upgrade() else {
+            return;
+        };
+        let mut work = Vec::new();
+        {
+            let mut state = cell.lock();
+            if !state.machine.send(&to.id, packet, volatile) {
+                return;
+            }
+            self.drain(&cell, &mut state, &mut work);
+        }
+        self.defer(work);
+    }
+
+    /// Queues a packet asking socket `to` for an ack, `pending` waiting for
+    /// the answer; gives `pending` back when the socket is gone.
+    pub(super) fn send_with_ack(
+        &self,
+        to: &SocketShared,
+        deadline: Instant,
+        volatile: bool,
+        encode: impl FnOnce(u64) -> Encoded,
+        pending: PendingAck,
+    ) -> Result<(), PendingAck> {
+        let Some(cell) = to.client.upgrade() else {
+            return Err(pending);
+        };
+        let mut work = Vec::new();
+        {
+            let mut state = cell.lock();
+            let Some(ack) = state
+                .machine
+                .send_with_ack(&to.id, Some(deadline), volatile, encode)
+            else {
+                return Err(pending);
+            };
+            state.acks.insert((to.id.clone(), ack), pending);
+            self.drain(&cell, &mut state, &mut work);
+        }
+        self.defer(work);
+        Ok(())
+    }
+
+    /// Every receiver of broadcast `group` was asked: it is done when every
+    /// answer came, which may be now.
+    pub(super) fn seal_group(&self, group: u64) {
+        let done = {
+            let mut timers = lock(&self.inner.timers);
+            match timers.groups.get_mut(&group) {
+                Some(g) => {
+                    g.sealed = true;
+                    g.waiting == 0
+                }
+                None => false,
+            }
+        };
+        if done && let Some(g) = lock(&self.inner.timers).groups.remove(&group) {
+            (g.callback)(Ok(g.replies));
+        }
+    }
+
+    /// Makes socket `socket` leave its namespace (DISCONNECT sent); its
+    /// `on_disconnect` runs before this returns.
+    pub(super) fn disconnect_socket(&self, socket: &SocketShared) {
+        let Some(cell) = socket.client.upgrade() else {
+            return;
+        };
+        let mut work = Vec::new();
+        {
+            let mut state = cell.lock();
+            state.machine.disconnect(&socket.id);
+            self.drain(&cell, &mut state, &mut work);
+        }
+        self.run(work);
+        self.tell();
+    }
+
+    /// Closes the connection of `socket`'s client.
+    pub(super) fn close_client(&self, socket: &SocketShared) {
+        let Some(cell) = socket.client.upgrade() else {
+            return;
+        };
+        let mut work = Vec::new();
+        {
+            let mut state = cell.lock();
+            state.machine.close();
+            self.drain(&cell, &mut state, &mut work);
+        }
+        self.defer(work);
+    }
+
+    // ----- internals -------------------------------------------------------------
+
+    fn client(&self, sid: Sid) -> Option<Arc<ClientCell>> {
+        read(&self.inner.clients).get(&sid).cloned()
+    }
+
+    /// Drains `cell`'s machine: transmits onto the connection, events into
+    /// bookkeeping and `work`; then keeps the timer table in step.
+    fn drain(&self, cell: &Arc<ClientCell>, state: &mut ClientState, work: &mut Vec<Work>) {
+        loop {
+            while let Some(transmit) = state.machine.poll_transmit() {
+                match transmit {
+                    Transmit::Packet { packet, volatile } => {
+                        if !self.queue(&*cell.conn, &packet, volatile) {
+                            self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                            state.machine.drop_client(DisconnectReason::SlowConsumer);
+                        }
+                    }
+                    Transmit::Close => cell.conn.close(),
+                }
+            }
+            let mut any = false;
+            while let Some(event) = state.machine.poll_event() {
+                any = true;
+                self.on_event(cell, state, event, work);
+            }
+            if !any {
+                break;
+            }
+        }
+        let next = state.machine.poll_timeout();
+        if let Some(at) = next
+            && state.scheduled.is_none_or(|s| at < s)
+        {
+            state.scheduled = Some(at);
+            lock(&self.inner.timers)
+                .due
+                .insert((at, Timer::Client(cell.sid)));
+            self.wake_timer();
+        }
+    }
+
+    /// Queues one packet's messages on `conn`; `false` when its queue is
+    /// full for a packet that may not be dropped (a slow consumer). A
+    /// volatile packet is dropped whole when the client cannot take its
+    /// first message now; once its first message is queued, the rest must
+    /// follow, or its attachments would be missing.
+    fn queue(&self, conn: &dyn Conn, packet: &Encoded, volatile: bool) -> bool {
+        for (i, message) in packet.messages().iter().enumerate() {
+            let sent = if volatile && i == 0 {
+                conn.send_volatile(message.clone())
+            } else {
+                conn.send(message.clone())
+            };
+            match sent {
+                Ok(()) => {}
+                Err(SendError::Full) if volatile && i == 0 => return true,
+                Err(SendError::Full) => return false,
+                Err(SendError::NotWritable | SendError::Closed | SendError::Unencodable) => {
+                    return true;
+                }
+            }
+        }
+        true
+    }
+
+    fn on_event(
+        &self,
+        cell: &Arc<ClientCell>,
+        state: &mut ClientState,
+        event: Event,
+        work: &mut Vec<Work>,
+    ) {
+        match event {
+            Event::Connect { namespace, auth } => work.push(Work::Connect {
+                cell: cell.clone(),
+                namespace,
+                auth,
+            }),
+            Event::Message {
+                socket,
+                name,
+                args,
+                ack,
+                ..
+            } => {
+                if let Some(shared) = state.sockets.get(&socket) {
+                    work.push(Work::Event {
+                        socket: Socket::new(self.clone(), shared.clone()),
+                        name,
+                        args,
+                        ack,
+                    });
+                }
+            }
+            Event::Ack { socket, ack, args } => match state.acks.remove(&(socket, ack)) {
+                Some(PendingAck::One(callback)) => work.push(Work::Ack(callback, Ok(args))),
+                Some(PendingAck::Group(group)) => {
+                    let mut timers = lock(&self.inner.timers);
+                    let done = match timers.groups.get_mut(&group) {
+                        Some(g) => {
+                            g.replies.push(args);
+                            g.waiting = g.waiting.saturating_sub(1);
+                            g.sealed && g.waiting == 0
+                        }
+                        None => false,
+                    };
+                    if done && let Some(g) = timers.groups.remove(&group) {
+                        work.push(Work::GroupDone(g.callback, Ok(g.replies)));
+                    }
+                }
+                None => {}
+            },
+            Event::AckTimedOut { socket, ack } => {
+                // A broadcast's answers time out with their group's timer.
+                if let Some(PendingAck::One(callback)) = state.acks.remove(&(socket, ack)) {
+                    work.push(Work::Ack(callback, Err(AckError::Timeout)));
+                }
+            }
+            Event::Disconnected {
+                socket,
+                reason,
+                unanswered,
+                ..
+            } => {
+                let failed = unanswered
+                    .into_iter()
+                    .filter_map(|ack| match state.acks.remove(&(socket.clone(), ack)) {
+                        Some(PendingAck::One(callback)) => Some(callback),
+                        // A broadcast simply misses this answer.
+                        _ => None,
+                    })
+                    .collect();
+                // A socket whose CONNECT answer never left has no handle:
+                // it was never connected for the application.
+                let Some(shared) = state.sockets.remove(&socket) else {
+                    return;
+                };
+                if reason == DisconnectReason::RateLimited {
+                    self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
+                *lock(&self.inner.disconnects)
+                    .entry(reason.as_str().to_owned())
+                    .or_default() += 1;
+                let observed = shared.nsp.remove(&socket, &reason, self.observing());
+                self.record(observed);
+                work.push(Work::Disconnected(
+                    Socket::new(self.clone(), shared),
+                    reason,
+                    failed,
+                ));
+            }
+            Event::Closed { .. } => {
+                write(&self.inner.clients).remove(&cell.sid);
+            }
+        }
+    }
+
+    /// Runs application code, in order, with no lock held.
+    fn run(&self, work: Vec<Work>) {
+        for item in work {
+            match item {
+                Work::Connect {
+                    cell,
+                    namespace,
+                    auth,
+                } => self.connect(&cell, namespace, auth),
+                Work::Event {
+                    socket,
+                    name,
+                    args,
+                    ack,
+                } => {
+                    self.observe_event(|| {
+                        let mut values = Vec::with_capacity(args.values.len() + 1);
+                        values.push(Value::from(name.as_str()));
+                        values.extend(args.values.iter().cloned());
+                        SocketEvent::EventReceived {
+                            namespace: socket.shared.namespace.clone(),
+                            id: socket.shared.id.clone(),
+                            args: values,
+                        }
+                    });
+                    let ack = ack.map(|id| AckSender::new(socket.clone(), id));
+                    let handlers = socket.shared.nsp.handlers.clone();
+                    Handlers::call(&handlers, &socket, &name, args, ack);
+                }
+                Work::Ack(callback, result) => callback(result),
+                Work::GroupDone(callback, result) => callback(result),
+                Work::Disconnected(socket, reason, failed) => {
+                    for callback in failed {
+                        callback(Err(AckError::Disconnected));
+                    }
+                    if let Some(f) = &read(&socket.shared.nsp.handlers).on_disconnect {
+                        f(&socket, &reason);
+                    }
+                    for f in &read(&self.inner.observers).disconnect {
+                        f(&socket, &reason);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A CONNECT to decide: the namespace must exist and its middleware
+    /// accept; then the socket is made, answered, and `on_connect` runs.
+    fn connect(&self, cell: &Arc<ClientCell>, namespace: String, auth: Value) {
+        let mut work = Vec::new();
+        let Some(handlers) = self.find_handlers(&namespace) else {
+            let mut state = cell.lock();
+            state.machine.refuse_unknown(&namespace);
+            self.drain(cell, &mut state, &mut work);
+            drop(state);
+            return self.run(work);
+        };
+        let handshake = Handshake {
+            namespace,
+            auth,
+            address: cell.conn.address(),
+        };
+        if let Some(error) = read(&handlers).refusal(&handshake) {
+            let mut state = cell.lock();
+            state.machine.refuse(&handshake.namespace, &error);
+            self.drain(cell, &mut state, &mut work);
+            drop(state);
+            return self.run(work);
+        }
+        let id: Arc<str> = Arc::from(lock(&self.inner.ids).next_sid().as_str());
+        let nsp = self.live_namespace_or_make(&handshake.namespace, &handlers);
+        let shared = Arc::new(SocketShared {
+            id: id.clone(),
+            namespace: nsp.name.clone(),
+            handshake: Arc::new(handshake),
+            nsp: nsp.clone(),
+            sid: cell.sid,
+            client: Arc::downgrade(cell),
+        });
+        {
+            let mut state = cell.lock();
+            if !state
+                .machine
+                .accept(self.now(), &shared.namespace, id.clone())
+            {
+                return;
+            }
+            // The answer goes first: a socket whose CONNECT was lost would
+            // get events its client never asked for.
+            self.drain(cell, &mut state, &mut work);
+            if state.machine.socket_id(&shared.namespace).is_none() {
+                drop(state);
+                return self.run(work);
+            }
+            state.sockets.insert(id, shared.clone());
+            // In its namespace while the client is locked: a socket is in
+            // its namespace table exactly while its machine has it.
+            let observed = nsp.add(shared.clone(), self.observing());
+            self.record(observed);
+        }
+        self.run(work);
+        let socket = Socket::new(self.clone(), shared);
+        if let Some(f) = &read(&nsp.handlers).on_connect {
+            f(&socket);
+        }
+        for f in &read(&self.inner.observers).connect {
+            f(&socket);
+        }
+    }
+
+    /// Keeps `work` for after the emit in progress: the end of the current
+    /// input, or the timer task, which is woken.
+    fn defer(&self, work: Vec<Work>) {
+        if work.is_empty() {
+            return;
+        }
+        lock(&self.inner.deferred).extend(work);
+        self.wake_timer();
+    }
+
+    fn run_deferred(&self) {
+        loop {
+            let work = std::mem::take(&mut *lock(&self.inner.deferred));
+            if work.is_empty() {
+                break;
+            }
+            self.run(work);
+        }
+        self.tell();
+    }
+}

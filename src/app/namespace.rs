@@ -1,0 +1,501 @@
+//! Namespaces: the handlers an application registers ([`Namespace`]), and
+//! the live state of one namespace while sockets are in it ([`Nsp`]).
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock, Weak};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::dispatch::ClientCell;
+use super::observe::{SocketEvent, SocketInfo};
+use super::socket::{AckSender, Socket};
+use super::{Operators, SocketIo, read, write};
+use crate::engineio::Sid;
+use crate::id_hash::IdMap;
+use crate::socketio::{Adapter, Args, ArgsError, ConnectError, DisconnectReason};
+
+/// What a socket connected with.
+#[derive(Clone, PartialEq)]
+pub struct Handshake {
+    /// The namespace.
+    pub namespace: String,
+    /// The CONNECT payload (`auth` in socket.io-client); `{}` when absent.
+    /// Not printed by `Debug`: it often holds credentials.
+    pub auth: Value,
+    /// The client's IP address (the reference's `socket.handshake.address`),
+    /// when the connection knows it ([`Conn::address`](super::Conn::address)):
+    /// behind a trusted proxy, the forwarded client's.
+    pub address: Option<IpAddr>,
+}
+
+impl fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handshake")
+            .field("namespace", &self.namespace)
+            .field("auth", &"<redacted>")
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+/// Why an ack did not come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckError {
+    /// No answer within the timeout ("operation has timed out").
+    Timeout,
+    /// The socket disconnected before answering.
+    Disconnected,
+}
+
+impl fmt::Display for AckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AckError::Timeout => "operation has timed out",
+            AckError::Disconnected => "socket has been disconnected",
+        })
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// The answers to a broadcast with acks: every answer, or the error (a
+/// timeout) with the answers that came.
+pub type BroadcastAcks = Result<Vec<Args>, (AckError, Vec<Args>)>;
+
+/// A future a handler returns ([`Namespace::on_async`]).
+pub type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+type Middleware = Box<dyn Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync>;
+pub(super) type ConnectHandler = Box<dyn Fn(&Socket) + Send + Sync>;
+pub(super) type EventHandler = Arc<dyn Fn(&Socket, Args, Option<AckSender>) + Send + Sync>;
+type AnyHandler = Box<dyn Fn(&Socket, &str, Args, Option<AckSender>) + Send + Sync>;
+pub(super) type DisconnectHandler = Box<dyn Fn(&Socket, &DisconnectReason) + Send + Sync>;
+pub(super) type AckCallback = Box<dyn FnOnce(Result<Args, AckError>) + Send>;
+pub(super) type BroadcastAckCallback = Box<dyn FnOnce(BroadcastAcks) + Send>;
+
+/// The handlers of a namespace (or of a family of dynamic namespaces).
+#[derive(Default)]
+pub(super) struct Handlers {
+    middlewares: Vec<Middleware>,
+    pub(super) on_connect: Option<ConnectHandler>,
+    events: IdMap<String, EventHandler>,
+    any: Option<AnyHandler>,
+    pub(super) on_disconnect: Option<DisconnectHandler>,
+}
+
+impl Handlers {
+    /// The first refusal of the connect middleware, if any.
+    pub(super) fn refusal(&self, handshake: &Handshake) -> Option<ConnectError> {
+        self.middlewares.iter().find_map(|m| m(handshake).err())
+    }
+
+    /// Calls the handler of event `name`, or the catch-all.
+    pub(super) fn call(
+        handlers: &RwLock<Handlers>,
+        socket: &Socket,
+        name: &str,
+        args: Args,
+        ack: Option<AckSender>,
+    ) {
+        let handler = read(handlers).events.get(name).cloned();
+        match handler {
+            Some(handler) => handler(socket, args, ack),
+            None => {
+                if let Some(any) = &read(handlers).any {
+                    any(socket, name, args, ack);
+                }
+            }
+        }
+    }
+}
+
+/// A namespace's definition: what runs when sockets connect and send events.
+/// Register handlers before clients connect (registration while serving is
+/// allowed and takes effect for later packets).
+#[derive(Clone)]
+pub struct Namespace {
+    io: SocketIo,
+    handlers: Arc<RwLock<Handlers>>,
+    /// The namespace name; for a dynamic family, `None` (use
+    /// [`SocketIo::of`] to reach its concrete namespaces).
+    name: Option<Arc<str>>,
+}
+
+impl Namespace {
+    pub(super) fn new(
+        io: SocketIo,
+        handlers: Arc<RwLock<Handlers>>,
+        name: Option<Arc<str>>,
+    ) -> Namespace {
+        Namespace { io, handlers, name }
+    }
+
+    /// Adds connect middleware, run in order on every CONNECT; the first
+    /// `Err` refuses the connection with CONNECT_ERROR.
+    pub fn use_middleware(
+        &self,
+        f: impl Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers).middlewares.push(Box::new(f));
+        self
+    }
+
+    /// Runs `f` for each socket that connects, after its CONNECT was answered.
+    pub fn on_connect(&self, f: impl Fn(&Socket) + Send + Sync + 'static) -> &Self {
+        write(&self.handlers).on_connect = Some(Box::new(f));
+        self
+    }
+
+    /// Handles event `name`. The handler gets the arguments and, when the
+    /// client asked for an ack, an [`AckSender`].
+    pub fn on(
+        &self,
+        name: &str,
+        f: impl Fn(&Socket, Args, Option<AckSender>) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers)
+            .events
+            .insert(name.to_owned(), Arc::new(f));
+        self
+    }
+
+    /// Handles event `name` with an async handler: `f` returns a future,
+    /// run on the server's spawner ([`SocketIo::set_spawner`]), so it may
+    /// `.await` (a database, another service) without holding up its
+    /// client's other packets or any other client. Events a client sends
+    /// while its earlier handler still awaits are handled meanwhile, as the
+    /// reference server's async listeners are.
+    ///
+    /// ```no_run
+    /// # use siobridge::socketio::{Config, SocketIo, testing::ManualClock};
+    /// # let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+    /// io.namespace("/").on_async("lookup", |socket, args, ack| async move {
+    ///     let answer = args.first().cloned().unwrap_or_default(); // a database call here
+    ///     if let Some(ack) = ack {
+    ///         ack.send(answer);
+    ///     }
+    ///     drop(socket);
+    /// });
+    /// ```
+    pub fn on_async<F, Fut>(&self, name: &str, f: F) -> &Self
+    where
+        F: Fn(Socket, Args, Option<AckSender>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on(name, move |socket, args, ack| {
+            let future: HandlerFuture = Box::pin(f(socket.clone(), args, ack));
+            socket.server().spawn(future);
+        })
+    }
+
+    /// Handles event `name` with its arguments deserialised into `T` (a
+    /// tuple for several arguments, a struct or a single value for one).
+    /// Arguments that do not fit `T` never reach `f`: when the client asked
+    /// for an ack it is answered `{"error": message}` saying what did not
+    /// fit; otherwise the event is dropped. See
+    /// [`Args::parse`](crate::socketio::Args::parse).
+    ///
+    /// ```no_run
+    /// # use siobridge::socketio::{Config, SocketIo, testing::ManualClock};
+    /// # let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+    /// #[derive(serde::Deserialize)]
+    /// struct Move { x: i32, y: i32 }
+    /// io.namespace("/").on_typed("move", |socket, (m,): (Move,), _ack| {
+    ///     socket.emit("moved", serde_json::json!([m.x, m.y]));
+    /// });
+    /// ```
+    pub fn on_typed<T, F>(&self, name: &str, f: F) -> &Self
+    where
+        T: DeserializeOwned,
+        F: Fn(&Socket, T, Option<AckSender>) + Send + Sync + 'static,
+    {
+        self.on(name, move |socket, args, ack| match args.parse::<T>() {
+            Ok(value) => f(socket, value, ack),
+            Err(ArgsError { message }) => {
+                if let Some(ack) = ack {
+                    ack.send(serde_json::json!({ "error": message }));
+                }
+            }
+        })
+    }
+
+    /// Handles every event that has no handler of its own (a catch-all).
+    pub fn on_any(
+        &self,
+        f: impl Fn(&Socket, &str, Args, Option<AckSender>) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers).any = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` when a socket has left, with the reason. It has left its
+    /// rooms by then; its data ([`Socket::data`]) is gone too, so keep what
+    /// `f` needs elsewhere.
+    pub fn on_disconnect(
+        &self,
+        f: impl Fn(&Socket, &DisconnectReason) + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers).on_disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Emit operators over this namespace (every socket in it). For a
+    /// dynamic family this reaches nothing: use [`SocketIo::of`].
+    pub fn ops(&self) -> Operators {
+        Operators::new(
+            self.io.clone(),
+            self.name.clone().unwrap_or_else(|| "".into()),
+        )
+    }
+}
+
+/// One connected socket, as every part of the layer shares it: made once
+/// at connect, never changed.
+pub(super) struct SocketShared {
+    pub(super) id: Arc<str>,
+    pub(super) namespace: Arc<str>,
+    pub(super) handshake: Arc<Handshake>,
+    pub(super) nsp: Arc<Nsp>,
+    pub(super) sid: Sid,
+    /// Weak: the client owns its sockets' handles, not the other way.
+    pub(super) client: Weak<ClientCell>,
+}
+
+/// A socket in its namespace: its handle and its data.
+struct Member {
+    shared: Arc<SocketShared>,
+    /// [`Socket::set_data`]: one value per type.
+    data: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+/// The state of one namespace: who is in it and in which rooms.
+struct NspState {
+    adapter: Box<dyn Adapter>,
+    members: IdMap<Arc<str>, Member>,
+}
+
+/// A namespace with sockets in it (or that had some): its handlers, its
+/// members and rooms, behind its own lock.
+pub(super) struct Nsp {
+    pub(super) name: Arc<str>,
+    pub(super) handlers: Arc<RwLock<Handlers>>,
+    state: RwLock<NspState>,
+}
+
+/// An emit's receivers: which sockets of a namespace it reaches.
+pub(super) struct Target<'a> {
+    pub(super) options: &'a crate::socketio::BroadcastOptions,
+    pub(super) except_socket: Option<&'a str>,
+}
+
+impl Nsp {
+    pub(super) fn new(
+        name: Arc<str>,
+        handlers: Arc<RwLock<Handlers>>,
+        adapter: Box<dyn Adapter>,
+    ) -> Nsp {
+        Nsp {
+            name,
+            handlers,
+            state: RwLock::new(NspState {
+                adapter,
+                members: IdMap::default(),
+            }),
+        }
+    }
+
+    pub(super) fn socket_count(&self) -> usize {
+        read(&self.state).members.len()
+    }
+
+    pub(super) fn member(&self, id: &str) -> Option<Arc<SocketShared>> {
+        read(&self.state).members.get(id).map(|m| m.shared.clone())
+    }
+
+    pub(super) fn contains(&self, id: &str) -> bool {
+        read(&self.state).members.contains_key(id)
+    }
+
+    /// Adds a socket, in the room of its own id, as the reference does;
+    /// returns what the observer is told.
+    pub(super) fn add(&self, shared: Arc<SocketShared>, observing: bool) -> Vec<SocketEvent> {
+        let mut state = write(&self.state);
+        state.adapter.add_socket(&shared.id);
+        state.adapter.join(&shared.id, &shared.id);
+        let id = shared.id.clone();
+        state.members.insert(
+            id.clone(),
+            Member {
+                shared,
+                data: HashMap::new(),
+            },
+        );
+        if !observing {
+            return Vec::new();
+        }
+        // As the reference: its own room is joined, then it is connected.
+        let joined = SocketEvent::Joined {
+            namespace: self.name.clone(),
+            id: id.clone(),
+            room: id.to_string(),
+        };
+        let info = state.info(&id);
+        [Some(joined), info.map(SocketEvent::Connected)]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Removes a socket that left; returns what the observer is told.
+    pub(super) fn remove(
+        &self,
+        id: &str,
+        reason: &DisconnectReason,
+        observing: bool,
+    ) -> Vec<SocketEvent> {
+        let mut state = write(&self.state);
+        let Some((id, _)) = state.members.remove_entry(id) else {
+            return Vec::new();
+        };
+        let mut rooms = if observing {
+            state.adapter.rooms_of(&id)
+        } else {
+            Vec::new()
+        };
+        state.adapter.remove_socket(&id);
+        if !observing {
+            return Vec::new();
+        }
+        rooms.sort();
+        // As the reference tells them: the disconnect, then the rooms left.
+        let mut events = vec![SocketEvent::Disconnected {
+            namespace: self.name.clone(),
+            id: id.clone(),
+            reason: reason.clone(),
+        }];
+        events.extend(rooms.into_iter().map(|room| SocketEvent::Left {
+            namespace: self.name.clone(),
+            id: id.clone(),
+            room,
+        }));
+        events
+    }
+
+    /// Puts each of `ids` that is a member in `room`; returns what the
+    /// observer is told.
+    pub(super) fn join(&self, ids: &[Arc<str>], room: &str, observing: bool) -> Vec<SocketEvent> {
+        let mut state = write(&self.state);
+        let mut events = Vec::new();
+        for id in ids {
+            if !state.members.contains_key(id) {
+                continue;
+            }
+            let new = observing && !state.adapter.rooms_of(id).iter().any(|r| r == room);
+            state.adapter.join(id, room);
+            if new {
+                events.push(SocketEvent::Joined {
+                    namespace: self.name.clone(),
+                    id: id.clone(),
+                    room: room.to_owned(),
+                });
+            }
+        }
+        events
+    }
+
+    /// Takes each of `ids` out of `room`; returns what the observer is told.
+    pub(super) fn leave(&self, ids: &[Arc<str>], room: &str, observing: bool) -> Vec<SocketEvent> {
+        let mut state = write(&self.state);
+        let mut events = Vec::new();
+        for id in ids {
+            let was_in = observing && state.adapter.rooms_of(id).iter().any(|r| r == room);
+            state.adapter.leave(id, room);
+            if was_in && state.members.contains_key(id) {
+                events.push(SocketEvent::Left {
+                    namespace: self.name.clone(),
+                    id: id.clone(),
+                    room: room.to_owned(),
+                });
+            }
+        }
+        events
+    }
+
+    pub(super) fn rooms_of(&self, id: &str) -> Vec<String> {
+        let mut rooms = read(&self.state).adapter.rooms_of(id);
+        rooms.sort();
+        rooms
+    }
+
+    /// The sockets an emit to `target` reaches, each once.
+    pub(super) fn receivers(&self, target: &Target<'_>) -> Vec<Arc<SocketShared>> {
+        let state = read(&self.state);
+        state
+            .adapter
+            .targets(target.options)
+            .iter()
+            .filter(|id| Some(&***id) != target.except_socket)
+            .filter_map(|id| state.members.get(id))
+            .map(|m| m.shared.clone())
+            .collect()
+    }
+
+    pub(super) fn set_data(&self, id: &str, type_id: TypeId, value: Arc<dyn Any + Send + Sync>) {
+        if let Some(member) = write(&self.state).members.get_mut(id) {
+            member.data.insert(type_id, value);
+        }
+    }
+
+    pub(super) fn data(&self, id: &str, type_id: TypeId) -> Option<Arc<dyn Any + Send + Sync>> {
+        read(&self.state)
+            .members
+            .get(id)?
+            .data
+            .get(&type_id)
+            .cloned()
+    }
+
+    pub(super) fn infos(&self) -> Vec<SocketInfo> {
+        let state = read(&self.state);
+        state
+            .members
+            .keys()
+            .filter_map(|id| state.info(id))
+            .collect()
+    }
+}
+
+impl NspState {
+    fn info(&self, id: &str) -> Option<SocketInfo> {
+        let shared = &self.members.get(id)?.shared;
+        let mut rooms = self.adapter.rooms_of(id);
+        rooms.sort();
+        let conn = shared.client.upgrade().map(|c| c.conn.clone());
+        Some(SocketInfo {
+            id: shared.id.clone(),
+            namespace: shared.namespace.clone(),
+            client: shared.sid,
+            transport: conn.as_ref().and_then(|c| c.transport()),
+            handshake: shared.handshake.clone(),
+            request: conn.as_ref().and_then(|c| c.info()),
+            rooms,
+        })
+    }
+}
+
+/// A broadcast waiting for acks ([`Operators::emit_with_ack`]).
+pub(super) struct AckGroup {
+    /// Acks asked and not answered yet.
+    pub(super) waiting: usize,
+    /// Whether every receiver has been asked (until then, `waiting == 0`
+    /// does not mean done).
+    pub(super) sealed: bool,
+    pub(super) replies: Vec<Args>,
+    pub(super) callback: BroadcastAckCallback,
+}

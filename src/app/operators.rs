@@ -1,0 +1,248 @@
+//! Emit operators: which sockets of a namespace an emit reaches
+//! (socket.io's `BroadcastOperator`: `to`, `except`, `volatile`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::SocketIo;
+use super::ack_future::{AckFuture, ack_future};
+use super::dispatch::PendingAck;
+use super::namespace::{AckGroup, BroadcastAcks, Nsp, SocketShared, Target};
+use super::socket::Socket;
+use super::{Timer, lock};
+use crate::socketio::encode::{Encoded, event_packet};
+use crate::socketio::{Args, BroadcastOptions};
+
+/// A broadcast: which sockets of a namespace an emit reaches.
+///
+/// Rooms are unions (`to(a).to(b)` reaches sockets in a or b); `except`
+/// removes sockets in those rooms. The namespace's
+/// [`Adapter`](crate::socketio::Adapter) resolves them.
+#[derive(Clone)]
+pub struct Operators {
+    io: SocketIo,
+    namespace: Arc<str>,
+    /// The namespace, when known already (operators made from a socket).
+    nsp: Option<Arc<Nsp>>,
+    options: BroadcastOptions,
+    except_socket: Option<Arc<str>>,
+    /// One socket alone ([`Socket::volatile`]).
+    only: Option<Arc<SocketShared>>,
+    volatile: bool,
+}
+
+impl Operators {
+    pub(super) fn new(io: SocketIo, namespace: Arc<str>) -> Operators {
+        Operators {
+            io,
+            namespace,
+            nsp: None,
+            options: BroadcastOptions::default(),
+            except_socket: None,
+            only: None,
+            volatile: false,
+        }
+    }
+
+    /// Every socket of `socket`'s namespace but `socket`.
+    pub(super) fn broadcast_from(io: SocketIo, socket: &Arc<SocketShared>) -> Operators {
+        Operators {
+            nsp: Some(socket.nsp.clone()),
+            except_socket: Some(socket.id.clone()),
+            ..Operators::new(io, socket.namespace.clone())
+        }
+    }
+
+    /// `socket` alone.
+    pub(super) fn only(
+        io: SocketIo,
+        socket: &Arc<SocketShared>,
+        options: BroadcastOptions,
+    ) -> Operators {
+        Operators {
+            nsp: Some(socket.nsp.clone()),
+            only: Some(socket.clone()),
+            options,
+            ..Operators::new(io, socket.namespace.clone())
+        }
+    }
+
+    /// Also reaches sockets in `room` (no room at all means every socket).
+    pub fn to(mut self, room: &str) -> Operators {
+        self.options.rooms.push(room.to_owned());
+        self
+    }
+
+    /// Leaves out sockets in `room`.
+    pub fn except(mut self, room: &str) -> Operators {
+        self.options.except.push(room.to_owned());
+        self
+    }
+
+    /// Drops the message for clients that are behind instead of queueing it.
+    pub fn volatile(mut self) -> Operators {
+        self.volatile = true;
+        self
+    }
+
+    /// The sockets reached.
+    fn receivers(&self) -> Vec<Arc<SocketShared>> {
+        if let Some(only) = &self.only {
+            return if only.nsp.contains(&only.id) {
+                vec![only.clone()]
+            } else {
+                Vec::new()
+            };
+        }
+        let nsp = match &self.nsp {
+            Some(nsp) => nsp.clone(),
+            None => match self.io.live_namespace(&self.namespace) {
+                Some(nsp) => nsp,
+                None => return Vec::new(),
+            },
+        };
+        nsp.receivers(&Target {
+            options: &self.options,
+            except_socket: self.except_socket.as_deref(),
+        })
+    }
+
+    /// The ids of the sockets this broadcast reaches, sorted.
+    pub fn socket_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.receivers().iter().map(|s| s.id.to_string()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Sends the event to every socket reached, and says how many that was.
+    /// The packet is encoded once and its bytes shared by all receivers.
+    pub fn emit(&self, event: &str, args: impl Into<Args>) -> usize {
+        let packet = event_packet(&self.namespace, event, args.into(), None);
+        let encoded = Encoded::new(self.io.inner.config.parser, &packet);
+        let receivers = self.receivers();
+        for receiver in &receivers {
+            self.io.send_to(receiver, encoded.clone(), self.volatile);
+        }
+        receivers.len()
+    }
+
+    /// Sends the event to every socket reached, each with its own ack id;
+    /// `callback` gets every answer, or the timeout with the answers that
+    /// came.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+        callback: impl FnOnce(BroadcastAcks) + Send + 'static,
+    ) {
+        let args = args.into();
+        let receivers = self.receivers();
+        if receivers.is_empty() {
+            callback(Ok(Vec::new()));
+            return;
+        }
+        let io = &self.io;
+        let deadline = io.now() + timeout;
+        let group = {
+            let mut timers = lock(&io.inner.timers);
+            let group = timers.next_group;
+            timers.next_group += 1;
+            timers.groups.insert(
+                group,
+                AckGroup {
+                    waiting: 0,
+                    sealed: false,
+                    replies: Vec::new(),
+                    callback: Box::new(callback),
+                },
+            );
+            timers.due.insert((deadline, Timer::Group(group)));
+            group
+        };
+        io.wake_timer();
+        let parser = io.inner.config.parser;
+        for receiver in &receivers {
+            let args = args.clone();
+            let namespace = self.namespace.clone();
+            let encode =
+                move |ack| Encoded::new(parser, &event_packet(&namespace, event, args, Some(ack)));
+            // Counted before it is asked: the answer may come at once.
+            if let Some(g) = lock(&io.inner.timers).groups.get_mut(&group) {
+                g.waiting += 1;
+            }
+            if io
+                .send_with_ack(
+                    receiver,
+                    deadline,
+                    self.volatile,
+                    encode,
+                    PendingAck::Group(group),
+                )
+                .is_err()
+                && let Some(g) = lock(&io.inner.timers).groups.get_mut(&group)
+            {
+                g.waiting -= 1;
+            }
+        }
+        io.seal_group(group);
+    }
+
+    /// Sends the event to every socket reached asking each for an ack, and
+    /// returns the answers as a future: [`emit_with_ack`](Self::emit_with_ack)
+    /// for async code.
+    pub fn ack(
+        &self,
+        event: &str,
+        args: impl Into<Args>,
+        timeout: Duration,
+    ) -> AckFuture<BroadcastAcks> {
+        let (future, complete) = ack_future();
+        self.emit_with_ack(event, args, timeout, complete);
+        future
+    }
+
+    /// Makes every socket reached leave `room`.
+    pub fn leave(&self, room: &str) {
+        let Some(nsp) = self.nsp() else { return };
+        let ids: Vec<Arc<str>> = self.receivers().iter().map(|s| s.id.clone()).collect();
+        let events = nsp.leave(&ids, room, self.io.observing());
+        self.io.record(events);
+        self.io.tell();
+    }
+
+    /// Makes every socket reached join `room`.
+    pub fn join(&self, room: &str) {
+        let Some(nsp) = self.nsp() else { return };
+        let ids: Vec<Arc<str>> = self.receivers().iter().map(|s| s.id.clone()).collect();
+        let events = nsp.join(&ids, room, self.io.observing());
+        self.io.record(events);
+        self.io.tell();
+    }
+
+    fn nsp(&self) -> Option<Arc<Nsp>> {
+        self.nsp
+            .clone()
+            .or_else(|| self.io.live_namespace(&self.namespace))
+    }
+
+    /// Makes every socket reached leave its namespace, as
+    /// [`Socket::disconnect`] does (the reference's `disconnectSockets()`);
+    /// with `close`, closes their whole Engine.IO connections instead
+    /// (`disconnectSockets(true)`). Says how many sockets that was.
+    pub fn disconnect_sockets(&self, close: bool) -> usize {
+        let sockets: Vec<Socket> = self
+            .receivers()
+            .into_iter()
+            .map(|shared| Socket::new(self.io.clone(), shared))
+            .collect();
+        for socket in &sockets {
+            if close {
+                socket.close_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+        sockets.len()
+    }
+}

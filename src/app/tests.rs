@@ -1,0 +1,800 @@
+//! The application layer over the machine, on a virtual clock, through
+//! the test kit's [`MemoryConn`].
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::testing::MemoryConn;
+use super::*;
+use crate::engineio::{CloseReason, Data, SidGenerator};
+use crate::socketio::{
+    Args, Config, ConnectError, DisconnectReason, Packet, PacketType, Parser, msgpack,
+};
+
+/// A server on a virtual clock with fake connections.
+struct Sim {
+    io: SocketIo,
+    now: Arc<Mutex<Instant>>,
+    sids: SidGenerator,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        Sim::with_config(Config::default())
+    }
+
+    fn with_config(config: Config) -> Sim {
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let clock_now = now.clone();
+        let clock: Clock = Arc::new(move || *lock(&clock_now));
+        let io = SocketIo::new(config.with_rng_seed([3; 32]), clock);
+        Sim {
+            io,
+            now,
+            sids: SidGenerator::new(Some([4; 32])),
+        }
+    }
+
+    fn client(&mut self, capacity: usize) -> Arc<MemoryConn> {
+        let conn = Arc::new(MemoryConn::new(self.sids.next_sid(), capacity));
+        self.io.handle_open(conn.clone());
+        conn
+    }
+
+    fn recv(&self, conn: &MemoryConn, text: &str) {
+        self.io.handle_message(conn.sid(), Data::from(text));
+    }
+
+    fn advance(&self, by: Duration) {
+        *lock(&self.now) += by;
+        while let Some(at) = self.io.poll_timeout() {
+            if at > *lock(&self.now) {
+                break;
+            }
+            self.io.handle_timeout();
+        }
+    }
+
+    /// Connects `conn` to `/` and returns the socket id.
+    fn connect(&self, conn: &MemoryConn) -> String {
+        self.recv(conn, "0");
+        let sent = conn.take_text();
+        let json: Value = serde_json::from_str(&sent[0][1..]).unwrap();
+        json["sid"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn connect_answers_with_the_socket_id_then_runs_on_connect() {
+    let mut sim = Sim::new();
+    sim.io
+        .namespace("/")
+        .on_connect(|s| s.emit("hi", s.handshake().auth.clone()));
+    let conn = sim.client(100);
+    sim.recv(&conn, "0{\"token\":\"t\"}");
+    let sent = conn.take_text();
+    assert!(sent[0].starts_with("0{\"sid\":\""), "{sent:?}");
+    assert_eq!(sent[1], "2[\"hi\",{\"token\":\"t\"}]");
+}
+
+#[test]
+fn unknown_namespace_gets_connect_error_and_the_connection_stays() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let conn = sim.client(100);
+    sim.recv(&conn, "0/nope,");
+    assert_eq!(
+        conn.take_text(),
+        vec!["4/nope,{\"message\":\"Invalid namespace\"}"]
+    );
+    assert!(!conn.is_closed());
+}
+
+#[test]
+fn middleware_refusal_carries_message_and_data() {
+    let mut sim = Sim::new();
+    sim.io
+        .namespace("/admin")
+        .use_middleware(|_| Err(ConnectError::new("unauthorized").with_data(json!({"code": 401}))));
+    let conn = sim.client(100);
+    sim.recv(&conn, "0/admin,");
+    let sent = conn.take_text();
+    let json: Value = serde_json::from_str(sent[0].trim_start_matches("4/admin,")).unwrap();
+    assert_eq!(
+        json,
+        json!({"message": "unauthorized", "data": {"code": 401}})
+    );
+}
+
+#[test]
+fn connect_timeout_closes_a_client_that_joins_no_namespace() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let idle = sim.client(100);
+    let active = sim.client(100);
+    sim.connect(&active);
+    sim.advance(Duration::from_millis(44_999));
+    assert!(!idle.is_closed());
+    sim.advance(Duration::from_millis(1));
+    assert!(idle.is_closed());
+    assert!(!active.is_closed());
+}
+
+#[test]
+fn ack_from_client_or_timeout() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let conn = sim.client(100);
+    let id = sim.connect(&conn);
+    let socket = sim.io.socket("/", &id).expect("connected");
+    let results = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..2 {
+        let results = results.clone();
+        socket.emit_with_ack("q", json!(1), Duration::from_millis(500), move |r| {
+            lock(&results).push(r)
+        });
+    }
+    assert_eq!(conn.take_text(), vec!["20[\"q\",1]", "21[\"q\",1]"]);
+    sim.recv(&conn, "30[\"yes\"]");
+    sim.advance(Duration::from_millis(499));
+    assert_eq!(lock(&results).len(), 1);
+    sim.advance(Duration::from_millis(1));
+    let results = lock(&results);
+    assert_eq!(results[0], Ok(Args::from(json!("yes"))));
+    assert_eq!(results[1], Err(AckError::Timeout));
+}
+
+#[test]
+fn broadcast_ack_collects_answers_and_times_out_with_those_that_came() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let a = sim.client(100);
+    let b = sim.client(100);
+    sim.connect(&a);
+    sim.connect(&b);
+    let result = Arc::new(Mutex::new(None));
+    let slot = result.clone();
+    sim.io
+        .of("/")
+        .emit_with_ack("q", (), Duration::from_millis(300), move |r| {
+            *lock(&slot) = Some(r)
+        });
+    let id_a = a.take_text()[0][1..].split('[').next().unwrap().to_owned();
+    sim.recv(&a, &format!("3{id_a}[\"from a\"]"));
+    assert!(lock(&result).is_none());
+    sim.advance(Duration::from_millis(300));
+    assert_eq!(
+        *lock(&result),
+        Some(Err((AckError::Timeout, vec![Args::from(json!("from a"))])))
+    );
+}
+
+#[test]
+fn rooms_decide_who_receives_a_broadcast() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let conns: Vec<_> = (0..3).map(|_| sim.client(100)).collect();
+    let s: Vec<Socket> = conns
+        .iter()
+        .map(|c| sim.io.socket("/", &sim.connect(c)).expect("connected"))
+        .collect();
+    s[0].join("r");
+    s[1].join("r");
+    let received = |ops: Operators| {
+        ops.emit("e", ());
+        conns
+            .iter()
+            .map(|c| c.take_text().len())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(received(sim.io.of("/").to("r")), vec![1, 1, 0]);
+    assert_eq!(received(s[0].to("r")), vec![0, 1, 0]);
+    assert_eq!(received(s[0].broadcast()), vec![0, 1, 1]);
+    assert_eq!(received(sim.io.of("/").except("r")), vec![0, 0, 1]);
+    assert_eq!(received(sim.io.of("/")), vec![1, 1, 1]);
+    s[1].leave("r");
+    assert_eq!(received(sim.io.of("/").to("r")), vec![1, 0, 0]);
+    assert_eq!(s[0].rooms(), {
+        let mut r = vec!["r".to_owned(), s[0].id().to_owned()];
+        r.sort();
+        r
+    });
+}
+
+#[test]
+fn malformed_packet_and_event_on_unjoined_namespace_close_the_connection() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let conn = sim.client(100);
+    sim.recv(&conn, "2[\"e\"]"); // EVENT before CONNECT
+    assert!(conn.is_closed());
+    let conn = sim.client(100);
+    sim.connect(&conn);
+    sim.recv(&conn, "2\"not an array\"");
+    assert!(conn.is_closed());
+}
+
+/// A session the Engine.IO layer closed as stalled (a backlog nobody
+/// took): its sockets leave as slow consumers, and are counted so.
+#[test]
+fn a_stalled_connection_leaves_as_a_slow_consumer() {
+    let mut sim = Sim::new();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let keep = reasons.clone();
+    sim.io
+        .namespace("/")
+        .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+    let stalled = sim.client(100);
+    sim.connect(&stalled);
+    let other = sim.client(100);
+    sim.connect(&other);
+    sim.io
+        .handle_close(stalled.sid(), CloseReason::SlowConsumer);
+    sim.io.handle_close(other.sid(), CloseReason::PingTimeout);
+    assert_eq!(
+        *lock(&reasons),
+        vec![
+            DisconnectReason::SlowConsumer,
+            DisconnectReason::Transport(CloseReason::PingTimeout)
+        ]
+    );
+    assert_eq!(sim.io.slow_consumers_dropped(), 1);
+}
+
+#[test]
+fn slow_consumer_is_disconnected_but_volatile_is_dropped() {
+    let mut sim = Sim::new();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let keep = reasons.clone();
+    sim.io
+        .namespace("/")
+        .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+    let conn = sim.client(2);
+    sim.connect(&conn);
+    sim.io.of("/").emit("a", ());
+    sim.io.of("/").emit("b", ());
+    sim.io.of("/").volatile().emit("dropped", ());
+    assert!(!conn.is_closed());
+    let woken = Arc::new(AtomicU64::new(0));
+    let count = woken.clone();
+    sim.io.set_timer_waker(move || {
+        count.fetch_add(1, Ordering::Relaxed);
+    });
+    sim.io.of("/").emit("c", ());
+    // An emit never calls back into the application: the disconnect
+    // waits for the timer task, which the emit woke.
+    assert!(lock(&reasons).is_empty());
+    assert_eq!(woken.load(Ordering::Relaxed), 1);
+    sim.io.handle_timeout();
+    assert!(conn.is_closed());
+    assert_eq!(*lock(&reasons), vec![DisconnectReason::SlowConsumer]);
+    assert_eq!(
+        sim.io.disconnects_by_reason(),
+        vec![("slow consumer".to_owned(), 1)]
+    );
+    assert_eq!(sim.io.slow_consumers_dropped(), 1);
+}
+
+/// A batch (one read of a connection): its emits are queued when it
+/// ends, receiver by receiver, and each receiver still gets its packets
+/// in the order they were emitted, whatever mix of targets, joins and
+/// disconnects the batch made.
+#[test]
+fn a_batch_keeps_the_order_of_its_emits_per_receiver() {
+    let mut sim = Sim::new();
+    let ns = sim.io.namespace("/");
+    let all = sim.io.of("/");
+    ns.on("all", move |_, args, _| {
+        all.emit("m", args);
+    });
+    ns.on("me", |socket, args, ack| {
+        socket.emit("own", args);
+        if let Some(ack) = ack {
+            ack.send("done");
+        }
+    });
+    ns.on("join", |socket, _, _| socket.join("r"));
+    let io = sim.io.clone();
+    ns.on("room", move |_, args, _| {
+        io.of("/").to("r").emit("rm", args);
+    });
+    let io = sim.io.clone();
+    ns.on("kick", move |_, args, _| {
+        let id = args.first().and_then(|v| v.as_str().map(str::to_owned));
+        if let Some(socket) = id.and_then(|id| io.socket("/", &id)) {
+            socket.disconnect();
+        }
+    });
+    // Peeks at a receiver's queue from inside the batch.
+    let (a, b, sender) = (sim.client(100), sim.client(100), sim.client(100));
+    let seen_by_peek = Arc::new(Mutex::new(None));
+    let (peek_conn, peek_seen) = (a.clone(), seen_by_peek.clone());
+    ns.on("peek", move |_, _, _| {
+        *lock(&peek_seen) = Some(peek_conn.queued());
+    });
+    sim.connect(&a);
+    let b_id = sim.connect(&b);
+    sim.connect(&sender);
+    sim.recv(&a, r#"2["join"]"#);
+    let batch = [
+        r#"2["all",1]"#.to_owned(),
+        r#"2["peek"]"#.to_owned(),
+        r#"25["me",2]"#.to_owned(),
+        r#"2["room",3]"#.to_owned(),
+        format!(r#"2["kick","{b_id}"]"#),
+        r#"2["all",4]"#.to_owned(),
+    ];
+    sim.io
+        .handle_messages(sender.sid(), batch.iter().map(|t| Data::from(t.as_str())));
+    // Each emit is queued on its receiver at once (the session under it
+    // writes them together): the first broadcast is there already.
+    assert_eq!(*lock(&seen_by_peek), Some(1), "queued in emit order");
+    assert_eq!(
+        a.take_text(),
+        [r#"2["m",1]"#, r#"2["rm",3]"#, r#"2["m",4]"#]
+    );
+    assert_eq!(b.take_text(), [r#"2["m",1]"#, "1"]);
+    assert_eq!(
+        sender.take_text(),
+        [
+            r#"2["m",1]"#,
+            r#"2["own",2]"#,
+            r#"35["done"]"#,
+            r#"2["m",4]"#
+        ]
+    );
+    // Outside a batch too.
+    sim.io.of("/").emit("now", ());
+    assert_eq!(a.take_text(), [r#"2["now"]"#]);
+}
+
+/// A receiver whose queue fills while a batch is flushed is a slow
+/// consumer, as it would be with each emit queued at once; the others
+/// get everything.
+#[test]
+fn a_batch_finds_slow_consumers_when_it_is_flushed() {
+    let mut sim = Sim::new();
+    let ns = sim.io.namespace("/");
+    let all = sim.io.of("/");
+    ns.on("all", move |_, args, _| {
+        all.emit("m", args);
+    });
+    let (slow, fast, sender) = (sim.client(3), sim.client(100), sim.client(100));
+    for conn in [&slow, &fast, &sender] {
+        sim.connect(conn);
+    }
+    let batch = (0..5).map(|n| Data::from(format!(r#"2["all",{n}]"#)));
+    sim.io.handle_messages(sender.sid(), batch);
+    assert!(slow.is_closed());
+    assert_eq!(fast.take_text().len(), 5);
+    assert_eq!(sender.take_text().len(), 5);
+    assert_eq!(
+        sim.io.disconnects_by_reason(),
+        vec![("slow consumer".to_owned(), 1)]
+    );
+}
+
+/// Regression (fuzz/sio_server): a volatile binary message whose text
+/// fitted in the queue but whose attachments did not was cut short, so
+/// the client's decoder refused the next packet. It is either dropped
+/// whole or ends the client as a slow consumer.
+#[test]
+fn volatile_binary_is_never_cut_short() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let conn = sim.client(2);
+    sim.connect(&conn);
+    sim.io.of("/").emit("a", ());
+    let args = Args::new().bytes(vec![1]).bytes(vec![2]);
+    sim.io.of("/").volatile().emit("b", args);
+    sim.io.handle_timeout();
+    assert!(conn.is_closed(), "a cut packet on a live connection");
+    assert_eq!(sim.io.slow_consumers_dropped(), 1);
+}
+
+/// Regression (fuzz/sio_server): the CONNECT answer was dropped
+/// silently on a full queue while the socket was created, so the client
+/// later got events on a namespace it never saw accepted. The client is
+/// now a slow consumer, and no socket is created.
+#[test]
+fn connect_answer_on_a_full_queue_drops_the_client() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    sim.io.namespace("/admin");
+    let conn = sim.client(1);
+    sim.connect(&conn);
+    sim.io.of("/").emit("fills", ());
+    sim.recv(&conn, "0/admin,");
+    assert!(conn.is_closed());
+    assert_eq!(sim.io.socket_count(), 0);
+    assert_eq!(sim.io.slow_consumers_dropped(), 1);
+}
+
+#[test]
+fn binary_event_reaches_the_handler_with_its_attachments() {
+    let mut sim = Sim::new();
+    let got = Arc::new(Mutex::new(None));
+    let slot = got.clone();
+    sim.io
+        .namespace("/")
+        .on("file", move |_, args, _| *lock(&slot) = Some(args));
+    let conn = sim.client(100);
+    sim.connect(&conn);
+    sim.recv(&conn, "51-[\"file\",{\"_placeholder\":true,\"num\":0}]");
+    assert!(lock(&got).is_none());
+    sim.io
+        .handle_message(conn.sid(), Data::Binary(bytes::Bytes::from_static(&[1, 2])));
+    let args = lock(&got).take().unwrap();
+    assert_eq!(args.binary, vec![bytes::Bytes::from_static(&[1, 2])]);
+    assert_eq!(args.values, vec![placeholder_value(0)]);
+}
+
+fn placeholder_value(n: usize) -> Value {
+    crate::socketio::placeholder(n)
+}
+
+/// With the msgpack parser every packet is one binary message both ways,
+/// and binary reaches handlers as with the JSON parser: placeholders
+/// into `Args::binary`.
+#[test]
+fn msgpack_parser_carries_binary_as_the_json_parser_does() {
+    let mut sim = Sim::with_config(Config::default().with_parser(Parser::Msgpack));
+    let got = Arc::new(Mutex::new(None));
+    let slot = got.clone();
+    sim.io.namespace("/").on("file", move |socket, args, ack| {
+        *lock(&slot) = Some(args.clone());
+        socket.emit("back", args.clone());
+        if let Some(ack) = ack {
+            ack.send(args);
+        }
+    });
+    let conn = sim.client(100);
+    let send = |packet: &Packet| {
+        let bytes = bytes::Bytes::from(msgpack::encode(packet));
+        sim.io.handle_message(conn.sid(), Data::Binary(bytes));
+    };
+    let take = || -> Vec<Packet> {
+        conn.take()
+            .into_iter()
+            .map(|d| match d {
+                Data::Binary(b) => {
+                    msgpack::decode(&b, &crate::socketio::Limits::default()).unwrap()
+                }
+                Data::Text(t) => panic!("text message {t:?} with the msgpack parser"),
+            })
+            .collect()
+    };
+    send(&Packet::connect("/", Some(json!({"token": "t"}))));
+    let answer = take();
+    assert_eq!(answer.len(), 1);
+    assert_eq!(answer[0].kind, PacketType::Connect);
+    assert!(answer[0].data.as_ref().unwrap()["sid"].is_string());
+
+    let file = bytes::Bytes::from_static(&[0, 1, 2]);
+    send(&Packet::event_with_binary(
+        "/",
+        vec![
+            json!("file"),
+            json!({"name": "a", "body": placeholder_value(0)}),
+        ],
+        Some(4),
+        vec![file.clone()],
+    ));
+    let args = lock(&got).take().unwrap();
+    assert_eq!(
+        args.values,
+        [json!({"name": "a", "body": placeholder_value(0)})]
+    );
+    assert_eq!(args.binary, std::slice::from_ref(&file));
+    let sent = take();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[0].kind, PacketType::BinaryEvent);
+    assert_eq!(sent[0].event_name(), Some("back"));
+    assert_eq!(sent[0].attachments, std::slice::from_ref(&file));
+    assert_eq!(
+        (sent[1].kind, sent[1].ack_id),
+        (PacketType::BinaryAck, Some(4))
+    );
+    assert_eq!(sent[1].attachments, [file]);
+
+    // The msgpack parser takes no text message: the connection closes.
+    sim.recv(&conn, "2[\"file\"]");
+    assert!(conn.is_closed());
+}
+
+/// Regression (fuzz/sio_server, which builds a server per input): a
+/// server with a namespace held a handle to itself through it, so it was
+/// never freed once its last handle was dropped.
+#[test]
+fn a_dropped_server_is_freed() {
+    let clock: Clock = Arc::new(Instant::now);
+    let io = SocketIo::new(Config::default(), clock);
+    io.namespace("/").on("x", |_, _, _| {});
+    io.dynamic_namespace(|n| n.starts_with("/dyn-"));
+    let inner = Arc::downgrade(&io.inner);
+    drop(io);
+    assert!(inner.upgrade().is_none(), "the server outlived its handles");
+}
+
+#[test]
+fn event_rate_limit_disconnects_the_socket_on_the_virtual_clock() {
+    // 10 events a second, 3 at once.
+    let mut sim = Sim::with_config(Config::default().with_event_rate_limit(10, 3));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let (keep_seen, keep_reasons) = (seen.clone(), reasons.clone());
+    sim.io
+        .namespace("/")
+        .on("e", move |_, args, _| lock(&keep_seen).push(args.values))
+        .on_disconnect(move |_, r| lock(&keep_reasons).push(r.clone()));
+    let conn = sim.client(100);
+    sim.connect(&conn);
+    for i in 0..3 {
+        sim.recv(&conn, &format!("2[\"e\",{i}]"));
+    }
+    // A token comes back every 100 ms: one more event passes.
+    sim.advance(Duration::from_millis(100));
+    sim.recv(&conn, "2[\"e\",3]");
+    assert_eq!(lock(&seen).len(), 4);
+    assert!(lock(&reasons).is_empty());
+    // The bucket is empty: the next event is not delivered, the socket
+    // leaves its namespace, the connection stays.
+    sim.recv(&conn, "2[\"e\",4]");
+    assert_eq!(lock(&seen).len(), 4);
+    assert_eq!(*lock(&reasons), vec![DisconnectReason::RateLimited]);
+    assert_eq!(conn.take_text(), vec!["1"]);
+    assert!(!conn.is_closed());
+    assert_eq!((sim.io.rate_limited(), sim.io.socket_count()), (1, 0));
+    // It may connect again, with a fresh bucket.
+    sim.connect(&conn);
+    sim.recv(&conn, "2[\"e\",5]");
+    assert_eq!(lock(&seen).len(), 5);
+}
+
+#[test]
+fn a_rate_limit_disconnect_that_cannot_be_queued_drops_the_client() {
+    let mut sim = Sim::with_config(Config::default().with_event_rate_limit(10, 1));
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let keep = reasons.clone();
+    sim.io
+        .namespace("/")
+        .on_disconnect(move |_, r| lock(&keep).push(r.clone()));
+    let conn = sim.client(1);
+    sim.connect(&conn);
+    sim.io.of("/").emit("fills-the-queue", ());
+    sim.recv(&conn, "2[\"e\"]");
+    sim.recv(&conn, "2[\"e\"]");
+    assert!(conn.is_closed());
+    assert_eq!(*lock(&reasons), vec![DisconnectReason::RateLimited]);
+    assert_eq!(
+        (sim.io.rate_limited(), sim.io.slow_consumers_dropped()),
+        (1, 1)
+    );
+}
+
+#[test]
+fn without_a_rate_limit_a_burst_is_delivered_whole() {
+    let mut sim = Sim::new();
+    let count = Arc::new(AtomicU64::new(0));
+    let keep = count.clone();
+    sim.io.namespace("/").on("e", move |_, _, _| {
+        keep.fetch_add(1, Ordering::Relaxed);
+    });
+    let conn = sim.client(100);
+    sim.connect(&conn);
+    for _ in 0..10_000 {
+        sim.recv(&conn, "2[\"e\"]");
+    }
+    assert_eq!(count.load(Ordering::Relaxed), 10_000);
+    assert_eq!(sim.io.rate_limited(), 0);
+}
+
+#[test]
+fn namespaces_per_client_are_capped() {
+    let mut sim = Sim::with_config(Config::default().with_max_namespaces_per_client(2));
+    sim.io.dynamic_namespace(|n| n.starts_with("/dyn-"));
+    let conn = sim.client(100);
+    sim.recv(&conn, "0/dyn-1,");
+    sim.recv(&conn, "0/dyn-2,");
+    sim.recv(&conn, "0/dyn-3,");
+    let sent = conn.take_text();
+    assert!(sent[1].starts_with("0/dyn-2,{\"sid\""), "{sent:?}");
+    assert_eq!(sent[2], "4/dyn-3,{\"message\":\"Too many namespaces\"}");
+    assert_eq!(sim.io.socket_count(), 2);
+    assert!(!conn.is_closed());
+    // Leaving one makes room.
+    sim.recv(&conn, "1/dyn-1,");
+    sim.recv(&conn, "0/dyn-3,");
+    assert!(conn.take_text()[0].starts_with("0/dyn-3,{\"sid\""));
+}
+
+#[test]
+fn dynamic_namespaces_match_by_predicate() {
+    let mut sim = Sim::new();
+    sim.io
+        .dynamic_namespace(|n| n.starts_with("/dyn-"))
+        .on_connect(|s| s.emit("ns", json!(s.namespace())));
+    let conn = sim.client(100);
+    sim.recv(&conn, "0/dyn-7,");
+    let sent = conn.take_text();
+    assert!(sent[0].starts_with("0/dyn-7,{\"sid\""));
+    assert_eq!(sent[1], "2/dyn-7,[\"ns\",\"/dyn-7\"]");
+}
+
+/// What the observer was told, as short strings.
+fn observe(io: &SocketIo) -> Arc<Mutex<Vec<String>>> {
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let sink = told.clone();
+    io.set_observer(move |io, event| {
+        // The observer may call back into the server: no lock is held.
+        let count = io.socket_count();
+        let line = match event {
+            SocketEvent::Connected(info) => {
+                format!(
+                    "connected {} {} rooms={:?} n={count}",
+                    info.namespace, info.id, info.rooms
+                )
+            }
+            SocketEvent::Disconnected {
+                namespace,
+                id,
+                reason,
+            } => {
+                format!("disconnected {namespace} {id} {reason}")
+            }
+            SocketEvent::Joined {
+                namespace,
+                id,
+                room,
+            } => format!("joined {namespace} {id} {room}"),
+            SocketEvent::Left {
+                namespace,
+                id,
+                room,
+            } => format!("left {namespace} {id} {room}"),
+            SocketEvent::Upgraded { namespace, id, .. } => format!("upgraded {namespace} {id}"),
+            SocketEvent::EventReceived {
+                namespace,
+                id,
+                args,
+            } => {
+                format!("received {namespace} {id} {}", Value::Array(args))
+            }
+            SocketEvent::EventSent {
+                namespace,
+                id,
+                args,
+            } => {
+                format!("sent {namespace} {id} {}", Value::Array(args))
+            }
+        };
+        lock(&sink).push(line);
+    });
+    told
+}
+
+#[test]
+fn observer_is_told_connects_joins_leaves_and_disconnects_in_order() {
+    let mut sim = Sim::new();
+    let told = observe(&sim.io);
+    sim.io.namespace("/").on("room", |socket, args, _| {
+        let room = args
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        socket.join(&room);
+        socket.join(&room); // already in: not told again
+        // The observer can be re-entered from here without a deadlock.
+        socket.leave("never-joined"); // not in it: not told
+    });
+    let conn = sim.client(100);
+    let id = sim.connect(&conn);
+    sim.recv(&conn, "2[\"room\",\"r1\"]");
+    sim.io.of("/").to("r1").leave("r1");
+    sim.recv(&conn, "1");
+    assert_eq!(
+        *lock(&told),
+        [
+            format!("joined / {id} {id}"),
+            format!("connected / {id} rooms=[\"{id}\"] n=1"),
+            format!("joined / {id} r1"),
+            format!("left / {id} r1"),
+            format!("disconnected / {id} client namespace disconnect"),
+            format!("left / {id} {id}"),
+        ]
+    );
+}
+
+#[test]
+fn socket_infos_and_disconnect_sockets_by_room() {
+    let mut sim = Sim::new();
+    let told = observe(&sim.io);
+    sim.io.namespace("/");
+    let (a, b) = (sim.client(100), sim.client(100));
+    let (ida, idb) = (sim.connect(&a), sim.connect(&b));
+    sim.io.of("/").to(&ida).join("vip");
+    let infos = sim.io.socket_infos();
+    assert_eq!(infos.len(), 2);
+    let info_a = infos.iter().find(|i| *i.id == *ida).unwrap();
+    assert_eq!(info_a.client, a.sid());
+    assert_eq!(info_a.rooms, {
+        let mut rooms = vec![ida.clone(), "vip".to_owned()];
+        rooms.sort();
+        rooms
+    });
+    // The fake connection knows no request nor transport.
+    assert!(info_a.request.is_none() && info_a.transport.is_none());
+
+    assert_eq!(sim.io.of("/").to("vip").disconnect_sockets(false), 1);
+    assert_eq!(a.take_text(), ["1"]);
+    assert!(b.take_text().is_empty());
+    assert!(!a.is_closed());
+    assert!(lock(&told).contains(&format!("disconnected / {ida} server namespace disconnect")));
+    assert_eq!(sim.io.of("/").to(&idb).disconnect_sockets(true), 1);
+    assert!(b.is_closed());
+    // The transport then reports the close, and the socket leaves.
+    sim.io.handle_close(b.sid(), CloseReason::ForcedClose);
+    assert_eq!(sim.io.socket_count(), 0);
+    assert!(lock(&told).contains(&format!("disconnected / {idb} forced close")));
+}
+
+#[test]
+fn events_are_observed_only_when_asked_and_broadcasts_are_not() {
+    let mut sim = Sim::new();
+    let told = observe(&sim.io);
+    sim.io.namespace("/").on("ping", |socket, args, _| {
+        socket.emit("pong", args.values.clone());
+        socket.broadcast().emit("news", ());
+    });
+    let conn = sim.client(100);
+    let id = sim.connect(&conn);
+    lock(&told).clear();
+    sim.recv(&conn, "2[\"ping\",1]");
+    assert!(lock(&told).is_empty(), "{:?}", lock(&told));
+    sim.io.set_observe_events(true);
+    sim.recv(&conn, "2[\"ping\",2]");
+    assert_eq!(
+        *lock(&told),
+        [
+            format!("received / {id} [\"ping\",2]"),
+            format!("sent / {id} [\"pong\",2]"),
+        ]
+    );
+    sim.io.set_observe_events(false);
+    sim.recv(&conn, "2[\"ping\",3]");
+    assert_eq!(lock(&told).len(), 2);
+}
+/// The server-wide observers see every socket of every namespace come
+/// and go, with the Socket.IO reason, beside the namespace's handlers.
+#[test]
+fn every_connect_and_disconnect_is_observed_with_its_reason() {
+    let mut sim = Sim::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    sim.io.namespace("/").on_disconnect(|_, _| {});
+    let keep = seen.clone();
+    sim.io.on_every_connect(move |s| {
+        lock(&keep).push(format!(
+            "connect {} {:?}",
+            s.namespace(),
+            s.handshake().address
+        ))
+    });
+    let keep = seen.clone();
+    sim.io.on_every_disconnect(move |s, r| {
+        lock(&keep).push(format!("disconnect {} {r}", s.namespace()))
+    });
+    let conn = sim.client(2);
+    sim.connect(&conn);
+    for event in ["a", "b", "c"] {
+        sim.io.of("/").emit(event, ());
+    }
+    sim.io.handle_timeout();
+    assert!(conn.is_closed());
+    assert_eq!(
+        *lock(&seen),
+        ["connect / None", "disconnect / slow consumer"]
+    );
+}
