@@ -234,6 +234,21 @@ fn register(io: &SocketIo) {
     main.on("close-transport", |socket, _args, _ack| {
         socket.close_connection()
     });
+    // An async handler: it awaits a timer (a database call, say) without
+    // holding up the events its client sends meanwhile.
+    main.on_async("later", |_socket, args, ack| async move {
+        let ms = args.first().and_then(|v| v["ms"].as_u64()).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        done(
+            ack,
+            args.first().map(|v| v["value"].clone()).unwrap_or_default(),
+        );
+    });
+    // Typed arguments: `(item, quantity)`; arguments of other types get
+    // `{error}` in the ack and never reach the handler.
+    main.on_typed("order", |_socket, (item, quantity): (String, u32), ack| {
+        done(ack, json!({ "item": item, "quantity": quantity }));
+    });
 
     let custom = io.namespace("/custom");
     custom.on_connect(welcome);

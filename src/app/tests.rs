@@ -798,3 +798,104 @@ fn every_connect_and_disconnect_is_observed_with_its_reason() {
         ["connect / None", "disconnect / slow consumer"]
     );
 }
+
+/// A future that completes once its gate is opened.
+struct Gate(Arc<Mutex<bool>>);
+
+impl std::future::Future for Gate {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if *lock(&self.0) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn an_async_handler_awaits_without_holding_up_its_client() {
+    let mut sim = Sim::new();
+    let tasks: Arc<Mutex<Vec<HandlerFuture>>> = Arc::default();
+    let spawned = tasks.clone();
+    sim.io
+        .set_spawner(move |future| lock(&spawned).push(future));
+    let gate = Arc::new(Mutex::new(false));
+    let open = gate.clone();
+    let ns = sim.io.namespace("/");
+    ns.on_async("slow", move |_socket, args, ack| {
+        let gate = Gate(open.clone());
+        async move {
+            gate.await;
+            if let Some(ack) = ack {
+                ack.send(args);
+            }
+        }
+    });
+    ns.on("fast", |_, args, ack| {
+        if let Some(ack) = ack {
+            ack.send(args);
+        }
+    });
+    let conn = sim.client(100);
+    sim.connect(&conn);
+    sim.recv(&conn, r#"21["slow","s"]"#);
+    sim.recv(&conn, r#"22["fast","f"]"#);
+    assert_eq!(
+        conn.take_text(),
+        [r#"32["f"]"#],
+        "fast is not held up by slow"
+    );
+    let mut task = lock(&tasks).pop().expect("slow was spawned");
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(task.as_mut().poll(&mut cx).is_pending());
+    *lock(&gate) = true;
+    assert!(task.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(conn.take_text(), [r#"31["s"]"#]);
+}
+
+#[test]
+fn without_a_spawner_an_async_handler_runs_to_completion_in_place() {
+    let mut sim = Sim::new();
+    sim.io
+        .namespace("/")
+        .on_async("q", |socket, _, _| async move {
+            socket.emit("done", ());
+        });
+    let conn = sim.client(100);
+    sim.connect(&conn);
+    sim.recv(&conn, r#"2["q"]"#);
+    assert_eq!(conn.take_text(), [r#"2["done"]"#]);
+}
+
+#[test]
+fn typed_arguments_reach_the_handler_or_answer_the_ack_with_the_error() {
+    #[derive(serde::Deserialize)]
+    struct Move {
+        x: i32,
+        y: i32,
+    }
+    let mut sim = Sim::new();
+    sim.io
+        .namespace("/")
+        .on_typed("move", |socket, (m, label): (Move, String), _| {
+            socket.emit("moved", json!([m.x + m.y, label]));
+        });
+    let conn = sim.client(100);
+    sim.connect(&conn);
+    sim.recv(&conn, r#"2["move",{"x":1,"y":2},"a"]"#);
+    assert_eq!(conn.take_text(), [r#"2["moved",[3,"a"]]"#]);
+    sim.recv(&conn, r#"27["move",{"x":"one","y":2},"a"]"#);
+    let sent = conn.take_text();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]
+            .starts_with(r#"37[{"error":"arguments: invalid type: string \"one\", expected i32"#),
+        "{sent:?}"
+    );
+    // Without an ack, the event is dropped; the socket stays.
+    sim.recv(&conn, r#"2["move"]"#);
+    assert!(conn.take_text().is_empty());
+    assert!(!conn.is_closed());
+}

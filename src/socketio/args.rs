@@ -110,12 +110,18 @@ impl Args {
             Err(as_tuple) => {
                 // Not a sequence type: the first argument alone.
                 let first = self.values.first().cloned().unwrap_or(Value::Null);
-                serde_json::from_value::<T>(first).map_err(|as_one| ArgsError {
-                    message: if self.values.len() == 1 {
-                        format!("argument 0: {as_one}")
-                    } else {
-                        format!("arguments: {as_tuple}")
-                    },
+                serde_json::from_value::<T>(first).map_err(|as_one| {
+                    // A tuple or sequence type is best explained by how the
+                    // whole list missed it; a single value by its argument.
+                    let one = as_one.to_string();
+                    let wants_list = one.contains("expected a tuple") || one.contains("sequence");
+                    ArgsError {
+                        message: if self.values.len() == 1 && !wants_list {
+                            format!("argument 0: {one}")
+                        } else {
+                            format!("arguments: {as_tuple}")
+                        },
+                    }
                 })
             }
         }
@@ -192,5 +198,38 @@ mod tests {
         );
         assert_eq!(first.binary, [&b"one"[..], &b"zero"[..]]);
         assert_eq!(Args::new().only_first(), Args::new());
+    }
+
+    #[test]
+    fn parse_takes_a_tuple_in_order_or_the_first_argument_alone() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Move {
+            x: i32,
+            y: i32,
+        }
+        let args = Args::from(vec![json!("ann"), json!(3)]);
+        assert_eq!(args.parse::<(String, u32)>(), Ok(("ann".to_owned(), 3)));
+        let one = Args::from(vec![json!({"x": 1, "y": -2})]);
+        assert_eq!(one.parse::<Move>(), Ok(Move { x: 1, y: -2 }));
+        assert_eq!(one.parse::<(Move,)>(), Ok((Move { x: 1, y: -2 },)));
+        assert_eq!(
+            Args::from(vec![json!("hi")]).parse::<String>(),
+            Ok("hi".into())
+        );
+    }
+
+    #[test]
+    fn arguments_that_do_not_fit_are_an_error_that_says_why() {
+        let err = Args::from(vec![json!("a")]).parse::<u32>().unwrap_err();
+        assert!(
+            err.message.starts_with("argument 0: invalid type: string"),
+            "{err}"
+        );
+        let err = Args::from(vec![json!(1)])
+            .parse::<(u32, u32)>()
+            .unwrap_err();
+        assert!(err.message.contains("invalid length 1"), "{err}");
+        let err = Args::new().parse::<(String,)>().unwrap_err();
+        assert!(err.message.contains("invalid length 0"), "{err}");
     }
 }

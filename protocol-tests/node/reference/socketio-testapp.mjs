@@ -147,6 +147,19 @@ io.on('connection', (socket) => {
 
   socket.on('disconnect-me', () => socket.disconnect());
   socket.on('close-transport', () => socket.conn.close());
+  socket.on('later', async ({ ms, value }, ack) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    ack(value);
+  });
+  socket.on('order', (...args) => {
+    const ack = args.pop();
+    const [item, quantity] = args;
+    if (args.length !== 2 || typeof item !== 'string' || !Number.isInteger(quantity) || quantity < 0) {
+      ack({ error: 'expected (string, non-negative integer)' });
+      return;
+    }
+    ack({ item, quantity });
+  });
 });
 
 io.of('/custom').on('connection', (socket) => {

@@ -37,6 +37,25 @@ const scenarios = mergeScenarios(coreScenarios, {
       }
     },
 
+    async 'an async handler that awaits does not hold up the events sent after it'(ctx) {
+      const { socket } = await ctx.connect('/');
+      const answers = [];
+      const later = socket.emitWithAck('later', { ms: 300, value: 'late' }).then((v) => answers.push(v));
+      const echo = socket.emitWithAck('echo', 'now').then((v) => answers.push(v));
+      await Promise.all([later, echo]);
+      assert.deepEqual(answers, ['now', 'late']);
+    },
+
+    async 'typed arguments: well-typed ones reach the handler, others get an error ack'(ctx) {
+      const { socket } = await ctx.connect('/');
+      assert.deepEqual(await socket.emitWithAck('order', 'tea', 2), { item: 'tea', quantity: 2 });
+      for (const bad of [['tea', 'two'], [3, 2], ['tea', -1], ['tea']]) {
+        const answer = await socket.emitWithAck('order', ...bad);
+        assert.equal(typeof answer.error, 'string', JSON.stringify(bad));
+        assert.deepEqual(Object.keys(answer), ['error']);
+      }
+    },
+
     async 'keeps 200 events in order'(ctx) {
       const { socket } = await ctx.connect('/');
       const sent = Array.from({ length: 200 }, (_, i) => i);
