@@ -29,6 +29,8 @@
 pub mod admin;
 pub mod bridge;
 #[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
 pub mod conform;
 pub mod engineio;
 mod id_hash;

@@ -216,6 +216,7 @@ async fn run(
         stats: shared.stats.clone(),
         address,
     };
+    shared.stats.opened();
     shared.handler.on_open(&socket);
     let mut frames = Vec::new();
     let mut events = Vec::new();
@@ -261,6 +262,7 @@ async fn run(
                 }
                 Event::Closed(reason) => {
                     hand_over(&*shared.handler, &socket, &mut messages);
+                    shared.stats.closed();
                     shared.handler.on_close(&socket, reason);
                 }
             }

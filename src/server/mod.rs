@@ -35,8 +35,10 @@
 mod admission;
 mod driver;
 mod http;
+pub mod log;
 mod metrics;
 mod proxy;
+mod rfc3339;
 mod socketio;
 mod timed_io;
 mod tls;
@@ -56,7 +58,7 @@ use tokio::sync::{Notify, watch};
 use crate::engineio::{self, CloseReason, Data, Sid, SidGenerator, TransportKind};
 
 pub use driver::EngineSocket;
-pub use metrics::{PROMETHEUS_CONTENT_TYPE, Prometheus, Stats, StatsSnapshot};
+pub use metrics::{PROMETHEUS_CONTENT_TYPE, Prometheus, ServerMetrics, Stats, StatsSnapshot};
 pub use proxy::{Cidr, CidrError, TrustProxy};
 pub use socketio::{SocketIoHandler, socket_io};
 pub use tls::{Tls, TlsError};
