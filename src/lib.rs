@@ -37,3 +37,9 @@ mod id_hash;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod socketio;
+
+/// The README's Rust examples, compiled as doctests (`no_run`: they would
+/// serve forever).
+#[cfg(all(doctest, feature = "server"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
