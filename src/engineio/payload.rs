@@ -1,6 +1,6 @@
 //! HTTP long-polling payloads: several packets in one HTTP body.
 //!
-//! engine.io-protocol v4, "Protocol › Payload": packets are joined by the
+//! engine.io-protocol v4, "Packet encoding › HTTP long-polling": packets are joined by the
 //! record separator `\x1e`; binary MESSAGEs are written `b<base64>`, so a v4
 //! payload is always text.
 
@@ -46,7 +46,7 @@ mod tests {
     use crate::engineio::packet::Data;
     use bytes::Bytes;
 
-    /// engine.io-protocol v4, "Protocol › Payload" examples.
+    /// engine.io-protocol v4, "Packet encoding › HTTP long-polling" examples.
     #[test]
     fn known_answers_decode_encode_and_decode_again() {
         let table: Vec<(&str, Vec<Packet>)> = vec![

@@ -42,7 +42,9 @@ use super::sid::Sid;
 /// message, so that the bound holds for many small messages too.
 pub const QUEUED_PACKET_OVERHEAD: usize = std::mem::size_of::<Packet>();
 
-/// What the session tells the application.
+/// What the session tells the application: a message (engine.io-protocol
+/// v4, "Protocol › Message"), the upgrade done ("Protocol › Upgrade"), or
+/// the end of the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The client sent a MESSAGE.
@@ -54,7 +56,8 @@ pub enum Event {
 }
 
 /// Why a POST was not taken. The session has been closed in every case but
-/// [`PostError::Rejected`] with a closed or mismatched session.
+/// [`PostError::Rejected`] with a closed or mismatched session
+/// (engine.io-protocol v4, "Transports › HTTP long-polling › Sending data").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostError {
     /// Refused as the router would (session unknown, wrong transport).
@@ -81,7 +84,8 @@ enum Heartbeat {
     AwaitingPong { deadline: Instant },
 }
 
-/// The polling-to-WebSocket upgrade: engine.io-protocol v4, "Upgrade".
+/// The polling-to-WebSocket upgrade: engine.io-protocol v4, "Protocol ›
+/// Upgrade".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Upgrade {
     /// No WebSocket is being probed.
@@ -107,7 +111,9 @@ enum State {
     Closed(CloseReason),
 }
 
-/// One Engine.IO v4 session. See the module documentation for the API shape.
+/// One Engine.IO v4 session: engine.io-protocol v4, "Protocol" (handshake,
+/// heartbeat, upgrade, message) over both "Transports". See the module
+/// documentation for the API shape.
 #[derive(Debug)]
 pub struct Session {
     sid: Sid,
@@ -149,7 +155,8 @@ pub struct Session {
 
 impl Session {
     /// A new session on `transport`, opened at `now`. The OPEN packet is
-    /// queued: it answers the handshake GET, or is the first WebSocket frame.
+    /// queued: it answers the handshake GET, or is the first WebSocket frame
+    /// (engine.io-protocol v4, "Protocol › Handshake").
     pub fn new(now: Instant, sid: Sid, transport: TransportKind, config: &Config) -> Session {
         let mut queue = VecDeque::new();
         queue.push_back(Packet::Open(open_json(&sid, transport, config)));
@@ -203,7 +210,8 @@ impl Session {
         }
     }
 
-    /// Whether a WebSocket is being probed for an upgrade.
+    /// Whether a WebSocket is being probed for an upgrade (engine.io-protocol
+    /// v4, "Protocol › Upgrade").
     pub fn is_upgrading(&self) -> bool {
         matches!(self.upgrade, Upgrade::Probing { .. })
     }
@@ -229,7 +237,8 @@ impl Session {
 
     // ----- application side -------------------------------------------------
 
-    /// Queues a MESSAGE for the client.
+    /// Queues a MESSAGE for the client (engine.io-protocol v4, "Protocol ›
+    /// Message").
     ///
     /// Fails with [`SendError::Closed`] once the session is closing, and with
     /// [`SendError::Full`] when this message would take what is queued over
@@ -276,7 +285,8 @@ impl Session {
 
     /// The server closes the session: what is queued is still delivered, then
     /// CLOSE over polling, or the WebSocket is closed (no CLOSE packet, as the
-    /// reference). The session reports `"forced close"`.
+    /// reference). The session reports `"forced close"` (engine.io-protocol
+    /// v4, "Protocol": the `close` packet).
     pub fn close(&mut self, now: Instant) {
         self.begin_closing(now, CloseReason::ForcedClose);
     }
@@ -337,6 +347,10 @@ impl Session {
     ///
     /// Call it after [`send`](Session::send) too: sending reads no clock, so
     /// this is where a new backlog gets its `stall_timeout` deadline.
+    ///
+    /// engine.io-protocol v4, "Protocol › Heartbeat" (`pingInterval`,
+    /// `pingTimeout`) and "Protocol › Upgrade" (the reference's
+    /// `upgradeTimeout`).
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Upgrade::Probing { deadline, .. } = self.upgrade
             && now >= deadline
@@ -413,7 +427,8 @@ impl Session {
     /// about `max_payload` bytes and `max_poll_packets` (at least one); the
     /// rest waits for the next GET. During an upgrade (once the
     /// probe succeeded) and after it, an empty queue is answered with NOOP so
-    /// the client can stop polling ("Upgrade", step 3).
+    /// the client can stop polling ("Protocol › Upgrade": the server sends a
+    /// `noop` to any pending GET).
     pub fn take_poll_response(&mut self) -> Option<String> {
         if !self.poll_pending {
             return None;
@@ -478,7 +493,9 @@ impl Session {
     }
 
     /// The pending GET went away unanswered (its connection closed). The
-    /// reference server treats this as a transport error and closes.
+    /// reference server treats this as a transport error and closes
+    /// (engine.io-protocol v4, "Transports › HTTP long-polling › Receiving
+    /// data").
     pub fn handle_poll_aborted(&mut self, _now: Instant) {
         if self.poll_pending {
             self.poll_pending = false;
@@ -490,6 +507,10 @@ impl Session {
     ///
     /// Every packet is handled in order. A body over `maxPayload` or one
     /// that is not a valid payload closes the session.
+    ///
+    /// engine.io-protocol v4, "Transports › HTTP long-polling › Sending
+    /// data" (the answer is `ok`; one POST at a time) and "Packet encoding ›
+    /// HTTP long-polling" (the body).
     pub fn handle_post(&mut self, now: Instant, body: &[u8]) -> Result<(), PostError> {
         if self.is_closed() {
             return Err(PostError::Rejected(Rejection::UnknownSid));
@@ -520,7 +541,8 @@ impl Session {
 
     /// Reports a POST body over `maxPayload` seen before it was read whole
     /// (from its declared length): closes the session as
-    /// [`handle_post`](Session::handle_post) would.
+    /// [`handle_post`](Session::handle_post) would (engine.io-protocol v4,
+    /// "Protocol › Handshake": `maxPayload`).
     pub fn handle_post_too_large(&mut self, _now: Instant) {
         self.close_now(CloseReason::TransportError);
     }
@@ -533,6 +555,9 @@ impl Session {
     /// WebSocket, or already probes one: the caller then completes that
     /// WebSocket's handshake and closes it at once, as the reference does,
     /// and the session goes on as before.
+    ///
+    /// engine.io-protocol v4, "Protocol › Upgrade": the client then sends
+    /// `2probe`, answered `3probe`, then `5`.
     pub fn begin_upgrade(&mut self, now: Instant) -> Result<(), ProbeRefused> {
         if self.state != State::Open {
             return Err(ProbeRefused::Closed);
@@ -552,7 +577,8 @@ impl Session {
     }
 
     /// A text frame arrived on the session's WebSocket (the active one, or the
-    /// one being probed).
+    /// one being probed): engine.io-protocol v4, "Packet encoding ›
+    /// WebSocket", one packet per frame.
     pub fn handle_ws_text(&mut self, now: Instant, text: &str) {
         if self.is_closed() {
             return;
@@ -584,7 +610,8 @@ impl Session {
         }
     }
 
-    /// A binary frame arrived on the session's WebSocket: a binary MESSAGE.
+    /// A binary frame arrived on the session's WebSocket: a binary MESSAGE
+    /// (engine.io-protocol v4, "Packet encoding › WebSocket").
     pub fn handle_ws_binary(&mut self, now: Instant, frame: Bytes) {
         if self.is_closed() {
             return;
@@ -598,7 +625,8 @@ impl Session {
 
     /// The session's WebSocket closed, or failed (a frame over `maxPayload`,
     /// an I/O error). On the active transport this ends the session; on a
-    /// probe it ends only the upgrade.
+    /// probe it ends only the upgrade (engine.io-protocol v4, "Transports ›
+    /// WebSocket", "Protocol › Upgrade").
     pub fn handle_ws_closed(&mut self, now: Instant, reason: CloseReason) {
         if self.transport == TransportKind::WebSocket {
             self.close_now(reason);
@@ -608,7 +636,8 @@ impl Session {
     }
 
     /// The next packet to write on the attached WebSocket: `3probe` during a
-    /// probe, then (once on WebSocket) the queue.
+    /// probe, then (once on WebSocket) the queue, one packet per frame
+    /// (engine.io-protocol v4, "Packet encoding › WebSocket").
     pub fn poll_ws_frame(&mut self) -> Option<Packet> {
         if let Some(reply) = self.probe_reply.take() {
             return Some(reply);

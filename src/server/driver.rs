@@ -119,7 +119,8 @@ impl SessionHandle {
     }
 }
 
-/// The application's handle on one Engine.IO session. Cheap to clone.
+/// The application's handle on one Engine.IO session (engine.io-protocol v4,
+/// "Protocol": from the handshake to the close). Cheap to clone.
 #[derive(Clone)]
 pub struct EngineSocket {
     handle: Arc<SessionHandle>,

@@ -152,9 +152,9 @@ impl Prometheus {
 ///
 /// The metric names start with `siobridge_`; README.md lists them. Engine.IO
 /// metrics count what the protocol defines (sessions of the Engine.IO
-/// protocol v4 "Handshake", messages of "Packet types" `4`, upgrades of
-/// "Upgrade"); Socket.IO metrics count sockets of the Socket.IO protocol v5
-/// "Connection to a namespace".
+/// protocol v4, "Protocol › Handshake", messages of "Protocol › Message",
+/// upgrades of "Protocol › Upgrade"); Socket.IO metrics count sockets of the
+/// Socket.IO protocol v5, "Exchange protocol › Connection to a namespace".
 ///
 /// ```no_run
 /// # async fn example() {

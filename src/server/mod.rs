@@ -95,7 +95,9 @@ pub struct ServerConfig {
     /// The Engine.IO settings and limits.
     pub engine: engineio::Config,
     /// The request path served, with its trailing slash. Default
-    /// `/engine.io/` (the Socket.IO layer uses `/socket.io/`).
+    /// `/engine.io/` (the Socket.IO layer uses `/socket.io/`):
+    /// engine.io-protocol v4, "Transports › HTTP long-polling › Request
+    /// path".
     pub path: String,
     /// Cross-origin policy. Default [`Cors::Disabled`], as the reference.
     pub cors: Cors,
@@ -277,7 +279,8 @@ impl ServerConfig {
 pub trait Handler: Send + Sync + 'static {
     /// A session opened.
     fn on_open(&self, _socket: &EngineSocket) {}
-    /// The client sent a message.
+    /// The client sent a message (engine.io-protocol v4, "Protocol ›
+    /// Message").
     fn on_message(&self, socket: &EngineSocket, data: Data);
     /// The client sent these messages together (one WebSocket read, one
     /// polling POST), in order. By default each goes to
@@ -289,7 +292,8 @@ pub trait Handler: Send + Sync + 'static {
             self.on_message(socket, data);
         }
     }
-    /// The session moved from polling to WebSocket.
+    /// The session moved from polling to WebSocket (engine.io-protocol v4,
+    /// "Protocol › Upgrade").
     fn on_upgrade(&self, _socket: &EngineSocket) {}
     /// The session ended; no other call follows for it.
     fn on_close(&self, _socket: &EngineSocket, _reason: CloseReason) {}
@@ -370,7 +374,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// An Engine.IO server: accepts connections and runs sessions for a
-/// [`Handler`].
+/// [`Handler`], over both transports of engine.io-protocol v4 ("Transports":
+/// HTTP long-polling and WebSocket, and the "Protocol › Upgrade" between
+/// them).
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,
