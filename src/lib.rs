@@ -18,6 +18,9 @@
 //!   (tokio, hyper, tokio-tungstenite), behind the default `server` feature.
 //! - [`conform`]: `siobridge conform URL`, a conformance runner that checks
 //!   any Engine.IO v4 / Socket.IO v5 server over the wire (`server` feature).
+//! - [`cli`]: the `siobridge` binary's command line (`server` feature).
+//! - [`manual`]: how it all fits together and how the protocols run through
+//!   it, chapter by chapter (`server` feature).
 //!
 //! The protocol cores never read the clock, sleep, spawn or do I/O: they take
 //! bytes and time as arguments and return packets and events. Building with
@@ -34,6 +37,8 @@ pub mod cli;
 pub mod conform;
 pub mod engineio;
 mod id_hash;
+#[cfg(feature = "server")]
+pub mod manual;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod socketio;
