@@ -375,6 +375,76 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engineio::Data;
+    use crate::server::{EngineSocket, Handler, ServerConfig, socket_io};
+
+    struct Ignore;
+    impl Handler for Ignore {
+        fn on_message(&self, _socket: &EngineSocket, _data: Data) {}
+    }
+
+    fn samples(page: &str, name: &str) -> Vec<String> {
+        page.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_server_renders_every_metric_at_zero() {
+        let server = Server::new(ServerConfig::default(), Ignore);
+        let io = socket_io(Default::default());
+        let page = ServerMetrics::new(&server)
+            .with_socket_io(&io)
+            .with_namespace("/", &[("profile", "chat")])
+            .with_namespace("/x", &[])
+            .render();
+        assert_eq!(
+            samples(&page, "siobridge_connections"),
+            [
+                "siobridge_connections{transport=\"polling\"} 0",
+                "siobridge_connections{transport=\"websocket\"} 0"
+            ]
+        );
+        assert_eq!(
+            samples(&page, "siobridge_sockets"),
+            [
+                "siobridge_sockets{namespace=\"/\",profile=\"chat\"} 0",
+                "siobridge_sockets{namespace=\"/x\"} 0"
+            ]
+        );
+        for name in [
+            "siobridge_packets_total",
+            "siobridge_bytes_total",
+            "siobridge_upgrades_total",
+            "siobridge_disconnects_total",
+            "siobridge_slow_consumers_total",
+            "siobridge_rate_limited_total",
+            "siobridge_refused_total",
+        ] {
+            assert!(page.contains(&format!("# TYPE {name} ")), "{name}");
+        }
+        assert_eq!(samples(&page, "siobridge_refused_total").len(), 3);
+        let response = ServerMetrics::new(&server).response();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.content_type, PROMETHEUS_CONTENT_TYPE);
+    }
+
+    #[test]
+    fn without_socket_io_only_engine_io_metrics() {
+        let server = Server::new(ServerConfig::default(), Ignore);
+        let page = ServerMetrics::new(&server).render();
+        assert!(page.contains("# TYPE siobridge_connections gauge"));
+        assert!(page.contains("# TYPE siobridge_refused_total counter"));
+        assert!(!page.contains("siobridge_sockets"));
+        assert!(!page.contains("siobridge_disconnects_total"));
+        // Without declared namespaces, only namespaces that have sockets
+        // are listed: none yet.
+        let io = socket_io(Default::default());
+        let page = ServerMetrics::new(&server).with_socket_io(&io).render();
+        assert!(page.contains("# TYPE siobridge_sockets gauge"));
+        assert_eq!(samples(&page, "siobridge_sockets{"), Vec::<String>::new());
+    }
 
     #[test]
     fn label_values_are_escaped() {
