@@ -25,6 +25,10 @@ impl Default for Transports {
 
 /// Settings of an Engine.IO server; every limit a session enforces lives here.
 ///
+/// engine.io-protocol v4, "Protocol › Handshake" (the OPEN packet advertises
+/// `pingInterval`, `pingTimeout` and `maxPayload` from here), "Protocol ›
+/// Heartbeat", "Protocol › Upgrade" and "Transports".
+///
 /// # Defaults
 /// The defaults are the reference Node server's (engine.io 6.x `ServerOptions`):
 /// `pingInterval` 25 s, `pingTimeout` 20 s, `upgradeTimeout` 10 s,

@@ -20,7 +20,8 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
-    /// The name used in the `transport` query parameter.
+    /// The name used in the `transport` query parameter (engine.io-protocol
+    /// v4, "Transports › HTTP long-polling › Query parameters").
     pub fn as_str(self) -> &'static str {
         match self {
             TransportKind::Polling => "polling",

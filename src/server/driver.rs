@@ -155,8 +155,9 @@ impl EngineSocket {
         self.handle.request.clone()
     }
 
-    /// Queues a message for the client; see
-    /// [`Session::send`](crate::engineio::Session::send) for the errors.
+    /// Queues a message for the client (engine.io-protocol v4, "Protocol ›
+    /// Message"); see [`Session::send`](crate::engineio::Session::send) for
+    /// the errors.
     pub fn send(&self, data: Data) -> Result<(), SendError> {
         self.stats.sent(&data);
         self.handle.send(data, false)
@@ -174,7 +175,9 @@ impl EngineSocket {
         sent
     }
 
-    /// Closes the session: queued messages are delivered, then CLOSE.
+    /// Closes the session: queued messages are delivered, then CLOSE
+    /// (engine.io-protocol v4, "Protocol": the `close` packet; over
+    /// WebSocket the reference closes the WebSocket instead, and so do we).
     pub fn close(&self) {
         self.handle.close();
     }

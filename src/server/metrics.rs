@@ -11,8 +11,8 @@ use crate::engineio::Data;
 use crate::socketio::SocketIo;
 
 /// What went through a server since it started. Engine.IO messages are
-/// counted (a Socket.IO packet with attachments is several), not the
-/// protocol's own PING/PONG/NOOP.
+/// counted (engine.io-protocol v4, "Protocol › Message"; a Socket.IO packet
+/// with attachments is several), not the protocol's own PING/PONG/NOOP.
 #[derive(Debug, Default)]
 pub struct Stats {
     packets_in: AtomicU64,

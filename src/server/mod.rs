@@ -277,7 +277,7 @@ impl ServerConfig {
 /// (spawn a task for slow work). A handler may call back into the socket
 /// (send, close) from within a call.
 pub trait Handler: Send + Sync + 'static {
-    /// A session opened.
+    /// A session opened (engine.io-protocol v4, "Protocol › Handshake").
     fn on_open(&self, _socket: &EngineSocket) {}
     /// The client sent a message (engine.io-protocol v4, "Protocol ›
     /// Message").
@@ -295,7 +295,8 @@ pub trait Handler: Send + Sync + 'static {
     /// The session moved from polling to WebSocket (engine.io-protocol v4,
     /// "Protocol › Upgrade").
     fn on_upgrade(&self, _socket: &EngineSocket) {}
-    /// The session ended; no other call follows for it.
+    /// The session ended; no other call follows for it. `reason` is the
+    /// reference server's close reason ([`CloseReason::as_str`]).
     fn on_close(&self, _socket: &EngineSocket, _reason: CloseReason) {}
 }
 
