@@ -89,8 +89,8 @@ pub enum Command {
     Conform(Vec<String>),
 }
 
-/// The command line, after defaults and environment variables.
-#[derive(Debug)]
+/// The command line, after defaults and environment variables. `Debug`
+/// shows neither the API token nor the admin password.
 pub struct Options {
     /// `--listen` (default `127.0.0.1:3000`).
     pub listen: SocketAddr,
@@ -122,6 +122,24 @@ fn parse_parser(value: &str) -> Result<socketio::Parser, Refusal> {
         "json" => Ok(socketio::Parser::Json),
         "msgpack" => Ok(socketio::Parser::Msgpack),
         _ => Err(format!("--parser {value:?}: expected json or msgpack")),
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("listen", &self.listen)
+            .field("profiles", &self.profiles)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("cors_origins", &self.cors_origins)
+            .field("limits", &self.limits)
+            .field("admin", &self.admin)
+            .field("tls", &self.tls)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("parser", &self.parser)
+            .finish()
     }
 }
 
@@ -543,6 +561,20 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let options = parse(&["--api-token", "tok-123", "--admin", "ops:pw-456"]).unwrap();
+        let shown = format!("{options:?}");
+        assert!(
+            !shown.contains("tok-123") && !shown.contains("pw-456"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("<redacted>") && shown.contains("ops"),
+            "{shown}"
+        );
     }
 
     #[test]

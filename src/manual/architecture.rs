@@ -71,11 +71,14 @@
 //! `SessionHandle` (`server/driver.rs`); the server's table of sessions is a
 //! map from [`Sid`](crate::engineio::Sid) to handle. No lock is held across
 //! an `await`, and a session's lock is never taken under another session's:
-//! sessions proceed in parallel on a multi-thread runtime, and the only
-//! shared lock is the table, touched at a handshake, on each request's sid
-//! lookup, and when a session ends. Whoever gives the core an input (a
-//! POST, a GET, the application sending) wakes the session's driver task,
-//! which drains the core's outputs outside the lock's critical path.
+//! sessions proceed in parallel on a multi-thread runtime. The only locks
+//! shared by all sessions are the table (taken at a handshake, for each
+//! request's sid lookup, and when a session ends) and the sid generator
+//! (at a handshake). Whoever gives the core an input (a POST, a GET, the
+//! application sending) wakes the session's driver task, which drains the
+//! core's outputs under the session's lock, then lets go of it before it
+//! calls the handler or writes to the socket: a handler may call back into
+//! the session (send, close) without deadlock.
 //!
 //! ## `bridge/` and the binary
 //!
