@@ -427,8 +427,7 @@ impl Session {
     /// about `max_payload` bytes and `max_poll_packets` (at least one); the
     /// rest waits for the next GET. During an upgrade (once the
     /// probe succeeded) and after it, an empty queue is answered with NOOP so
-    /// the client can stop polling ("Protocol › Upgrade": the server sends a
-    /// `noop` to any pending GET).
+    /// the client can stop polling ("Upgrade", step 3).
     pub fn take_poll_response(&mut self) -> Option<String> {
         if !self.poll_pending {
             return None;
