@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  bin/siobridge ─► bridge/ ──► socketio/ ──► engineio/
-//!       │                          ▲             ▲
+//!       │  (cli)                   ▲             ▲
 //!       └─────────► server/ ───────┴─────────────┘
 //! ```
 //!
