@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  bin/siobridge ─► bridge/ ──► socketio/ ──► engineio/
-//!       │                          ▲             ▲
+//!       │  (cli)                   ▲             ▲
 //!       └─────────► server/ ───────┴─────────────┘
 //! ```
 //!
@@ -18,6 +18,9 @@
 //!   (tokio, hyper, tokio-tungstenite), behind the default `server` feature.
 //! - [`conform`]: `siobridge conform URL`, a conformance runner that checks
 //!   any Engine.IO v4 / Socket.IO v5 server over the wire (`server` feature).
+//! - [`cli`]: the `siobridge` binary's command line (`server` feature).
+//! - [`manual`]: how it all fits together and how the protocols run through
+//!   it, chapter by chapter (`server` feature).
 //!
 //! The protocol cores never read the clock, sleep, spawn or do I/O: they take
 //! bytes and time as arguments and return packets and events. Building with
@@ -30,9 +33,19 @@ pub mod admin;
 pub mod app;
 pub mod bridge;
 #[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
 pub mod conform;
 pub mod engineio;
 mod id_hash;
 #[cfg(feature = "server")]
+pub mod manual;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod socketio;
+
+/// The README's Rust examples, compiled as doctests (`no_run`: they would
+/// serve forever).
+#[cfg(all(doctest, feature = "server"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -25,6 +25,10 @@ impl Default for Transports {
 
 /// Settings of an Engine.IO server; every limit a session enforces lives here.
 ///
+/// engine.io-protocol v4, "Protocol › Handshake" (the OPEN packet advertises
+/// `pingInterval`, `pingTimeout` and `maxPayload` from here), "Protocol ›
+/// Heartbeat", "Protocol › Upgrade" and "Transports".
+///
 /// # Defaults
 /// The defaults are the reference Node server's (engine.io 6.x `ServerOptions`):
 /// `pingInterval` 25 s, `pingTimeout` 20 s, `upgradeTimeout` 10 s,
@@ -113,26 +117,31 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Sets `ping_interval` and `ping_timeout`.
+    /// Sets `ping_interval` and `ping_timeout` (engine.io-protocol v4,
+    /// "Protocol › Heartbeat"; sent in the handshake as `pingInterval` and
+    /// `pingTimeout`).
     pub fn with_heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.ping_interval = interval;
         self.ping_timeout = timeout;
         self
     }
 
-    /// Sets `max_payload`.
+    /// Sets `max_payload` (engine.io-protocol v4, "Protocol › Handshake":
+    /// `maxPayload`, the bytes per payload the client may send).
     pub fn with_max_payload(mut self, max_payload: usize) -> Self {
         self.max_payload = max_payload;
         self
     }
 
-    /// Sets `upgrade_timeout`.
+    /// Sets `upgrade_timeout`: how long the probe of engine.io-protocol v4,
+    /// "Protocol › Upgrade" may take (the reference's `upgradeTimeout`).
     pub fn with_upgrade_timeout(mut self, timeout: Duration) -> Self {
         self.upgrade_timeout = timeout;
         self
     }
 
-    /// Sets `max_poll_packets`.
+    /// Sets `max_poll_packets` (packets per polling response, engine.io-protocol
+    /// v4, "Packet encoding › HTTP long-polling").
     pub fn with_max_poll_packets(mut self, max: Option<usize>) -> Self {
         self.max_poll_packets = max;
         self
@@ -150,7 +159,7 @@ impl Config {
         self
     }
 
-    /// Sets the transports served.
+    /// Sets the transports served (engine.io-protocol v4, "Transports").
     pub fn with_transports(mut self, polling: bool, websocket: bool) -> Self {
         self.transports = Transports { polling, websocket };
         self

@@ -12,7 +12,8 @@ use std::fmt;
 use super::packet::PacketType;
 
 /// Bad bytes: a packet or payload that does not follow
-/// engine.io-protocol v4, "Protocol › Packet encoding" / "Payload".
+/// engine.io-protocol v4, "Packet encoding" (and its "HTTP long-polling"
+/// payloads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// An empty packet: there is not even a type digit.
@@ -53,6 +54,11 @@ impl std::error::Error for DecodeError {}
 
 /// A request the server refuses before it reaches a session, as the reference
 /// server answers it: HTTP status, and a JSON body `{"code":N,"message":"..."}`.
+///
+/// engine.io-protocol v4, "Transports › HTTP long-polling": a missing
+/// mandatory query parameter, an unknown `sid` ("Sending data", "Receiving
+/// data") and a second concurrent GET or POST are HTTP 400; the codes and
+/// messages are the reference server's (engine.io 6.6, `Server.errors`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     /// Code 0: the `transport` query parameter is missing or not served.
@@ -136,6 +142,12 @@ impl fmt::Display for Rejection {
 
 /// Why a session ended. [`CloseReason::as_str`] gives the reference server's
 /// name for it, which is what applications log and compare.
+///
+/// engine.io-protocol v4, "Protocol › Heartbeat" (a missing `pong` closes
+/// the connection: `ping timeout`), "Protocol" (the `close` packet:
+/// `transport close`) and "Transports" (a transport's rules broken:
+/// `transport error`); the names are the reference's (engine.io 6.6,
+/// `Socket#onClose`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CloseReason {
     /// The client did not answer a PING within `pingTimeout`.
@@ -180,7 +192,8 @@ impl fmt::Display for CloseReason {
     }
 }
 
-/// The application could not queue a message on a session.
+/// The application could not queue a message on a session
+/// (engine.io-protocol v4, "Protocol › Message").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
     /// The session is closing or closed.
@@ -277,6 +290,9 @@ mod tests {
 /// The reference server (engine.io 6.6, `Server#onWebSocket`) completes the
 /// WebSocket handshake in each case and then closes that WebSocket; the
 /// session and its transport go on untouched.
+///
+/// engine.io-protocol v4, "Protocol › Upgrade" and "Transports › WebSocket"
+/// (a client MUST NOT open more than one WebSocket per session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeRefused {
     /// Another WebSocket is being probed for this session (a second probe).

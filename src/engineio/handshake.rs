@@ -1,6 +1,6 @@
 //! The handshake and the routing of one HTTP request to what it asks for.
 //!
-//! engine.io-protocol v4, "Handshake" and "Transports": every request carries
+//! engine.io-protocol v4, "Protocol › Handshake" and "Transports": every request carries
 //! the query parameters `EIO` (protocol version, `4`), `transport` (`polling`
 //! or `websocket`) and, once a session exists, `sid`. The checks and their
 //! order are the reference server's (`Server.verify` then `handshake`), so
@@ -20,7 +20,8 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
-    /// The name used in the `transport` query parameter.
+    /// The name used in the `transport` query parameter (engine.io-protocol
+    /// v4, "Transports › HTTP long-polling › Query parameters").
     pub fn as_str(self) -> &'static str {
         match self {
             TransportKind::Polling => "polling",
@@ -37,7 +38,8 @@ impl TransportKind {
     }
 }
 
-/// The HTTP methods that mean something to Engine.IO.
+/// The HTTP methods that mean something to Engine.IO (engine.io-protocol
+/// v4, "Transports › HTTP long-polling": GET receives, POST sends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// `GET`: a handshake, a poll, or a WebSocket upgrade.
@@ -48,7 +50,8 @@ pub enum Method {
     Other,
 }
 
-/// What the router needs to know of a request.
+/// What the router needs to know of a request (engine.io-protocol v4,
+/// "Transports").
 #[derive(Debug, Clone, Copy)]
 pub struct RequestHead<'a> {
     /// The request method.
@@ -60,7 +63,9 @@ pub struct RequestHead<'a> {
     pub websocket_upgrade: bool,
 }
 
-/// The Engine.IO query parameters of a request.
+/// The Engine.IO query parameters of a request (engine.io-protocol v4,
+/// "Transports › HTTP long-polling › Query parameters" and "Transports ›
+/// WebSocket").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Query<'a> {
     /// `EIO`: the protocol version.
@@ -93,7 +98,10 @@ impl<'a> Query<'a> {
     }
 }
 
-/// What a valid request asks for.
+/// What a valid request asks for: a handshake (engine.io-protocol v4,
+/// "Protocol › Handshake"), a poll or a POST ("Transports › HTTP
+/// long-polling › Sending and receiving data") or an upgrade ("Protocol ›
+/// Upgrade").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// Open a new session on this transport.
@@ -114,7 +122,9 @@ pub enum Route {
     AcceptAndClose,
 }
 
-/// Decides what a request asks for, or why it is refused.
+/// Decides what a request asks for, or why it is refused (engine.io-protocol
+/// v4, "Transports": a missing mandatory query parameter is HTTP 400, an
+/// unknown `sid` is HTTP 400).
 ///
 /// `transport_of` tells the transport a live session currently uses, or
 /// `None` when the sid names no open session.
@@ -188,7 +198,7 @@ pub fn route(
 
 /// The JSON text of the OPEN packet.
 ///
-/// engine.io-protocol v4, "Handshake": exactly `sid`, `upgrades`,
+/// engine.io-protocol v4, "Protocol › Handshake": exactly `sid`, `upgrades`,
 /// `pingInterval`, `pingTimeout` (milliseconds) and `maxPayload` (bytes).
 /// `upgrades` lists `websocket` only for a polling session that may upgrade.
 pub fn open_json(sid: &Sid, transport: TransportKind, config: &Config) -> String {

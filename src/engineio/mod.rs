@@ -1,6 +1,9 @@
 //! A sans-IO Engine.IO v4 core.
 //!
-//! Implements engine.io-protocol v4 (<https://github.com/socketio/engine.io-protocol>):
+//! Implements engine.io-protocol v4 (<https://github.com/socketio/engine.io-protocol>,
+//! published as <https://socket.io/docs/v4/engine-io-protocol/>; its sections
+//! are cited by name, e.g. "Protocol › Heartbeat" or "Packet encoding › HTTP
+//! long-polling"):
 //! packets and polling payloads ([`packet`], [`payload`]), the handshake and the
 //! routing of each HTTP request ([`handshake`]), and the per-session state
 //! machine ([`Session`]) with heartbeat, upgrade and close.

@@ -1,7 +1,8 @@
 //! One Engine.IO packet: the seven wire types, decoded from and encoded to
 //! text or binary.
 //!
-//! engine.io-protocol v4, "Protocol › Packet": `<packet type><data>`, where the
+//! engine.io-protocol v4, "Protocol" (the packet types) and "Packet encoding":
+//! `<packet type>[<data>]`, where the
 //! type is one ASCII digit and the data is the rest of the text. A binary
 //! MESSAGE has no type byte on WebSocket (the frame itself is binary) and is
 //! written `b<base64>` inside a text payload (HTTP long-polling).
@@ -14,7 +15,8 @@ use bytes::Bytes;
 
 use super::error::DecodeError;
 
-/// The data of a MESSAGE packet: text or binary.
+/// The data of a MESSAGE packet: text or binary (engine.io-protocol v4,
+/// "Protocol › Message").
 ///
 /// Text is held as [`Text`] and binary as [`Bytes`], so that one message
 /// broadcast to many sessions is shared rather than copied.
@@ -57,7 +59,7 @@ impl From<String> for Data {
 /// broadcast) copies no bytes.
 ///
 /// It is stored behind the `4` that makes it a MESSAGE packet
-/// (engine.io-protocol v4, "Protocol › Packet encoding"), so that the
+/// (engine.io-protocol v4, "Packet encoding › WebSocket"), so that the
 /// WebSocket frame that carries it is this very buffer
 /// ([`framed`](Self::framed)), not a copy made per receiver.
 #[derive(Clone, PartialEq, Eq)]
@@ -165,7 +167,7 @@ impl From<Vec<u8>> for Data {
 
 /// An Engine.IO v4 packet: exactly the seven types of the wire.
 ///
-/// engine.io-protocol v4, "Protocol › Packet": `0` open, `1` close, `2` ping,
+/// engine.io-protocol v4, "Protocol" (its table of packet types): `0` open, `1` close, `2` ping,
 /// `3` pong, `4` message, `5` upgrade, `6` noop. Transport details (the `b`
 /// prefix of base64 binary in polling payloads, the `probe` string of the
 /// upgrade) are encoding details or data, never extra variants.
@@ -187,7 +189,8 @@ pub enum Packet {
     Noop,
 }
 
-/// The packet type alone, as its wire digit.
+/// The packet type alone, as its wire digit (engine.io-protocol v4,
+/// "Protocol", the table of packet types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PacketType {
     /// `0`
@@ -250,7 +253,8 @@ impl fmt::Display for PacketType {
     }
 }
 
-/// How a packet travels on a WebSocket: one frame, text or binary.
+/// How a packet travels on a WebSocket: one frame, text or binary
+/// (engine.io-protocol v4, "Packet encoding › WebSocket").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A text frame: the packet's text encoding.
@@ -281,10 +285,10 @@ impl Packet {
     /// Decodes one packet from text: a WebSocket text frame, or one record of a
     /// polling payload.
     ///
-    /// engine.io-protocol v4, "Protocol › Packet encoding": the first character
-    /// is the type digit. As the reference parser does on every transport, a
-    /// text starting with `b` is a binary MESSAGE in base64
-    /// ("Protocol › Payload"). CLOSE, UPGRADE and NOOP carry no data: trailing
+    /// engine.io-protocol v4, "Packet encoding": the first character is the
+    /// type digit. As the reference parser does on every transport, a text
+    /// starting with `b` is a binary MESSAGE in base64 ("Packet encoding ›
+    /// HTTP long-polling"). CLOSE, UPGRADE and NOOP carry no data: trailing
     /// text after them is rejected, so every decoded packet re-encodes to the
     /// same bytes.
     pub fn decode_text(input: &str) -> Result<Packet, DecodeError> {
@@ -319,13 +323,15 @@ impl Packet {
     }
 
     /// Decodes a WebSocket binary frame: always a binary MESSAGE in v4
-    /// ("Protocol › Packet encoding": binary data is sent as-is).
+    /// (engine.io-protocol v4, "Packet encoding › WebSocket": binary
+    /// payloads are sent as is).
     pub fn decode_binary(frame: Bytes) -> Packet {
         Packet::Message(Data::Binary(frame))
     }
 
     /// Appends the text encoding of this packet to `out`, as inside a polling
-    /// payload: binary MESSAGEs are written `b<base64>`.
+    /// payload: binary MESSAGEs are written `b<base64>` (engine.io-protocol
+    /// v4, "Packet encoding › HTTP long-polling").
     pub fn encode_text_into(&self, out: &mut String) {
         match self {
             Packet::Message(Data::Binary(bytes)) => {
@@ -364,7 +370,8 @@ impl Packet {
     }
 
     /// The WebSocket frame for this packet: binary MESSAGEs as binary frames,
-    /// everything else as text frames.
+    /// everything else as text frames (engine.io-protocol v4, "Packet
+    /// encoding › WebSocket").
     pub fn to_frame(&self) -> Frame {
         match self {
             Packet::Message(Data::Binary(bytes)) => Frame::Binary(bytes.clone()),
@@ -386,7 +393,7 @@ impl Packet {
 mod tests {
     use super::*;
 
-    /// Known answers from engine.io-protocol v4, "Protocol › Packet" examples:
+    /// Known answers from engine.io-protocol v4, "Packet encoding" examples:
     /// (input, value, canonical re-encoding).
     fn kat() -> Vec<(&'static str, Packet, &'static str)> {
         vec![

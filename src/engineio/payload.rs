@@ -1,16 +1,18 @@
 //! HTTP long-polling payloads: several packets in one HTTP body.
 //!
-//! engine.io-protocol v4, "Protocol › Payload": packets are joined by the
+//! engine.io-protocol v4, "Packet encoding › HTTP long-polling": packets are joined by the
 //! record separator `\x1e`; binary MESSAGEs are written `b<base64>`, so a v4
 //! payload is always text.
 
 use super::error::DecodeError;
 use super::packet::Packet;
 
-/// The record separator that joins packets in a payload.
+/// The record separator that joins packets in a payload (engine.io-protocol
+/// v4, "Packet encoding › HTTP long-polling").
 pub const SEPARATOR: char = '\x1e';
 
-/// Decodes a whole POST body into its packets, all or nothing.
+/// Decodes a whole POST body into its packets, all or nothing
+/// (engine.io-protocol v4, "Packet encoding › HTTP long-polling").
 ///
 /// The size is checked against `max_payload` before anything else, so a caller
 /// that has already buffered the body still gets the same answer as one that
@@ -28,7 +30,8 @@ pub fn decode(body: &[u8], max_payload: usize) -> Result<Vec<Packet>, DecodeErro
     text.split(SEPARATOR).map(Packet::decode_text).collect()
 }
 
-/// Encodes packets as one payload, in order, joined by `\x1e`.
+/// Encodes packets as one payload, in order, joined by `\x1e`
+/// (engine.io-protocol v4, "Packet encoding › HTTP long-polling").
 pub fn encode<'a>(packets: impl IntoIterator<Item = &'a Packet>) -> String {
     let mut out = String::new();
     for (i, packet) in packets.into_iter().enumerate() {
@@ -46,7 +49,7 @@ mod tests {
     use crate::engineio::packet::Data;
     use bytes::Bytes;
 
-    /// engine.io-protocol v4, "Protocol › Payload" examples.
+    /// engine.io-protocol v4, "Packet encoding › HTTP long-polling" examples.
     #[test]
     fn known_answers_decode_encode_and_decode_again() {
         let table: Vec<(&str, Vec<Packet>)> = vec![

@@ -1,6 +1,6 @@
 //! Session ids, drawn from an injected, seedable generator.
 //!
-//! engine.io-protocol v4, "Handshake": the `sid` is an opaque string; the
+//! engine.io-protocol v4, "Protocol › Handshake": the `sid` is an opaque string; the
 //! reference server uses 15 random bytes written as 20 URL-safe base64
 //! characters, and so do we.
 

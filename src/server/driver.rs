@@ -119,7 +119,8 @@ impl SessionHandle {
     }
 }
 
-/// The application's handle on one Engine.IO session. Cheap to clone.
+/// The application's handle on one Engine.IO session (engine.io-protocol v4,
+/// "Protocol": from the handshake to the close). Cheap to clone.
 #[derive(Clone)]
 pub struct EngineSocket {
     handle: Arc<SessionHandle>,
@@ -154,8 +155,9 @@ impl EngineSocket {
         self.handle.request.clone()
     }
 
-    /// Queues a message for the client; see
-    /// [`Session::send`](crate::engineio::Session::send) for the errors.
+    /// Queues a message for the client (engine.io-protocol v4, "Protocol ›
+    /// Message"); see [`Session::send`](crate::engineio::Session::send) for
+    /// the errors.
     pub fn send(&self, data: Data) -> Result<(), SendError> {
         self.stats.sent(&data);
         self.handle.send(data, false)
@@ -173,7 +175,9 @@ impl EngineSocket {
         sent
     }
 
-    /// Closes the session: queued messages are delivered, then CLOSE.
+    /// Closes the session: queued messages are delivered, then CLOSE
+    /// (engine.io-protocol v4, "Protocol": the `close` packet; over
+    /// WebSocket the reference closes the WebSocket instead, and so do we).
     pub fn close(&self) {
         self.handle.close();
     }
@@ -216,6 +220,7 @@ async fn run(
         stats: shared.stats.clone(),
         address,
     };
+    shared.stats.opened();
     shared.handler.on_open(&socket);
     let mut frames = Vec::new();
     let mut events = Vec::new();
@@ -261,6 +266,7 @@ async fn run(
                 }
                 Event::Closed(reason) => {
                     hand_over(&*shared.handler, &socket, &mut messages);
+                    shared.stats.closed();
                     shared.handler.on_close(&socket, reason);
                 }
             }

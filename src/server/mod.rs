@@ -35,8 +35,10 @@
 mod admission;
 mod driver;
 mod http;
+pub mod log;
 mod metrics;
 mod proxy;
+mod rfc3339;
 mod socketio;
 mod timed_io;
 mod tls;
@@ -56,7 +58,7 @@ use tokio::sync::{Notify, watch};
 use crate::engineio::{self, CloseReason, Data, Sid, SidGenerator, TransportKind};
 
 pub use driver::EngineSocket;
-pub use metrics::{PROMETHEUS_CONTENT_TYPE, Prometheus, Stats, StatsSnapshot};
+pub use metrics::{PROMETHEUS_CONTENT_TYPE, Prometheus, ServerMetrics, Stats, StatsSnapshot};
 pub use proxy::{Cidr, CidrError, TrustProxy};
 pub use socketio::{SocketIoHandler, socket_io};
 pub use tls::{Tls, TlsError};
@@ -93,7 +95,9 @@ pub struct ServerConfig {
     /// The Engine.IO settings and limits.
     pub engine: engineio::Config,
     /// The request path served, with its trailing slash. Default
-    /// `/engine.io/` (the Socket.IO layer uses `/socket.io/`).
+    /// `/engine.io/` (the Socket.IO layer uses `/socket.io/`):
+    /// engine.io-protocol v4, "Transports › HTTP long-polling › Request
+    /// path".
     pub path: String,
     /// Cross-origin policy. Default [`Cors::Disabled`], as the reference.
     pub cors: Cors,
@@ -273,9 +277,10 @@ impl ServerConfig {
 /// (spawn a task for slow work). A handler may call back into the socket
 /// (send, close) from within a call.
 pub trait Handler: Send + Sync + 'static {
-    /// A session opened.
+    /// A session opened (engine.io-protocol v4, "Protocol › Handshake").
     fn on_open(&self, _socket: &EngineSocket) {}
-    /// The client sent a message.
+    /// The client sent a message (engine.io-protocol v4, "Protocol ›
+    /// Message").
     fn on_message(&self, socket: &EngineSocket, data: Data);
     /// The client sent these messages together (one WebSocket read, one
     /// polling POST), in order. By default each goes to
@@ -287,9 +292,11 @@ pub trait Handler: Send + Sync + 'static {
             self.on_message(socket, data);
         }
     }
-    /// The session moved from polling to WebSocket.
+    /// The session moved from polling to WebSocket (engine.io-protocol v4,
+    /// "Protocol › Upgrade").
     fn on_upgrade(&self, _socket: &EngineSocket) {}
-    /// The session ended; no other call follows for it.
+    /// The session ended; no other call follows for it. `reason` is the
+    /// reference server's close reason ([`CloseReason::as_str`]).
     fn on_close(&self, _socket: &EngineSocket, _reason: CloseReason) {}
 }
 
@@ -368,7 +375,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// An Engine.IO server: accepts connections and runs sessions for a
-/// [`Handler`].
+/// [`Handler`], over both transports of engine.io-protocol v4 ("Transports":
+/// HTTP long-polling and WebSocket, and the "Protocol › Upgrade" between
+/// them).
 #[derive(Clone)]
 pub struct Server {
     shared: Arc<Shared>,

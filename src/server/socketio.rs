@@ -49,7 +49,9 @@ pub fn socket_io(config: socketio::Config) -> SocketIo {
     SocketIo::new(config, Arc::new(Instant::now))
 }
 
-/// The Engine.IO [`Handler`] that serves a [`SocketIo`].
+/// The Engine.IO [`Handler`] that serves a [`SocketIo`]: each Engine.IO
+/// message is a Socket.IO packet (socket.io-protocol v5, "Exchange
+/// protocol"; engine.io-protocol v4, "Protocol › Message").
 #[derive(Debug)]
 pub struct SocketIoHandler {
     io: SocketIo,

@@ -1,0 +1,97 @@
+//! # 1. Architecture
+//!
+//! ```text
+//!   bin/siobridge ── cli ─┐                 application code
+//!        │                │                        │
+//!        ▼                ▼                        ▼
+//!     bridge/ ───────► application layer (namespaces, Socket, handlers)
+//!                              │  commands ▲ events
+//!                              ▼           │
+//!                       Socket.IO core (socketio/)      sans-IO
+//!                              │  Engine.IO messages ▲
+//!                              ▼                     │
+//!                       Engine.IO core (engineio/)      sans-IO
+//!                              │  bytes, `now` ▲ packets, deadlines
+//!                              ▼               │
+//!   TCP/TLS ◄──────────► server/ (hyper, tokio-tungstenite, tokio timers)
+//! ```
+//!
+//! ## The two sans-IO cores
+//!
+//! [`engineio`](crate::engineio) and [`socketio`](crate::socketio) never
+//! read the clock, sleep, spawn a task or touch a socket. Time comes in as
+//! an `Instant` argument (`now`), bytes come in as slices, and what the
+//! protocol wants done comes out as values the caller pulls: packets to
+//! write, events for the application, the next deadline. This is the shape
+//! of quinn-proto: the core is a plain state machine, the I/O lives in a
+//! thin driver around it. Three things follow:
+//!
+//! - every protocol rule is tested on a virtual clock, with no sockets and
+//!   no sleeps (the unit tests of `engineio/session/tests.rs` advance time
+//!   by millisecond arithmetic on an `Instant`);
+//! - the fuzzers drive the same machines with arbitrary inputs and time
+//!   steps ([`conformance`](super::conformance));
+//! - `cargo check --lib --no-default-features` proves the boundary: without
+//!   the `server` feature there is no tokio, hyper or tungstenite to call.
+//!
+//! The Engine.IO core is [`engineio::Session`](crate::engineio::Session)
+//! (one session's state machine), [`engineio::route`](crate::engineio::route)
+//! (what an HTTP request asks for, or the reference server's refusal),
+//! [`engineio::Packet`](crate::engineio::Packet) and
+//! [`engineio::payload`](crate::engineio::payload) (the wire encodings),
+//! and [`engineio::Config`](crate::engineio::Config) (every limit a session
+//! enforces). Chapter 3 walks through the session.
+//!
+//! The Socket.IO core parses and writes Socket.IO packets inside Engine.IO
+//! messages and keeps the namespaces, sockets, rooms and acknowledgements
+//! (chapter 4, [`socketio_core`](super::socketio_core)); the application
+//! layer turns its events into handler calls (chapter 5,
+//! [`application_layer`](super::application_layer)).
+//!
+//! ## `server/`: the only code that does I/O
+//!
+//! [`server`](crate::server) is a translator. An HTTP request becomes a call
+//! on the Engine.IO core, and what the core returns becomes an HTTP response
+//! or a WebSocket frame. Its parts:
+//!
+//! | file | job |
+//! | --- | --- |
+//! | `server/mod.rs` | [`Server`](crate::server::Server), [`ServerConfig`](crate::server::ServerConfig), the [`Handler`](crate::server::Handler) trait; the accept loop ([`Server::serve`](crate::server::Server::serve)) and graceful shutdown |
+//! | `server/http.rs` | the hyper service: one function per kind of request (handshake, poll, POST, WebSocket handshake), and the one mapping from a refusal to its HTTP answer |
+//! | `server/driver.rs` | one task per session: its timer, its WebSocket, and the handler calls ([`EngineSocket`](crate::server::EngineSocket) is the application's handle) |
+//! | `server/timed_io.rs` | the write timeout under hyper and tungstenite alike |
+//! | `server/admission.rs` | the session and connection caps |
+//! | `server/proxy.rs`, `server/tls.rs` | [`TrustProxy`](crate::server::TrustProxy) (client addresses behind proxies), [`Tls`](crate::server::Tls) (rustls) |
+//! | `server/socketio.rs` | [`SocketIoHandler`](crate::server::SocketIoHandler): the Socket.IO layer as an Engine.IO handler, and the task that drives its timers |
+//! | `server/metrics.rs`, `server/log.rs` | [`ServerMetrics`](crate::server::ServerMetrics) (the `/metrics` page), [`server::log`](crate::server::log) (text or JSON log lines) |
+//!
+//! ## State and locks (Engine.IO side)
+//!
+//! Each session's core sits in its own `Mutex<Session>` inside a
+//! `SessionHandle` (`server/driver.rs`); the server's table of sessions is a
+//! map from [`Sid`](crate::engineio::Sid) to handle. No lock is held across
+//! an `await`, and a session's lock is never taken under another session's:
+//! sessions proceed in parallel on a multi-thread runtime. The only locks
+//! shared by all sessions are the table (taken at a handshake, for each
+//! request's sid lookup, and when a session ends) and the sid generator
+//! (at a handshake). Whoever gives the core an input (a POST, a GET, the
+//! application sending) wakes the session's driver task, which drains the
+//! core's outputs under the session's lock, then lets go of it before it
+//! calls the handler or writes to the socket: a handler may call back into
+//! the session (send, close) without deadlock.
+//!
+//! ## `bridge/` and the binary
+//!
+//! [`bridge`](crate::bridge) holds the routing profiles (digital.auto,
+//! Hubtel, Directual, chat) as plain code over the Socket.IO API; it never
+//! imports `server/`, so it is unit-tested without sockets. The
+//! `siobridge` binary (`src/bin/siobridge.rs`) is wiring only: the command
+//! line is parsed by [`cli`](crate::cli) into [`cli::Options`](crate::cli::Options),
+//! which give the Socket.IO and server settings; the binary mounts the
+//! profiles, wraps the Socket.IO handler in
+//! [`log::Logged`](crate::server::log::Logged), and answers `/healthz`,
+//! `/metrics` ([`ServerMetrics`](crate::server::ServerMetrics)) and the
+//! Directual HTTP API through [`Server::with_fallback`](crate::server::Server::with_fallback).
+//! [`admin`](crate::admin) serves the Socket.IO Admin UI and
+//! [`conform`](crate::conform) is `siobridge conform URL`, a checker of any
+//! Engine.IO v4 / Socket.IO v5 server over the wire.
