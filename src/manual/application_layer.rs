@@ -1,8 +1,114 @@
 //! # 5. The application layer
 //!
-//! **To be written (the lead's chapter, with the application layer of
-//! issue 13).** It will show how events from the Socket.IO machine become
-//! handler calls: namespaces and connect middleware, `Socket` and its
-//! typed data, broadcast operators, acknowledgements with timeouts,
-//! async handlers and typed arguments, where the locks are and why, and
-//! how [`bridge`](crate::bridge) and [`admin`](crate::admin) sit on top.
+//! [`app`](crate::app) (re-exported as [`socketio`](crate::socketio)'s
+//! [`SocketIo`](crate::socketio::SocketIo), [`Socket`](crate::socketio::Socket),
+//! ...) is what an application programs against: namespaces, connect
+//! middleware, handlers, sockets with their rooms and data, emit operators,
+//! acks with timeouts. It owns one [`Client`](crate::socketio::Client)
+//! machine per connection and everything shared between them, and it is
+//! the only part of the Socket.IO side that locks.
+//!
+//! ## The files
+//!
+//! | file | job |
+//! |---|---|
+//! | `app/mod.rs` | [`SocketIo`](crate::app::SocketIo): the tables, registration, statistics, the observer |
+//! | `app/dispatch.rs` | driving the machines: input in, transmits onto connections, events into handler calls |
+//! | `app/namespace.rs` | [`Namespace`](crate::app::Namespace) (handlers, middleware, async and typed handlers) and a live namespace's members and rooms |
+//! | `app/socket.rs` | [`Socket`](crate::app::Socket) and [`AckSender`](crate::app::AckSender) |
+//! | `app/operators.rs` | [`Operators`](crate::app::Operators): `to`, `except`, `volatile`, broadcasts with acks |
+//! | `app/observe.rs`, `app/conn.rs` | what tools see ([`SocketInfo`](crate::app::SocketInfo), [`SocketEvent`](crate::app::SocketEvent)) and the [`Conn`](crate::app::Conn) a client's transmits go to |
+//! | `app/testing.rs` | the test kit: [`MemoryConn`](crate::app::testing::MemoryConn), [`TestClient`](crate::app::testing::TestClient), [`ManualClock`](crate::app::testing::ManualClock) |
+//!
+//! ## One event, from the machine to the handler and back
+//!
+//! Every input follows three steps (`app/dispatch.rs`):
+//!
+//! 1. **Lock the client, give the input.**
+//!    [`SocketIo::handle_messages`](crate::app::SocketIo::handle_messages)
+//!    finds the client by its Engine.IO session id in the client table
+//!    (a read lock, let go at once), locks that client's mutex and calls
+//!    [`Client::handle_message`](crate::socketio::Client::handle_message).
+//! 2. **Drain, still locked** (`SocketIo::drain`): every
+//!    [`Transmit`](crate::socketio::Transmit) goes to the connection
+//!    ([`Conn::send`](crate::app::Conn::send); a full queue makes the client
+//!    a slow consumer: [`Client::drop_client`](crate::socketio::Client::drop_client)),
+//!    and every [`Event`](crate::socketio::Event) does its bookkeeping at
+//!    once: an answered ack finds its callback, a socket that left leaves
+//!    its namespace's table, a message finds its socket's handle. What must
+//!    run application code becomes `Work`. The client's next deadline goes
+//!    to the timer table.
+//! 3. **Unlock, run the work** (`SocketIo::run`): the handler registered
+//!    with [`Namespace::on`](crate::app::Namespace::on) for `hello` is
+//!    called with the [`Socket`](crate::app::Socket), the
+//!    [`Args`](crate::socketio::Args) and, when the client asked for one,
+//!    an [`AckSender`](crate::app::AckSender). Handlers run with no lock
+//!    held, so they may call back into the server freely.
+//!
+//! The handler answers with [`Socket::emit`](crate::app::Socket::emit):
+//! the packet is encoded once ([`Encoded`](crate::socketio::Encoded)), the
+//! client is locked again, [`Client::send`](crate::socketio::Client::send)
+//! queues it and the drain puts it on the connection, where
+//! [`Session::send`](crate::engineio::Session::send) queues the MESSAGE and
+//! wakes the driver (chapter 2, "The answer back").
+//!
+//! A CONNECT runs the same way: `Work::Connect` finds the namespace's
+//! handlers (by name, or a dynamic family's predicate), runs its middleware
+//! ([`Namespace::use_middleware`](crate::app::Namespace::use_middleware)),
+//! then [`accept`](crate::socketio::Client::accept)s with a fresh id; the
+//! socket enters its namespace's table while its client is still locked,
+//! so it is there exactly while the machine has it, and `on_connect` runs
+//! after the answer left.
+//!
+//! ## One broadcast, to its receivers
+//!
+//! `io.to("room").emit("news", args)` ([`Operators::emit`](crate::app::Operators::emit)):
+//! 1. the packet is encoded once;
+//! 2. the namespace's read lock is taken while its
+//!    [`Adapter`](crate::socketio::Adapter) resolves the rooms into sockets
+//!    and each socket's handle is copied out, then let go;
+//! 3. each receiver is locked in turn, the shared packet queued in its
+//!    machine and drained onto its connection: one lock for one packet,
+//!    never two clients at once.
+//!
+//! What the receivers' drains find (a slow consumer to disconnect) would
+//! run `on_disconnect` handlers; an emit may itself be running inside a
+//! handler, so that work is deferred to the end of the input in progress,
+//! or to the timer task ([`SocketIo::poll_timeout`](crate::app::SocketIo::poll_timeout)
+//! says "now" while any waits).
+//!
+//! ## Where the locks are, and why
+//!
+//! The state is partitioned by who touches it (the table at the top of
+//! [`app`](crate::app)): one mutex per client (its machine, its ack
+//! callbacks), one read-write lock per namespace (members, rooms, data),
+//! read-mostly tables of clients and namespaces, and a timer table. A
+//! message locks its own client only; a broadcast reads its namespace and
+//! locks receivers one at a time. So different clients are handled in
+//! parallel on tokio's multi-thread runtime, and nothing holds a lock over
+//! every socket. One order, client then namespace then the tables, rules
+//! out deadlocks.
+//!
+//! ## Acks, async handlers, typed arguments
+//!
+//! - [`Socket::emit_with_ack`](crate::app::Socket::emit_with_ack) keeps its
+//!   callback beside the machine, keyed by socket and ack id; the machine
+//!   keeps the deadline. [`Socket::ack`](crate::app::Socket::ack) is the
+//!   same as a future. A broadcast's acks ([`Operators::emit_with_ack`](crate::app::Operators::emit_with_ack))
+//!   are one group in the timer table: every answer, or the timeout with
+//!   those that came.
+//! - [`Namespace::on_async`](crate::app::Namespace::on_async): the handler's
+//!   future runs on the spawner ([`SocketIo::set_spawner`](crate::app::SocketIo::set_spawner);
+//!   `tokio::spawn` under [`SocketIoHandler`](crate::server::SocketIoHandler)),
+//!   so awaiting holds up neither its client nor others.
+//! - [`Namespace::on_typed`](crate::app::Namespace::on_typed): arguments
+//!   are deserialised with serde ([`Args::parse`](crate::socketio::Args::parse));
+//!   ones that do not fit get `{"error": ...}` in the ack, never a panic.
+//!
+//! ## On top
+//!
+//! [`bridge`](crate::bridge) is routing over this API alone (it never
+//! imports [`server`](crate::server)): each profile registers namespaces
+//! and handlers and emits to rooms. [`admin`](crate::admin) serves the
+//! Admin UI's `/admin` namespace from [`SocketIo::set_observer`](crate::app::SocketIo::set_observer)
+//! and [`SocketIo::socket_infos`](crate::app::SocketIo::socket_infos).
