@@ -1,5 +1,5 @@
 //! Writes the seed corpora of the structured targets (`seeds/eio_session/`,
-//! `seeds/sio_server/`) from readable scripts of the spec's examples.
+//! `seeds/sio_server/`, `seeds/sio_client/`) from readable scripts of the spec's examples.
 //!
 //! Run from `fuzz/`: `cargo run --example make_seeds`. The other targets'
 //! seeds are the spec's example packets themselves, committed as files.
@@ -9,11 +9,12 @@ use std::path::Path;
 
 use siobridge_fuzz::Encode;
 use siobridge_fuzz::eio_script::{Script, Setup, Step};
-use siobridge_fuzz::sio_script;
+use siobridge_fuzz::{client_script, sio_script};
 
 fn main() -> std::io::Result<()> {
     write_all("seeds/eio_session", eio_seeds())?;
     write_all("seeds/sio_server", sio_seeds())?;
+    write_all("seeds/sio_client", client_seeds())?;
     Ok(())
 }
 
@@ -345,6 +346,110 @@ fn sio_seeds() -> Vec<(&'static str, Vec<u8>)> {
                 open(2),
                 bin(2, &[1]),
                 t(2, "4{}"),
+            ],
+        ),
+    ]
+}
+
+fn client(
+    name: &'static str,
+    setup: u8,
+    steps: Vec<client_script::Step>,
+) -> (&'static str, Vec<u8>) {
+    let mut out = Vec::new();
+    client_script::Script { setup, steps }.encode(&mut out);
+    (name, out)
+}
+
+/// The machine's scripts: namespaces 0 = `/`, 1 = `/a`, 2 = `/b`.
+fn client_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use client_script::Step::*;
+    let t = |s: &str| Text(s.to_owned());
+    vec![
+        client(
+            "connect-event-ack",
+            0,
+            vec![
+                t("0"),
+                Accept(0),
+                t("2[\"hello\",1]"),
+                t("25[\"ask\",{\"a\":[1,2]}]"),
+                SendWithAck { ns: 0, ms: 500 },
+                t("30[\"yes\"]"),
+                SendWithAck { ns: 0, ms: 300 },
+                Deadline,
+                t("1"),
+            ],
+        ),
+        client(
+            "namespaces-refused-and-left",
+            4,
+            vec![
+                t("0/a,{\"token\":\"x\"}"),
+                t("0/b,"),
+                t("0"),
+                Accept(1),
+                Refuse(2),
+                Refuse(3),
+                Send {
+                    ns: 1,
+                    volatile: true,
+                },
+                SendWithAck { ns: 1, ms: 0 },
+                Disconnect(1),
+                t("0/a,"),
+                Accept(1),
+                t("1/a,"),
+            ],
+        ),
+        client(
+            "binary-and-out-of-place",
+            0,
+            vec![
+                t("0"),
+                Accept(0),
+                t("51-[\"file\",{\"_placeholder\":true,\"num\":0}]"),
+                Binary(vec![1, 2, 3]),
+                t("61-[{\"_placeholder\":true,\"num\":0}]"),
+                Binary(vec![4]),
+                t("0"),
+            ],
+        ),
+        client(
+            "connect-timeout-and-close",
+            0,
+            vec![Advance(45_000), Deadline, ConnectionClosed],
+        ),
+        client(
+            "rate-limit-and-slow-consumer",
+            2,
+            vec![
+                t("0"),
+                Accept(0),
+                t("2[\"e\"]"),
+                t("2[\"e\"]"),
+                t("2[\"e\"]"),
+                t("0"),
+                Accept(0),
+                SendWithAck { ns: 0, ms: 100 },
+                DropClient,
+            ],
+        ),
+        client(
+            "msgpack",
+            1,
+            vec![
+                // {"type":0,"nsp":"/"}
+                Binary(vec![
+                    0x82, 0xa4, b't', b'y', b'p', b'e', 0x00, 0xa3, b'n', b's', b'p', 0xa1, b'/',
+                ]),
+                Accept(0),
+                Send {
+                    ns: 0,
+                    volatile: false,
+                },
+                Close,
+                ConnectionClosed,
             ],
         ),
     ]

@@ -15,8 +15,8 @@
 //!   nothing after DISCONNECT, no CONNECT twice);
 //! - a closed connection stays closed: after `handle_close` the server
 //!   never sends on it nor closes it again;
-//! - bounded: a connection's queue never exceeds its capacity (a full queue
-//!   is refused, and the client is dropped as a slow consumer);
+//! - the connections are the test kit's `MemoryConn`, bounded: a full queue
+//!   is refused, and the client is dropped as a slow consumer;
 //! - the server's socket count always equals connects minus disconnects
 //!   seen by the handlers; no handler runs for a socket that left;
 //! - every ack callback runs exactly once: once every connection ends and
@@ -24,7 +24,7 @@
 //!   timer is armed.
 #![no_main]
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use siobridge::engineio::{CloseReason, Data, SendError, Sid};
+use siobridge::engineio::{CloseReason, Data, Sid};
+use siobridge::socketio::testing::MemoryConn;
 use siobridge::socketio::{
     Args, Clock, Config, Conn, ConnectError, Decoder, Limits, Namespace, PacketType, Socket,
     SocketIo, decode_text,
@@ -81,47 +82,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An Engine.IO connection as the server sees it: a bounded queue, read by
-/// the harness on `Read`.
-struct FakeConn {
-    sid: Sid,
-    capacity: usize,
-    queue: Mutex<VecDeque<Data>>,
-    close_requested: AtomicBool,
-    /// `handle_close` was called: the server must not touch it again.
-    ended: AtomicBool,
-}
-
-impl Conn for FakeConn {
-    fn sid(&self) -> Sid {
-        self.sid
-    }
-
-    fn send(&self, data: Data) -> Result<(), SendError> {
-        assert!(
-            !self.ended.load(Ordering::SeqCst),
-            "send after handle_close"
-        );
-        if self.close_requested.load(Ordering::SeqCst) {
-            return Err(SendError::Closed);
-        }
-        let mut queue = lock(&self.queue);
-        if queue.len() >= self.capacity {
-            return Err(SendError::Full);
-        }
-        queue.push_back(data);
-        Ok(())
-    }
-
-    fn close(&self) {
-        assert!(
-            !self.ended.load(Ordering::SeqCst),
-            "close after handle_close"
-        );
-        self.close_requested.store(true, Ordering::SeqCst);
-    }
-}
-
 /// What the handlers saw.
 #[derive(Default)]
 struct Model {
@@ -132,7 +92,7 @@ struct Model {
 
 /// The client end of one connection: decodes what the server sent.
 struct Client {
-    conn: Arc<FakeConn>,
+    conn: Arc<MemoryConn>,
     decoder: Decoder,
     namespaces: HashSet<String>,
 }
@@ -150,7 +110,7 @@ impl Client {
     }
 
     fn read(&mut self) {
-        let messages: Vec<Data> = lock(&self.conn.queue).drain(..).collect();
+        let messages: Vec<Data> = self.conn.take();
         for message in messages {
             let decoded = match message {
                 Data::Text(t) => self.decoder.decode_text(&t),
@@ -251,7 +211,7 @@ impl Harness {
     /// The sid of the connection in `slot`, or one never opened.
     fn sid(&self, slot: u8) -> Sid {
         match &self.slots[self.slot(slot)] {
-            Some(client) => client.conn.sid,
+            Some(client) => client.conn.sid(),
             None => sid_for(u32::MAX),
         }
     }
@@ -292,13 +252,10 @@ impl Harness {
                     self.end(old);
                 }
                 self.opened += 1;
-                let conn = Arc::new(FakeConn {
-                    sid: sid_for(self.opened),
-                    capacity: 1 + usize::from(capacity % 16),
-                    queue: Mutex::new(VecDeque::new()),
-                    close_requested: AtomicBool::new(false),
-                    ended: AtomicBool::new(false),
-                });
+                let conn = Arc::new(MemoryConn::new(
+                    sid_for(self.opened),
+                    1 + usize::from(capacity % 16),
+                ));
                 self.io.handle_open(conn.clone());
                 self.slots[i] = Some(Client {
                     conn,
@@ -347,9 +304,14 @@ impl Harness {
     /// The Engine.IO connection ends: the driver reports it once.
     fn end(&mut self, mut client: Client) {
         client.read();
+        client.conn.end();
         self.io
-            .handle_close(client.conn.sid, CloseReason::TransportClose);
-        client.conn.ended.store(true, Ordering::SeqCst);
+            .handle_close(client.conn.sid(), CloseReason::TransportClose);
+        assert_eq!(
+            client.conn.misuses(),
+            0,
+            "the server used an ended connection"
+        );
     }
 
     fn server_emit(&mut self, what: u8) {
@@ -395,9 +357,6 @@ impl Harness {
             model.connected.len(),
             "socket count and handler calls disagree"
         );
-        for client in self.slots.iter().flatten() {
-            assert!(lock(&client.conn.queue).len() <= client.conn.capacity);
-        }
     }
 
     /// Every connection ends and time passes every timeout: nothing may be

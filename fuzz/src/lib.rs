@@ -1,4 +1,4 @@
-//! Input scripts of the structured fuzz targets (`eio_session`,
+//! Input scripts of the structured fuzz targets (`eio_session`, `sio_client`,
 //! `sio_server`): sequences of inputs and virtual-time steps.
 //!
 //! Each script is decoded from the fuzzer's bytes with `arbitrary`, in a
@@ -7,6 +7,7 @@
 //! `examples/make_seeds.rs` builds the seed corpora from readable scripts of
 //! the spec's examples.
 
+pub mod client_script;
 pub mod eio_script;
 pub mod sio_script;
 

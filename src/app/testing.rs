@@ -93,6 +93,10 @@ pub struct MemoryConn {
     capacity: usize,
     sent: Mutex<Vec<Data>>,
     closed: AtomicBool,
+    /// [`end`](Self::end) was called: the server was told the connection
+    /// ended, and must not touch it again.
+    ended: AtomicBool,
+    misuses: AtomicU64,
 }
 
 impl MemoryConn {
@@ -104,7 +108,22 @@ impl MemoryConn {
             capacity,
             sent: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            misuses: AtomicU64::new(0),
         }
+    }
+
+    /// Marks the connection ended, as the transport does before it calls
+    /// [`SocketIo::handle_close`]: from now on every send or close is a
+    /// misuse, counted by [`misuses`](Self::misuses).
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Sends and closes the server attempted after [`end`](Self::end).
+    pub fn misuses(&self) -> u64 {
+        self.misuses.load(Ordering::SeqCst)
     }
 
     /// Takes every message queued so far, in order.
@@ -142,6 +161,9 @@ impl Conn for MemoryConn {
     }
 
     fn send(&self, data: Data) -> Result<(), SendError> {
+        if self.ended.load(Ordering::SeqCst) {
+            self.misuses.fetch_add(1, Ordering::SeqCst);
+        }
         if self.closed.load(Ordering::Relaxed) {
             return Err(SendError::Closed);
         }
@@ -154,6 +176,9 @@ impl Conn for MemoryConn {
     }
 
     fn close(&self) {
+        if self.ended.load(Ordering::SeqCst) {
+            self.misuses.fetch_add(1, Ordering::SeqCst);
+        }
         self.closed.store(true, Ordering::Relaxed);
     }
 }

@@ -452,9 +452,14 @@ impl Client {
     }
 
     /// Ends the client for `reason` (a slow consumer, found by the caller
-    /// when the connection's queue was full): every socket leaves, and the
-    /// connection is closed.
+    /// when the connection's queue was full): what was not transmitted yet
+    /// is discarded (it could not be queued either), every socket leaves,
+    /// and the connection is closed.
     pub fn drop_client(&mut self, reason: DisconnectReason) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.transmits.retain(|t| *t == Transmit::Close);
         self.end(reason);
     }
 

@@ -334,8 +334,14 @@ fn the_connection_ending_ends_every_socket_with_its_reason() {
 fn a_slow_consumer_dropped_by_the_caller_is_closed() {
     let (mut c, t0) = client(Config::default());
     joined(&mut c, t0, "s1");
+    let packet = Encoded::new(Parser::Json, &event_packet("/", "e", Args::new(), None));
+    assert!(c.send("s1", packet, false));
     c.drop_client(DisconnectReason::SlowConsumer);
-    assert_eq!(transmits(&mut c), vec!["close"]);
+    assert_eq!(
+        transmits(&mut c),
+        vec!["close"],
+        "what could not be queued is gone"
+    );
     assert_eq!(events(&mut c).len(), 2);
     assert!(c.is_ended());
     // The engine's close that follows changes nothing.
