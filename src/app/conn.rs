@@ -23,6 +23,15 @@ pub trait Conn: Send + Sync + 'static {
     }
     /// Closes the Engine.IO connection.
     fn close(&self);
+    /// Asks the transport to call [`SocketIo::flush`] for this connection
+    /// soon, from its own task; `false` when it cannot, and the caller then
+    /// queues at once. By default `false`. The `server` module's sessions
+    /// can ([`EngineSocket::wake`](crate::server::EngineSocket::wake)):
+    /// a broadcast then leaves each receiver's packets in its machine and
+    /// the receiver's own driver moves them all at once.
+    fn wake(&self) -> bool {
+        false
+    }
     /// The HTTP request that opened the connection, when the transport
     /// knows it (for [`SocketIo::socket_infos`]). By default, unknown.
     fn info(&self) -> Option<Arc<ConnInfo>> {

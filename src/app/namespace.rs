@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::dispatch::ClientCell;
 use super::observe::{SocketEvent, SocketInfo};
 use super::socket::{AckSender, Socket};
-use super::{Operators, SocketIo, read, write};
+use super::{Operators, SocketIo, lock, read, write};
 use crate::engineio::Sid;
 use crate::id_hash::IdMap;
 use crate::socketio::{Adapter, Args, ArgsError, ConnectError, DisconnectReason};
@@ -278,7 +278,24 @@ struct Member {
 struct NspState {
     adapter: Box<dyn Adapter>,
     members: IdMap<Arc<str>, Member>,
+    /// Counts every change of who is in the namespace or in which room:
+    /// resolved receivers are reused only while it stands still.
+    version: u64,
 }
+
+/// The receivers of the last broadcast resolved, for the next one to the
+/// same target while membership stands still (a sender broadcasting to the
+/// same room in a row, the common case, resolves it once).
+struct LastBroadcast {
+    version: u64,
+    options: crate::socketio::BroadcastOptions,
+    except_socket: Option<Arc<str>>,
+    receivers: Receivers,
+}
+
+/// The sockets a broadcast reaches, each with its client (taken from the
+/// weak reference once, when resolved), shared between broadcasts.
+pub(super) type Receivers = Arc<[(Arc<SocketShared>, Arc<ClientCell>)]>;
 
 /// A namespace with sockets in it (or that had some): its handlers, its
 /// members and rooms, behind its own lock.
@@ -286,6 +303,9 @@ pub(super) struct Nsp {
     pub(super) name: Arc<str>,
     pub(super) handlers: Arc<RwLock<Handlers>>,
     state: RwLock<NspState>,
+    /// Its own lock, taken after `state`'s read lock and for no longer
+    /// than a comparison and a pointer copy.
+    last_broadcast: Mutex<Option<LastBroadcast>>,
 }
 
 /// An emit's receivers: which sockets of a namespace it reaches.
@@ -306,7 +326,9 @@ impl Nsp {
             state: RwLock::new(NspState {
                 adapter,
                 members: IdMap::default(),
+                version: 0,
             }),
+            last_broadcast: Mutex::new(None),
         }
     }
 
@@ -326,6 +348,7 @@ impl Nsp {
     /// returns what the observer is told.
     pub(super) fn add(&self, shared: Arc<SocketShared>, observing: bool) -> Vec<SocketEvent> {
         let mut state = write(&self.state);
+        state.version += 1;
         state.adapter.add_socket(&shared.id);
         state.adapter.join(&shared.id, &shared.id);
         let id = shared.id.clone();
@@ -363,6 +386,7 @@ impl Nsp {
         let Some((id, _)) = state.members.remove_entry(id) else {
             return Vec::new();
         };
+        state.version += 1;
         let mut rooms = if observing {
             state.adapter.rooms_of(&id)
         } else {
@@ -391,6 +415,7 @@ impl Nsp {
     /// observer is told.
     pub(super) fn join(&self, ids: &[Arc<str>], room: &str, observing: bool) -> Vec<SocketEvent> {
         let mut state = write(&self.state);
+        state.version += 1;
         let mut events = Vec::new();
         for id in ids {
             if !state.members.contains_key(id) {
@@ -412,6 +437,7 @@ impl Nsp {
     /// Takes each of `ids` out of `room`; returns what the observer is told.
     pub(super) fn leave(&self, ids: &[Arc<str>], room: &str, observing: bool) -> Vec<SocketEvent> {
         let mut state = write(&self.state);
+        state.version += 1;
         let mut events = Vec::new();
         for id in ids {
             let was_in = observing && state.adapter.rooms_of(id).iter().any(|r| r == room);
@@ -434,16 +460,48 @@ impl Nsp {
     }
 
     /// The sockets an emit to `target` reaches, each once.
-    pub(super) fn receivers(&self, target: &Target<'_>) -> Vec<Arc<SocketShared>> {
+    pub(super) fn receivers(&self, target: &Target<'_>) -> Receivers {
         let state = read(&self.state);
-        state
+        {
+            let last = lock(&self.last_broadcast);
+            if let Some(last) = &*last
+                && last.version == state.version
+                && last.except_socket.as_deref() == target.except_socket
+                && last.options == *target.options
+            {
+                return last.receivers.clone();
+            }
+        }
+        let receivers: Receivers = state
             .adapter
             .targets(target.options)
             .iter()
             .filter(|id| Some(&***id) != target.except_socket)
             .filter_map(|id| state.members.get(id))
-            .map(|m| m.shared.clone())
-            .collect()
+            .filter_map(|m| Some((m.shared.clone(), m.shared.client.upgrade()?)))
+            .collect();
+        *lock(&self.last_broadcast) = Some(LastBroadcast {
+            version: state.version,
+            options: target.options.clone(),
+            except_socket: target.except_socket.map(Arc::from),
+            receivers: receivers.clone(),
+        });
+        receivers
+    }
+
+    /// Hands a broadcast delivered here to the adapter, for the other
+    /// processes it serves ([`Adapter::publish`]).
+    pub(super) fn publish(&self, packet: &crate::socketio::Packet, target: &Target<'_>) {
+        let state = read(&self.state);
+        match target.except_socket {
+            None => state.adapter.publish(packet, target.options),
+            Some(own) => {
+                // Remote nodes know the sender by its room.
+                let mut options = target.options.clone();
+                options.except.push(own.to_owned());
+                state.adapter.publish(packet, &options);
+            }
+        }
     }
 
     pub(super) fn set_data(&self, id: &str, type_id: TypeId, value: Arc<dyn Any + Send + Sync>) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::SocketIo;
 use super::ack_future::{AckFuture, ack_future};
 use super::dispatch::PendingAck;
-use super::namespace::{AckGroup, BroadcastAcks, Nsp, SocketShared, Target};
+use super::namespace::{AckGroup, BroadcastAcks, Nsp, Receivers, SocketShared, Target};
 use super::socket::Socket;
 use super::{Timer, lock};
 use crate::socketio::encode::{Encoded, event_packet};
@@ -29,6 +29,8 @@ pub struct Operators {
     /// One socket alone ([`Socket::volatile`]).
     only: Option<Arc<SocketShared>>,
     volatile: bool,
+    /// This process's sockets only: not published to other processes.
+    local: bool,
 }
 
 impl Operators {
@@ -41,6 +43,7 @@ impl Operators {
             except_socket: None,
             only: None,
             volatile: false,
+            local: false,
         }
     }
 
@@ -85,31 +88,42 @@ impl Operators {
         self
     }
 
-    /// The sockets reached.
-    fn receivers(&self) -> Vec<Arc<SocketShared>> {
-        if let Some(only) = &self.only {
-            return if only.nsp.contains(&only.id) {
-                vec![only.clone()]
-            } else {
-                Vec::new()
-            };
-        }
-        let nsp = match &self.nsp {
-            Some(nsp) => nsp.clone(),
-            None => match self.io.live_namespace(&self.namespace) {
-                Some(nsp) => nsp,
-                None => return Vec::new(),
-            },
-        };
-        nsp.receivers(&Target {
+    /// Reaches this process's sockets only: with an adapter shared by
+    /// several processes, the broadcast is not published to the others
+    /// (the reference's `io.local`).
+    pub fn local(mut self) -> Operators {
+        self.local = true;
+        self
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target {
             options: &self.options,
             except_socket: self.except_socket.as_deref(),
-        })
+        }
+    }
+
+    /// The sockets reached.
+    fn receivers(&self) -> Receivers {
+        if let Some(only) = &self.only {
+            return match only.client.upgrade() {
+                Some(client) if only.nsp.contains(&only.id) => Arc::from([(only.clone(), client)]),
+                _ => Arc::from([]),
+            };
+        }
+        match self.nsp() {
+            Some(nsp) => nsp.receivers(&self.target()),
+            None => Arc::from([]),
+        }
     }
 
     /// The ids of the sockets this broadcast reaches, sorted.
     pub fn socket_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.receivers().iter().map(|s| s.id.to_string()).collect();
+        let mut ids: Vec<String> = self
+            .receivers()
+            .iter()
+            .map(|(s, _)| s.id.to_string())
+            .collect();
         ids.sort();
         ids
     }
@@ -120,8 +134,15 @@ impl Operators {
         let packet = event_packet(&self.namespace, event, args.into(), None);
         let encoded = Encoded::new(self.io.inner.config.parser, &packet);
         let receivers = self.receivers();
-        for receiver in &receivers {
-            self.io.send_to(receiver, encoded.clone(), self.volatile);
+        for (socket, client) in receivers.iter() {
+            self.io
+                .send_to_client(client, &socket.id, encoded.clone(), self.volatile);
+        }
+        if self.only.is_none()
+            && !self.local
+            && let Some(nsp) = self.nsp()
+        {
+            nsp.publish(&packet, &self.target());
         }
         receivers.len()
     }
@@ -162,7 +183,7 @@ impl Operators {
         };
         io.wake_timer();
         let parser = io.inner.config.parser;
-        for receiver in &receivers {
+        for (receiver, _) in receivers.iter() {
             let args = args.clone();
             let namespace = self.namespace.clone();
             let encode =
@@ -205,7 +226,7 @@ impl Operators {
     /// Makes every socket reached leave `room`.
     pub fn leave(&self, room: &str) {
         let Some(nsp) = self.nsp() else { return };
-        let ids: Vec<Arc<str>> = self.receivers().iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<Arc<str>> = self.receivers().iter().map(|(s, _)| s.id.clone()).collect();
         let events = nsp.leave(&ids, room, self.io.observing());
         self.io.record(events);
         self.io.tell();
@@ -214,7 +235,7 @@ impl Operators {
     /// Makes every socket reached join `room`.
     pub fn join(&self, room: &str) {
         let Some(nsp) = self.nsp() else { return };
-        let ids: Vec<Arc<str>> = self.receivers().iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<Arc<str>> = self.receivers().iter().map(|(s, _)| s.id.clone()).collect();
         let events = nsp.join(&ids, room, self.io.observing());
         self.io.record(events);
         self.io.tell();
@@ -233,8 +254,8 @@ impl Operators {
     pub fn disconnect_sockets(&self, close: bool) -> usize {
         let sockets: Vec<Socket> = self
             .receivers()
-            .into_iter()
-            .map(|shared| Socket::new(self.io.clone(), shared))
+            .iter()
+            .map(|(shared, _)| Socket::new(self.io.clone(), shared.clone()))
             .collect();
         for socket in &sockets {
             if close {

@@ -97,6 +97,9 @@ pub struct MemoryConn {
     /// ended, and must not touch it again.
     ended: AtomicBool,
     misuses: AtomicU64,
+    /// Whether [`Conn::wake`] is taken (see [`waking`](Self::waking)), and
+    /// how many times it was called.
+    wakes: Option<AtomicU64>,
 }
 
 impl MemoryConn {
@@ -110,7 +113,21 @@ impl MemoryConn {
             closed: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             misuses: AtomicU64::new(0),
+            wakes: None,
         }
+    }
+
+    /// A connection that takes [`Conn::wake`], as a real session does: the
+    /// server then holds broadcasts for it until [`SocketIo::flush`] is
+    /// called for it (the test plays the driver).
+    pub fn waking(mut self) -> MemoryConn {
+        self.wakes = Some(AtomicU64::new(0));
+        self
+    }
+
+    /// How many times the server asked this connection to wake.
+    pub fn wakes(&self) -> u64 {
+        self.wakes.as_ref().map_or(0, |w| w.load(Ordering::SeqCst))
     }
 
     /// Marks the connection ended, as the transport does before it calls
@@ -180,6 +197,16 @@ impl Conn for MemoryConn {
             self.misuses.fetch_add(1, Ordering::SeqCst);
         }
         self.closed.store(true, Ordering::Relaxed);
+    }
+
+    fn wake(&self) -> bool {
+        match &self.wakes {
+            Some(wakes) => {
+                wakes.fetch_add(1, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
     }
 }
 

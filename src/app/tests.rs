@@ -899,3 +899,123 @@ fn typed_arguments_reach_the_handler_or_answer_the_ack_with_the_error() {
     assert!(conn.take_text().is_empty());
     assert!(!conn.is_closed());
 }
+
+/// An adapter that keeps rooms in memory and records what it is asked to
+/// publish, as a shared adapter would send it to other processes.
+struct Publishing {
+    rooms: crate::socketio::InMemoryAdapter,
+    published: Arc<Mutex<Vec<(String, crate::socketio::BroadcastOptions)>>>,
+}
+
+impl crate::socketio::Adapter for Publishing {
+    fn add_socket(&mut self, id: &Arc<str>) {
+        self.rooms.add_socket(id);
+    }
+    fn remove_socket(&mut self, id: &str) {
+        self.rooms.remove_socket(id);
+    }
+    fn join(&mut self, id: &Arc<str>, room: &str) {
+        self.rooms.join(id, room);
+    }
+    fn leave(&mut self, id: &str, room: &str) {
+        self.rooms.leave(id, room);
+    }
+    fn rooms_of(&self, id: &str) -> Vec<String> {
+        self.rooms.rooms_of(id)
+    }
+    fn targets(&self, options: &crate::socketio::BroadcastOptions) -> Vec<Arc<str>> {
+        self.rooms.targets(options)
+    }
+    fn publish(&self, packet: &Packet, options: &crate::socketio::BroadcastOptions) {
+        let name = packet.event_name().unwrap_or_default().to_owned();
+        lock(&self.published).push((name, options.clone()));
+    }
+}
+
+#[test]
+fn broadcasts_are_published_to_the_adapter_after_local_delivery() {
+    let published: Arc<Mutex<Vec<(String, crate::socketio::BroadcastOptions)>>> = Arc::default();
+    let record = published.clone();
+    let clock = testing::ManualClock::new();
+    let io = SocketIo::with_adapter(Config::default(), clock.clock(), move |_| {
+        Box::new(Publishing {
+            rooms: crate::socketio::InMemoryAdapter::new(),
+            published: record.clone(),
+        })
+    });
+    io.namespace("/").on("shout", |socket, _, _| {
+        socket.to("r").emit("to-room", ());
+        socket.emit("to-me", ());
+        socket.server().of("/").local().emit("local", ());
+    });
+    let a = testing::TestClient::open(&io);
+    let id = a.connect("/", None).unwrap();
+    io.of("/").except("x").emit("all", ());
+    a.emit("/", "shout", json!([]));
+    let published = lock(&published).clone();
+    assert_eq!(published.len(), 2, "{published:?}");
+    assert_eq!(published[0].0, "all");
+    assert_eq!(published[0].1.except, vec!["x".to_owned()]);
+    // socket.to(room): the sender's own room is left out on other nodes too.
+    assert_eq!(published[1].0, "to-room");
+    assert_eq!(published[1].1.rooms, vec!["r".to_owned()]);
+    assert_eq!(published[1].1.except, vec![id]);
+}
+
+#[test]
+fn a_waking_connection_gets_its_broadcasts_in_one_flush_and_in_order() {
+    let mut sim = Sim::new();
+    let ns = sim.io.namespace("/");
+    let all = sim.io.of("/");
+    ns.on("all", move |_, args, _| {
+        all.emit("m", args);
+    });
+    ns.on("dm", |socket, args, _| {
+        let id = args
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(to) = socket.server().socket("/", &id) {
+            to.emit("dm", ());
+        }
+    });
+    let receiver = Arc::new(MemoryConn::new(sim.sids.next_sid(), 100).waking());
+    sim.io.handle_open(receiver.clone());
+    let receiver_id = sim.connect(&receiver);
+    let sender = sim.client(100);
+    sim.connect(&sender);
+    let batch = [
+        r#"2["all",1]"#.to_owned(),
+        format!(r#"2["dm","{receiver_id}"]"#),
+        r#"2["all",2]"#.to_owned(),
+    ];
+    sim.io
+        .handle_messages(sender.sid(), batch.iter().map(|t| Data::from(t.as_str())));
+    assert!(receiver.take_text().is_empty(), "held for its driver");
+    assert_eq!(receiver.wakes(), 1, "woken once for the whole batch");
+    sim.io.flush(receiver.sid());
+    assert_eq!(
+        receiver.take_text(),
+        [r#"2["m",1]"#, r#"2["dm"]"#, r#"2["m",2]"#]
+    );
+    // A connection that cannot wake gets each packet at once.
+    assert_eq!(sender.take_text(), [r#"2["m",1]"#, r#"2["m",2]"#]);
+}
+
+#[test]
+fn a_held_broadcast_that_does_not_fit_drops_the_receiver_at_its_flush() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let receiver = Arc::new(MemoryConn::new(sim.sids.next_sid(), 2).waking());
+    sim.io.handle_open(receiver.clone());
+    sim.connect(&receiver);
+    for n in 0..3 {
+        sim.io.of("/").emit("m", json!(n));
+    }
+    assert!(!receiver.is_closed());
+    sim.io.flush(receiver.sid());
+    assert!(receiver.is_closed());
+    assert_eq!(sim.io.slow_consumers_dropped(), 1);
+    assert_eq!(sim.io.socket_count(), 0);
+}

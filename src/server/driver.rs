@@ -8,6 +8,7 @@
 
 use std::future::pending;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,9 @@ pub(super) struct SessionHandle {
     poll_wake: Notify,
     /// A WebSocket handed over by an upgrade request, for the driver to take.
     incoming_ws: Mutex<Option<WsStream>>,
+    /// [`EngineSocket::wake`] was called: the driver owes the handler an
+    /// [`on_flush`](super::Handler::on_flush).
+    app_flush: AtomicBool,
     /// The request that opened the session ([`EngineSocket::request`]).
     request: Option<Arc<ConnInfo>>,
 }
@@ -56,6 +60,7 @@ impl SessionHandle {
             driver_wake: Notify::new(),
             poll_wake: Notify::new(),
             incoming_ws: Mutex::new(None),
+            app_flush: AtomicBool::new(false),
             request,
         })
     }
@@ -181,6 +186,18 @@ impl EngineSocket {
     pub fn close(&self) {
         self.handle.close();
     }
+
+    /// Asks the session's driver to call the handler's
+    /// [`on_flush`](super::Handler::on_flush) soon, before it next writes:
+    /// an application that holds packets for many sessions (a broadcast)
+    /// hands each session all it holds in one go, from that session's own
+    /// task, instead of touching every session once per packet. Wakes in a
+    /// row before the driver runs cost one call.
+    pub fn wake(&self) {
+        if !self.handle.app_flush.swap(true, Ordering::AcqRel) {
+            self.handle.driver_wake.notify_one();
+        }
+    }
 }
 
 impl std::fmt::Debug for EngineSocket {
@@ -226,6 +243,11 @@ async fn run(
     let mut events = Vec::new();
     let mut messages = Vec::new();
     loop {
+        // What the application held back for this session goes first, so
+        // that this turn writes it.
+        if handle.app_flush.swap(false, Ordering::AcqRel) {
+            shared.handler.on_flush(&socket);
+        }
         if let Some(incoming) = lock(&handle.incoming_ws).take() {
             // Only one WebSocket per session: a newer probe replaces nothing
             // live, because the core refuses a second upgrade.

@@ -190,6 +190,10 @@ impl<H: Handler> Handler for Logged<H> {
         self.inner.on_messages(socket, messages);
     }
 
+    fn on_flush(&self, socket: &EngineSocket) {
+        self.inner.on_flush(socket);
+    }
+
     fn on_upgrade(&self, socket: &EngineSocket) {
         self.log.event(Level::Debug, "session_upgrade", || {
             (

@@ -298,6 +298,11 @@ pub trait Handler: Send + Sync + 'static {
     /// The session ended; no other call follows for it. `reason` is the
     /// reference server's close reason ([`CloseReason::as_str`]).
     fn on_close(&self, _socket: &EngineSocket, _reason: CloseReason) {}
+    /// The application asked, with [`EngineSocket::wake`], to put what it
+    /// holds for this session on it now: called from the session's driver
+    /// before it writes, once for any number of wakes since the last call.
+    /// A handler that wraps another must forward it. By default nothing.
+    fn on_flush(&self, _socket: &EngineSocket) {}
 }
 
 /// How long the accept loop pauses after a failed accept (typically: out of

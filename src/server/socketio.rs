@@ -28,6 +28,11 @@ impl Conn for EngineSocket {
         EngineSocket::close(self)
     }
 
+    fn wake(&self) -> bool {
+        EngineSocket::wake(self);
+        true
+    }
+
     fn info(&self) -> Option<Arc<ConnInfo>> {
         self.request()
     }
@@ -96,6 +101,10 @@ impl Handler for SocketIoHandler {
 
     fn on_messages(&self, socket: &EngineSocket, messages: &mut dyn Iterator<Item = Data>) {
         self.io.handle_messages(socket.sid(), messages);
+    }
+
+    fn on_flush(&self, socket: &EngineSocket) {
+        self.io.flush(socket.sid());
     }
 
     fn on_upgrade(&self, socket: &EngineSocket) {

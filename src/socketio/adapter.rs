@@ -9,15 +9,33 @@
 //! shared adapter can replace [`InMemoryAdapter`] without touching handlers.
 //!
 //! An adapter answers for the sockets of this process. One that also serves
-//! other processes would publish the broadcasts it is asked to resolve
-//! ([`Adapter::targets`] gets the full [`BroadcastOptions`]) and inject the
-//! ones it receives through the namespace's ordinary emit operators.
+//! other processes (a remote adapter: Redis, as `@socket.io/redis-adapter`)
+//! sits behind the same trait:
+//! - **local targets**: [`Adapter::targets`] resolves a broadcast among this
+//!   process's sockets, as now;
+//! - **remote publish**: after a broadcast was delivered here, the layer
+//!   above calls [`Adapter::publish`] with the packet and its full
+//!   [`BroadcastOptions`] (the sender's own id already among `except` for
+//!   `socket.broadcast`), unless the emit was marked local; a shared adapter
+//!   sends it to the other nodes, and delivers what the other nodes publish
+//!   through the namespace's ordinary emit operators
+//!   ([`SocketIo::of`](crate::app::SocketIo::of));
+//! - **remote requests** (the reference's `fetchSockets`, `serverSideEmit`,
+//!   `socketsJoin`, broadcasts with acks across nodes) are requests and
+//!   answers between adapters: they need a way to wait for answers, which
+//!   belongs to the adapter itself (it owns its connection and tasks), not
+//!   to this trait's synchronous methods; the application layer will ask
+//!   them through its own async calls when a remote adapter exists.
 //!
-//! The adapter is called with the server's state lock held: it must not call
-//! back into the server.
+//! The adapter is called with its namespace's lock held (for reading in
+//! [`targets`](Adapter::targets), [`rooms_of`](Adapter::rooms_of) and
+//! [`publish`](Adapter::publish), for writing otherwise): it must not call
+//! back into the server, and [`publish`](Adapter::publish) must only queue.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use super::packet::Packet;
 
 /// Which sockets of a namespace a broadcast reaches: the rooms it goes to
 /// (none means every socket of the namespace) and the rooms it skips.
@@ -56,6 +74,14 @@ pub trait Adapter: Send + Sync + 'static {
     /// The sockets a broadcast with `options` reaches, each once, in no
     /// particular order.
     fn targets(&self, options: &BroadcastOptions) -> Vec<Arc<str>>;
+
+    /// A broadcast of this process, delivered to its own sockets: an adapter
+    /// shared by several processes publishes it to the others (the reference
+    /// adapter's `broadcast`, which delivers locally and publishes). It must
+    /// only queue, never block. By default nothing: one process.
+    fn publish(&self, packet: &Packet, options: &BroadcastOptions) {
+        let _ = (packet, options);
+    }
 }
 
 /// The default adapter: memberships in two maps, room to sockets and socket

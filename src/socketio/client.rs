@@ -486,6 +486,12 @@ impl Client {
         self.events.pop_front()
     }
 
+    /// How many transmits wait to be pulled: a caller that pulls them later
+    /// (after a batch) bounds what it lets accumulate with this.
+    pub fn transmits_queued(&self) -> usize {
+        self.transmits.len()
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must run next, if ever.
     /// Call again after every input: a new ack or a connect changes it.
     pub fn poll_timeout(&self) -> Option<Instant> {
