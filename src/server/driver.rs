@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use super::admission::Permit;
 use super::{Handler, Shared, Stats, lock};
 use crate::engineio::{
-    CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
+    CloseReason, Data, Event, Frame, Packet, Protocol, SendError, Session, Sid, TransportKind,
 };
 use crate::socketio::ConnInfo;
 
@@ -228,7 +228,7 @@ async fn run(
         }
 
         // 1. Drain the core.
-        let (deadline, close_ws, closed, poll_pending) = {
+        let (deadline, close_ws, closed, poll_pending, protocol) = {
             let mut core = handle.core();
             core.handle_timeout(Instant::now());
             events.extend(std::iter::from_fn(|| core.poll_event()));
@@ -240,6 +240,7 @@ async fn run(
                 core.take_ws_close(),
                 core.is_closed(),
                 core.is_poll_pending(),
+                core.protocol(),
             )
         };
         if poll_pending {
@@ -270,7 +271,7 @@ async fn run(
         // 3. Write to the WebSocket.
         if let Some(socket_ws) = ws.as_mut()
             && !frames.is_empty()
-            && let Err(error) = write_frames(socket_ws, &mut frames).await
+            && let Err(error) = write_frames(socket_ws, &mut frames, protocol).await
         {
             frames.clear();
             ws = None;
@@ -432,7 +433,11 @@ pub(super) fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, time
 
 /// Writes every frame already queued, then flushes once: one syscall for a
 /// burst of packets, not one per packet.
-async fn write_frames(ws: &mut WsStream, frames: &mut Vec<Packet>) -> Result<(), WsError> {
+async fn write_frames(
+    ws: &mut WsStream,
+    frames: &mut Vec<Packet>,
+    protocol: Protocol,
+) -> Result<(), WsError> {
     for packet in frames.drain(..) {
         // A text MESSAGE goes out of its shared buffer (tungstenite checks
         // it is UTF-8, which it always is); other packets are encoded.
@@ -441,7 +446,7 @@ async fn write_frames(ws: &mut WsStream, frames: &mut Vec<Packet>) -> Result<(),
             .and_then(|bytes| Utf8Bytes::try_from(bytes.clone()).ok());
         let message = match shared {
             Some(text) => Message::Text(text),
-            None => match packet.to_frame() {
+            None => match protocol.ws_frame(&packet) {
                 Frame::Text(text) => Message::text(text),
                 Frame::Binary(bytes) => Message::Binary(bytes),
             },
