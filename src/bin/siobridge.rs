@@ -22,7 +22,7 @@ const USAGE: &str = "\
 usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN]
                  [--cors-origin ORIGIN]... [--parser json|msgpack]
                  [--cors-origin ORIGIN]... [--tls-cert FILE --tls-key FILE]
-                 [--trust-proxy CIDR]... [--log-format text|json]
+                 [--trust-proxy CIDR]... [--log-format text|json] [--allow-eio3]
        siobridge conform URL   check the server at URL against the protocol specs
 
 Serves Socket.IO v5 (socket.io 3.x/4.x clients) at /socket.io/, over HTTP
@@ -54,6 +54,9 @@ long-polling and WebSocket, with a routing profile on each namespace.
   --parser json|msgpack     how packets are written: json (socket.io-parser,
                             the default) or msgpack (socket.io-msgpack-parser);
                             every client must use the same [env SIOBRIDGE_PARSER]
+  --allow-eio3              also serve socket.io 2.x clients (Engine.IO v3,
+                            Socket.IO protocol v4), as Node's allowEIO3
+                            (default: off) [env SIOBRIDGE_ALLOW_EIO3=1]
   --tls-cert FILE           serve HTTPS and WSS with this PEM certificate chain
                             (needs --tls-key) [env SIOBRIDGE_TLS_CERT]
   --tls-key FILE            the PEM private key of --tls-cert
@@ -95,6 +98,8 @@ struct Options {
     trust_proxy: TrustProxy,
     log_format: Format,
     parser: socketio::Parser,
+    /// `--allow-eio3`: serve Engine.IO v3 clients too.
+    allow_eio3: bool,
 }
 
 /// `json` or `msgpack`.
@@ -200,6 +205,11 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
     let mut admin = env("SIOBRIDGE_ADMIN");
     let mut admin_ui_dir = env("SIOBRIDGE_ADMIN_UI_DIR");
     let mut parser = env("SIOBRIDGE_PARSER");
+    let mut allow_eio3 = match env("SIOBRIDGE_ALLOW_EIO3").as_deref() {
+        None | Some("" | "0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(other) => return Err(format!("SIOBRIDGE_ALLOW_EIO3 {other:?}: expected 1 or 0")),
+    };
     let mut cors_origins: Vec<String> = env("SIOBRIDGE_CORS_ORIGINS")
         .map(|v| list(&v).collect())
         .unwrap_or_default();
@@ -247,6 +257,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
             "--admin" => admin = Some(value()?),
             "--admin-ui-dir" => admin_ui_dir = Some(value()?),
             "--parser" => parser = Some(value()?),
+            "--allow-eio3" if inline.is_none() => allow_eio3 = true,
             "--max-sessions" => limit_values.push(("--max-sessions", value()?)),
             "--max-sessions-per-ip" => limit_values.push(("--max-sessions-per-ip", value()?)),
             "--max-connections-per-ip" => limit_values.push(("--max-connections-per-ip", value()?)),
@@ -352,6 +363,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Refusal
         limits,
         admin,
         parser,
+        allow_eio3,
         tls,
         trust_proxy: TrustProxy::new(ranges),
         log_format,
@@ -857,6 +869,7 @@ async fn serve(
         config.tls = Some(tls);
     }
     config.engine.max_poll_packets = options.limits.max_poll_packets;
+    config.engine.allow_eio3 = options.allow_eio3;
     // The admin UI shows each socket's request.
     config.keep_requests = options.admin.is_some();
     let (opened, closed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -1051,6 +1064,13 @@ mod tests {
             "the password is not logged"
         );
         assert!(parse(&[]).unwrap().admin.is_none());
+    }
+
+    #[test]
+    fn allow_eio3() {
+        assert!(!parse(&[]).unwrap().allow_eio3);
+        assert!(parse(&["--allow-eio3"]).unwrap().allow_eio3);
+        assert!(parse(&["--allow-eio3=yes"]).is_err());
     }
 
     #[test]
