@@ -46,12 +46,15 @@ pub(super) struct SessionHandle {
     incoming_ws: Mutex<Option<WsStream>>,
     /// The request that opened the session ([`EngineSocket::request`]).
     request: Option<Arc<ConnInfo>>,
+    /// The protocol the session was opened with ([`EngineSocket::protocol`]).
+    protocol: Protocol,
 }
 
 impl SessionHandle {
     pub(super) fn new(session: Session, request: Option<Arc<ConnInfo>>) -> Arc<SessionHandle> {
         Arc::new(SessionHandle {
             sid: session.sid(),
+            protocol: session.protocol(),
             core: Mutex::new(session),
             driver_wake: Notify::new(),
             poll_wake: Notify::new(),
@@ -145,6 +148,12 @@ impl EngineSocket {
     /// The transport the session currently uses.
     pub fn transport(&self) -> TransportKind {
         self.handle.transport()
+    }
+
+    /// The engine.io-protocol revision the session was opened with (v3 for
+    /// socket.io 2.x clients, with `allow_eio3`).
+    pub fn protocol(&self) -> Protocol {
+        self.handle.protocol
     }
 
     /// The HTTP request that opened the session (its headers, the client's

@@ -26,6 +26,7 @@ mod outbox;
 pub mod rate;
 pub mod server;
 pub mod testing;
+pub mod v4;
 
 pub use ack_future::AckFuture;
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};

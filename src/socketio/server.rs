@@ -35,6 +35,7 @@ use super::outbox::{Outbox, Queued, Receiver, Target};
 use super::packet::{Packet, PacketType};
 use super::parse::{DecodeError, Limits};
 use super::rate::{RateLimit, TokenBucket};
+use super::v4::{self, Revision};
 use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator, Text};
 use crate::id_hash::IdMap;
 
@@ -67,6 +68,10 @@ pub trait Conn: Send + Sync + 'static {
     /// [`Handshake::address`]). Default `None`.
     fn address(&self) -> Option<IpAddr> {
         None
+    }
+    /// The client's Socket.IO protocol revision ([`v4`]). Default v5.
+    fn revision(&self) -> Revision {
+        Revision::V5
     }
 }
 
@@ -1438,6 +1443,7 @@ impl SocketIo {
     pub fn handle_open(&self, conn: Arc<dyn Conn>) {
         let deadline = (self.inner.clock)() + self.inner.config.connect_timeout;
         let sid = conn.sid();
+        let revision = conn.revision();
         {
             let mut state = self.state();
             state.clients.insert(
@@ -1452,6 +1458,12 @@ impl SocketIo {
             state.timers.insert((deadline, Timer::Connect(sid)));
         }
         self.wake_timer();
+        // Socket.IO v4: the client is in `/` as soon as it is connected.
+        if let Some(connect) = v4::implicit_connect(revision) {
+            let actions = self.on_packet(&mut self.state(), sid, connect);
+            self.run(actions);
+            self.run_deferred();
+        }
     }
 
     /// An Engine.IO message from client `sid`.
@@ -1484,7 +1496,10 @@ impl SocketIo {
                 };
                 match decoded {
                     Ok(None) => continue,
-                    Ok(Some(packet)) => self.on_packet(&mut state, sid, packet),
+                    Ok(Some(packet)) => {
+                        let packet = v4::inbound(client.conn.revision(), packet);
+                        self.on_packet(&mut state, sid, packet)
+                    }
                     // socket.io-protocol v5: a malformed packet closes the
                     // connection (the reference: "parse error").
                     Err(_) => self.drop_client(&mut state, sid, DisconnectReason::ParseError),
@@ -1930,12 +1945,15 @@ impl SocketIo {
             .find_map(|m| m(&handshake).err());
         let name = handshake.namespace.clone();
         if let Some(error) = refused {
-            let packet = Packet::connect_error(&name, &error.message, error.data);
+            let packet = v4::refusal(conn.revision(), &name, &error.message, error.data);
             let actions = self.answer_refusal(&mut self.state(), conn.sid(), &conn, &packet);
             self.defer(actions);
             return;
         }
-        let id: Arc<str> = Arc::from(lock(&self.inner.ids).next_sid().as_str());
+        let id: Arc<str> = match v4::socket_id(conn.revision(), &name, conn.sid()) {
+            Some(id) => Arc::from(id),
+            None => Arc::from(lock(&self.inner.ids).next_sid().as_str()),
+        };
         let ns_name: Arc<str> = Arc::from(name.as_str());
         let handshake = Arc::new(handshake);
         {
@@ -1953,7 +1971,7 @@ impl SocketIo {
             self.defer(flushed);
             // The answer goes first: a socket whose CONNECT was lost would
             // get events its client never asked for.
-            let ok = Packet::connect(&name, Some(json!({ "sid": &*id })));
+            let ok = v4::connect_answer(conn.revision(), &name, &id);
             match conn.send(encode_text_message(self.inner.config.parser, &ok)) {
                 Ok(()) => {}
                 Err(SendError::Full) => {
