@@ -23,7 +23,8 @@ usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token T
                  [--cors-origin ORIGIN]... [--parser json|msgpack]
                  [--cors-origin ORIGIN]... [--tls-cert FILE --tls-key FILE]
                  [--trust-proxy CIDR]... [--log-format text|json] [--allow-eio3]
-       siobridge conform URL   check the server at URL against the protocol specs
+       siobridge conform [--eio3] URL
+                         check the server at URL against the protocol specs
 
 Serves Socket.IO v5 (socket.io 3.x/4.x clients) at /socket.io/, over HTTP
 long-polling and WebSocket, with a routing profile on each namespace.
