@@ -265,4 +265,77 @@ mod tests {
         assert_eq!(form_decode("%C3%A9"), "é");
         assert_eq!(form_decode("%FF"), "\u{fffd}");
     }
+
+    /// The hooks in `SocketIo`, end to end: a v4 connection (an
+    /// Engine.IO v3 session) on an in-memory server.
+    mod server {
+        use std::sync::{Arc, Mutex};
+        use std::time::Instant;
+
+        use serde_json::json;
+
+        use super::super::Revision;
+        use crate::engineio::{Data, SendError, Sid, SidGenerator};
+        use crate::socketio::{Config, Conn, ConnectError, SocketIo};
+
+        struct V4Conn {
+            sid: Sid,
+            sent: Mutex<Vec<String>>,
+        }
+
+        impl Conn for V4Conn {
+            fn sid(&self) -> Sid {
+                self.sid
+            }
+            fn send(&self, data: Data) -> Result<(), SendError> {
+                if let Data::Text(text) = data {
+                    self.sent.lock().unwrap().push(text.to_string());
+                }
+                Ok(())
+            }
+            fn close(&self) {}
+            fn revision(&self) -> Revision {
+                Revision::V4
+            }
+        }
+
+        fn take(conn: &V4Conn) -> Vec<String> {
+            std::mem::take(&mut *conn.sent.lock().unwrap())
+        }
+
+        #[test]
+        fn a_v4_connection_is_served_in_v4() {
+            let io = SocketIo::new(Config::default(), Arc::new(Instant::now));
+            for name in ["/", "/custom"] {
+                io.namespace(name).on_connect(|socket| {
+                    let auth = socket.handshake().auth.clone();
+                    socket.emit("hello", vec![json!(socket.id()), auth]);
+                });
+            }
+            io.namespace("/private").use_middleware(|_| {
+                Err(ConnectError::new("unauthorized").with_data(json!({"code": 401})))
+            });
+            let sid = SidGenerator::new(Some([9; 32])).next_sid();
+            let conn = Arc::new(V4Conn {
+                sid,
+                sent: Mutex::new(Vec::new()),
+            });
+            io.handle_open(conn.clone());
+            // In `/` at once, with an empty CONNECT and the Engine.IO id.
+            assert_eq!(take(&conn), ["0", &format!("2[\"hello\",\"{sid}\",{{}}]")]);
+            io.handle_message(sid, Data::from("0/custom?token=a%20b,"));
+            assert_eq!(
+                take(&conn),
+                [
+                    "0/custom,",
+                    &format!("2/custom,[\"hello\",\"/custom#{sid}\",{{\"token\":\"a b\"}}]")
+                ]
+            );
+            io.handle_message(sid, Data::from("0/private,"));
+            assert_eq!(take(&conn), ["4/private,{\"code\":401}"]);
+            io.handle_message(sid, Data::from("0/nope,"));
+            assert_eq!(take(&conn), ["4/nope,{\"message\":\"Invalid namespace\"}"]);
+            assert_eq!(io.socket_count(), 2);
+        }
+    }
 }
