@@ -214,9 +214,10 @@ impl Session {
 
     /// v3: the revision the probing WebSocket's request asked for (whether
     /// it takes binary frames); it replaces the polling one at the upgrade.
-    /// Ignored for a v4 session.
+    /// Call it right after a [`begin_upgrade`](Session::begin_upgrade) that
+    /// succeeded. Ignored for a v4 session, and when no probe is under way.
     pub fn set_probe_protocol(&mut self, protocol: Protocol) {
-        if self.protocol.is_v3() && protocol.is_v3() {
+        if self.protocol.is_v3() && protocol.is_v3() && self.is_upgrading() {
             self.probe_protocol = Some(protocol);
         }
     }

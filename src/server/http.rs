@@ -302,8 +302,14 @@ fn accept_websocket(
     let protocol = Protocol::from_query(req.uri().query());
     let mut upgrade = upgrade;
     if let Upgrade::Probe(handle) = &upgrade {
-        let begun = handle.core().begin_upgrade(Instant::now());
-        handle.core().set_probe_protocol(protocol);
+        let begun = {
+            let mut core = handle.core();
+            let begun = core.begin_upgrade(Instant::now());
+            if begun.is_ok() {
+                core.set_probe_protocol(protocol);
+            }
+            begun
+        };
         handle.changed();
         if begun.is_err() {
             upgrade = Upgrade::Close;
