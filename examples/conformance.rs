@@ -15,7 +15,8 @@
 //! `message-back` carrying the same arguments, and `message-with-ack` is
 //! acknowledged with the same arguments, binary included.
 //!
-//! Caps and timeouts can be set from the environment (`common/limits.rs`).
+//! Caps and timeouts can be set from the environment (`common/limits.rs`);
+//! `SIOBRIDGE_ALLOW_EIO3=1` serves Engine.IO v3 clients too.
 
 use std::time::Duration;
 
@@ -57,7 +58,8 @@ async fn main() -> std::io::Result<()> {
 
     let engine = engineio::Config::default()
         .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200))
-        .with_max_payload(1_000_000);
+        .with_max_payload(1_000_000)
+        .with_allow_eio3(limits::allow_eio3()?);
     let config = limits::server_limits(
         ServerConfig::default()
             .with_engine(engine)

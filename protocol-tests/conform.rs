@@ -23,6 +23,9 @@ use siobridge::socketio::{Decoder, Packet, PacketType};
 
 /// How many checks a run makes (a change here is a change of the runner).
 const CHECKS: usize = 40;
+/// How many `conform --eio3` makes: the v3 checks, less the refusal of
+/// `EIO=3`.
+const CHECKS_EIO3: usize = 58;
 
 /// The `siobridge` binary, built by cargo for this test target.
 fn siobridge() -> PathBuf {
@@ -31,8 +34,14 @@ fn siobridge() -> PathBuf {
 
 /// Runs `siobridge conform URL` to completion.
 fn conform(url: &str) -> Output {
+    conform_with(&[url])
+}
+
+/// Runs `siobridge conform ARGS` to completion.
+fn conform_with(args: &[&str]) -> Output {
     Command::new(siobridge())
-        .args(["conform", url])
+        .arg("conform")
+        .args(args)
         .output()
         .expect("siobridge conform runs")
 }
@@ -65,6 +74,11 @@ impl Drop for Running {
 /// Starts `examples/conformance` (cargo builds the examples before running
 /// the tests, next to the binary) and returns it with its URL.
 fn start_conformance_example() -> (Running, String) {
+    start_conformance_example_with(&[])
+}
+
+/// [`start_conformance_example`] with extra environment.
+fn start_conformance_example_with(env: &[(&str, &str)]) -> (Running, String) {
     let bin = siobridge();
     let example = bin
         .parent()
@@ -78,6 +92,7 @@ fn start_conformance_example() -> (Running, String) {
     );
     let mut child = Command::new(&example)
         .env("CONFORMANCE_PORT", "0")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -104,6 +119,19 @@ fn conform_passes_against_the_conformance_example() {
     assert_eq!(
         lines.last().map(String::as_str),
         Some(format!("{CHECKS} checks: {CHECKS} passed, 0 failed").as_str())
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn conform_eio3_passes_against_the_conformance_example_with_allow_eio3() {
+    let (_server, url) = start_conformance_example_with(&[("SIOBRIDGE_ALLOW_EIO3", "1")]);
+    let output = conform_with(&["--eio3", &url]);
+    let lines = stdout_lines(&output);
+    assert_eq!(failures(&lines), Vec::<&str>::new(), "{lines:#?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("{CHECKS_EIO3} checks: {CHECKS_EIO3} passed, 0 failed").as_str())
     );
     assert_eq!(output.status.code(), Some(0));
 }
@@ -296,6 +324,9 @@ fn conform_refuses_a_missing_or_unusable_url() {
         let output = Command::new(siobridge()).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("usage: siobridge conform URL"), "{stderr}");
+        assert!(
+            stderr.contains("usage: siobridge conform [--eio3] URL"),
+            "{stderr}"
+        );
     }
 }

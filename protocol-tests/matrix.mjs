@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** The columns: each feature and what its cell shows. */
 export const FEATURES = [
   ['connect-auth', 'connects with handshake auth and is welcomed with its id and auth (the Node and browser suites: several namespaces)'],
-  ['auth-error', 'a middleware refusal surfaces as `connect_error` with its message and `data`'],
+  ['auth-error', 'a middleware refusal surfaces as `connect_error` with its message and `data` (socket.io 2.x clients: an `error` event with the `data`)'],
   ['emit-ack', 'client events and their acknowledgements, with JSON arguments'],
   ['server-ack', 'server events acknowledged by the client (the Node and browser suites: and the server-side ack timeout)'],
   ['binary', 'binary arguments both ways, in events and acknowledgements'],
@@ -48,12 +48,21 @@ export const CLIENTS = [
   { client: 'socket.io-client 4.7 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.8 + msgpack (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.8 (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
+  // socket.io 2.x clients (Engine.IO v3, Socket.IO protocol v4), against the
+  // servers with allow_eio3.
+  { client: 'socket.io-client 2.5 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
+  { client: 'socket.io-client 2.5 (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
   ...['python-socketio Client 5.x', 'python-socketio AsyncClient 5.x',
     'python-socketio Client 5.x + msgpack', 'python-socketio AsyncClient 5.x + msgpack'].map((client) => ({
     client,
     transports: ['polling', 'websocket'],
     notApplicable: { volatile: PYTHON_SCOPE, reconnect: PYTHON_SCOPE, 'cors-refused': NOT_A_BROWSER },
   })),
+  {
+    client: 'python-socketio Client 4.x',
+    transports: ['polling', 'websocket'],
+    notApplicable: { volatile: PYTHON_SCOPE, reconnect: PYTHON_SCOPE, 'cors-refused': NOT_A_BROWSER },
+  },
 ];
 
 const STATUSES = new Set(['pass', 'fail', 'n/a']);

@@ -18,8 +18,9 @@ pub const USAGE: &str = "\
 usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN]
                  [--cors-origin ORIGIN]... [--parser json|msgpack]
                  [--tls-cert FILE --tls-key FILE]
-                 [--trust-proxy CIDR]... [--log-format text|json]
-       siobridge conform URL   check the server at URL against the protocol specs
+                 [--trust-proxy CIDR]... [--log-format text|json] [--allow-eio3]
+       siobridge conform [--eio3] URL
+                         check the server at URL against the protocol specs
 
 Serves Socket.IO v5 (socket.io 3.x/4.x clients) at /socket.io/, over HTTP
 long-polling and WebSocket, with a routing profile on each namespace.
@@ -58,6 +59,9 @@ long-polling and WebSocket, with a routing profile on each namespace.
                             Forwarded when the peer is in CIDR (10.0.0.0/8, an
                             address, or loopback, linklocal, uniquelocal);
                             repeatable [env SIOBRIDGE_TRUST_PROXY, comma-separated]
+  --allow-eio3              also serve socket.io 2.x clients (Engine.IO v3,
+                            Socket.IO protocol v4), as Node's allowEIO3
+                            (default: off) [env SIOBRIDGE_ALLOW_EIO3=1]
   --log-format FORMAT       text (default) or json: one JSON object per line
                             [env SIOBRIDGE_LOG_FORMAT]
   --max-poll-packets N      packets per polling response at most (default: as many
@@ -114,6 +118,8 @@ pub struct Options {
     pub log_level: Level,
     /// `--parser`.
     pub parser: socketio::Parser,
+    /// `--allow-eio3`: serve Engine.IO v3 clients too.
+    pub allow_eio3: bool,
 }
 
 /// `json` or `msgpack`.
@@ -139,6 +145,7 @@ impl std::fmt::Debug for Options {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("parser", &self.parser)
+            .field("allow_eio3", &self.allow_eio3)
             .finish()
     }
 }
@@ -270,6 +277,11 @@ pub fn parse(
         .unwrap_or_default();
     let mut cli_trust_proxy = Vec::new();
     let mut log_format = env("SIOBRIDGE_LOG_FORMAT").unwrap_or_else(|| "text".into());
+    let mut allow_eio3 = match env("SIOBRIDGE_ALLOW_EIO3").as_deref() {
+        None | Some("0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(other) => return Err(format!("SIOBRIDGE_ALLOW_EIO3 {other:?}: expected 1 or 0")),
+    };
     let mut limit_values: Vec<(&str, String)> = [
         ("--max-sessions", "SIOBRIDGE_MAX_SESSIONS"),
         ("--max-sessions-per-ip", "SIOBRIDGE_MAX_SESSIONS_PER_IP"),
@@ -313,6 +325,7 @@ pub fn parse(
             "--tls-key" => tls_key = Some(value()?),
             "--trust-proxy" => cli_trust_proxy.push(value()?),
             "--log-format" => log_format = value()?,
+            "--allow-eio3" if inline.is_none() => allow_eio3 = true,
             "--max-poll-packets" => limit_values.push(("--max-poll-packets", value()?)),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}")),
@@ -411,6 +424,7 @@ pub fn parse(
         trust_proxy: TrustProxy::new(ranges),
         log_format,
         log_level,
+        allow_eio3,
     };
     check_safety(&options)?;
     Ok(Command::Serve(Box::new(options)))
@@ -463,6 +477,7 @@ impl Options {
         config.max_connections_per_ip = self.limits.max_connections_per_ip;
         config.trust_proxy = self.trust_proxy.clone();
         config.engine.max_poll_packets = self.limits.max_poll_packets;
+        config.engine.allow_eio3 = self.allow_eio3;
         // The admin UI shows each socket's request.
         config.keep_requests = self.admin.is_some();
         config
@@ -588,6 +603,19 @@ mod tests {
             "the password is not logged"
         );
         assert!(parse(&[]).unwrap().admin.is_none());
+    }
+
+    #[test]
+    fn allow_eio3() {
+        assert!(!parse(&[]).unwrap().allow_eio3);
+        assert!(parse(&["--allow-eio3"]).unwrap().allow_eio3);
+        assert!(parse(&["--allow-eio3=yes"]).is_err());
+        assert!(
+            parse_with(&[], &[("SIOBRIDGE_ALLOW_EIO3", "1")])
+                .unwrap()
+                .allow_eio3
+        );
+        assert!(parse_with(&[], &[("SIOBRIDGE_ALLOW_EIO3", "yes")]).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! | `SIOBRIDGE_STALL_TIMEOUT_MS` | `engineio::Config::stall_timeout` |
 //! | `SIOBRIDGE_MAX_BUFFERED_BYTES` | `engineio::Config::max_buffered_bytes` |
 //! | `SIOBRIDGE_MAX_POLL_PACKETS` | `engineio::Config::max_poll_packets` |
+//! | `SIOBRIDGE_ALLOW_EIO3` | `engineio::Config::allow_eio3`: `1` serves socket.io 2.x clients |
 //! | `TESTAPP_PING_INTERVAL_MS`, `TESTAPP_PING_TIMEOUT_MS` | `engineio::Config::ping_interval`, `ping_timeout` |
 
 use std::io::{Error, ErrorKind};
@@ -98,6 +99,12 @@ pub fn server_limits(mut config: ServerConfig) -> std::io::Result<ServerConfig> 
     Ok(config)
 }
 
+/// `SIOBRIDGE_ALLOW_EIO3=1`: serve Engine.IO v3 (socket.io 2.x) clients too.
+#[allow(dead_code)] // not every example serves Engine.IO v3
+pub fn allow_eio3() -> std::io::Result<bool> {
+    Ok(var::<u8>("SIOBRIDGE_ALLOW_EIO3")? == Some(1))
+}
+
 /// The Engine.IO layer's limits and heartbeat, from the environment.
 #[allow(dead_code)] // not every example has an Engine.IO config of its own
 pub fn engine_limits(mut config: engineio::Config) -> std::io::Result<engineio::Config> {
@@ -110,6 +117,7 @@ pub fn engine_limits(mut config: engineio::Config) -> std::io::Result<engineio::
     if let Some(max) = var("SIOBRIDGE_MAX_POLL_PACKETS")? {
         config.max_poll_packets = Some(max);
     }
+    config.allow_eio3 = allow_eio3()?;
     if let Some(interval) = millis("TESTAPP_PING_INTERVAL_MS")? {
         config.ping_interval = interval;
     }

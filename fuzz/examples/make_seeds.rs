@@ -27,9 +27,25 @@ fn write_all(dir: &str, scripts: Vec<(&str, Vec<u8>)>) -> std::io::Result<()> {
 }
 
 fn eio(name: &'static str, websocket: bool, steps: Vec<Step>) -> (&'static str, Vec<u8>) {
+    eio_with(name, websocket, false, steps)
+}
+
+/// An Engine.IO v3 script (`eio3`), binary allowed.
+fn eio3(name: &'static str, websocket: bool, steps: Vec<Step>) -> (&'static str, Vec<u8>) {
+    eio_with(name, websocket, true, steps)
+}
+
+fn eio_with(
+    name: &'static str,
+    websocket: bool,
+    eio3: bool,
+    steps: Vec<Step>,
+) -> (&'static str, Vec<u8>) {
     let script = Script {
         setup: Setup {
             websocket,
+            eio3,
+            b64: false,
             max_buffered: 3,
             max_payload: 21, // 100 bytes
         },
@@ -47,6 +63,48 @@ fn eio_seeds() -> Vec<(&'static str, Vec<u8>)> {
     let post = |s: &str| Post(s.as_bytes().to_vec());
     let text = |s: &str| WsText(s.to_owned());
     vec![
+        // engine.io-protocol v3: length-prefixed payloads, binary bodies,
+        // the client's pings.
+        eio3(
+            "v3-polling-messages-and-pings",
+            false,
+            vec![
+                Get,
+                post("6:4hello2:4€10:b4AQIDBA==1:2"),
+                SendText("hi\x1e".into()),
+                SendBinary(vec![1, 2, 3, 4]),
+                Get,
+                Post(vec![1, 3, 255, 4, 9, 8, 0, 1, 255, b'2']),
+                Get,
+                Advance(400),
+                post("1:2"),
+                Get,
+                Advance(600),
+            ],
+        ),
+        eio3(
+            "v3-upgrade",
+            false,
+            vec![
+                Get,
+                Get,
+                BeginUpgrade,
+                text("2probe"),
+                WsFlush,
+                Get,
+                text("5"),
+                WsBinary(vec![4, 7]),
+                text("b4AQI="),
+                text("2"),
+                SendBinary(vec![5]),
+                WsFlush,
+            ],
+        ),
+        eio3(
+            "v3-websocket-pong-from-client",
+            true,
+            vec![WsFlush, text("2"), WsFlush, text("3")],
+        ),
         eio(
             "polling-handshake-and-messages",
             false,

@@ -22,6 +22,11 @@
 //!   silent closes by following its deadlines alone;
 //! - every GET body is a valid payload; once on WebSocket the session never
 //!   goes back to polling, and `Upgraded` comes at most once.
+//!
+//! With the script's `eio3`, the session speaks Engine.IO v3
+//! (`Session::with_protocol`; the client pings, the server answers PONG):
+//! the same properties hold, GET bodies are v3 payloads (text or binary),
+//! and at most one PONG waits beside the messages (no PING is ever queued).
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -29,13 +34,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use siobridge::engineio::{
-    CloseReason, Config, Data, Event, PostError, ProbeRefused, QUEUED_PACKET_OVERHEAD, Rejection,
-    SendError, Session, Sid, SidGenerator, TransportKind, payload,
+    CloseReason, Config, Data, Event, PollBody, PostError, ProbeRefused, Protocol,
+    QUEUED_PACKET_OVERHEAD, Rejection, SendError, Session, Sid, SidGenerator, TransportKind,
 };
 use siobridge_fuzz::eio_script::{Script, Setup, Step};
 
 /// Packets the session may queue on its own beyond the application's:
-/// one PING and one CLOSE.
+/// one PING (v3: one PONG) and one CLOSE.
 const CONTROL_PACKETS: usize = 2;
 
 /// Deadlines a silent client's session may pass through before it closes
@@ -65,6 +70,7 @@ struct Harness {
     replies_after_close: usize,
     upgraded: bool,
     on_websocket: bool,
+    protocol: Protocol,
 }
 
 fn config(setup: &Setup) -> Config {
@@ -88,8 +94,14 @@ impl Harness {
             TransportKind::Polling
         };
         let now = Instant::now();
+        let protocol = if setup.eio3 {
+            Protocol::V3 { binary: !setup.b64 }
+        } else {
+            Protocol::V4
+        };
         Harness {
-            s: Session::new(now, sid(), transport, &config(setup)),
+            s: Session::new(now, sid(), transport, &config(setup)).with_protocol(protocol),
+            protocol,
             now,
             max_buffered: setup.max_buffered_bytes(),
             closed: false,
@@ -173,6 +185,7 @@ impl Harness {
             Err(SendError::NotWritable) => panic!("send is never refused as not writable"),
             Err(SendError::Closed) => {}
             Err(SendError::Unencodable) => {
+                assert_eq!(self.protocol, Protocol::V4, "v3 payloads carry any text");
                 assert_eq!(self.s.transport(), TransportKind::Polling);
                 assert!(data_had_separator, "refused as unencodable");
             }
@@ -196,13 +209,24 @@ impl Harness {
             }
         }
         let was_closed = self.s.is_closed();
-        if let Some(body) = self.s.take_poll_response() {
+        if let Some(body) = self.s.take_poll_body() {
+            let final_answers = match self.protocol {
+                Protocol::V4 => ["1", "6"],
+                Protocol::V3 { .. } => ["1:1", "1:6"],
+            };
             if was_closed {
                 self.replies_after_close += 1;
                 assert!(self.replies_after_close <= 1, "two GET answers after close");
-                assert!(body == "1" || body == "6", "final GET answer {body:?}");
+                assert!(
+                    matches!(&body, PollBody::Text(t) if final_answers.contains(&t.as_str())),
+                    "final GET answer {body:?}"
+                );
             }
-            if let Err(e) = payload::decode(body.as_bytes(), usize::MAX) {
+            if self.protocol == Protocol::V4 {
+                assert!(matches!(body, PollBody::Text(_)), "v4 bodies are text");
+            }
+            let bytes = body.clone().into_bytes();
+            if let Err(e) = self.protocol.decode_payload(&bytes, usize::MAX) {
                 panic!("GET body {body:?} is not a payload: {e:?}");
             }
         }

@@ -10,6 +10,11 @@ use crate::{Encode, blob, byte, put_blob, put_u16, text, u16le};
 pub struct Setup {
     /// Start on WebSocket (`true`) or on polling.
     pub websocket: bool,
+    /// Speak Engine.IO v3 (`Session::with_protocol`): bit 1 of the first
+    /// byte, whose bit 0 is `websocket`.
+    pub eio3: bool,
+    /// With `eio3`, the client asked for `b64=1` (no binary): bit 2.
+    pub b64: bool,
     /// `max_buffered_bytes` is `1 + max_buffered % 8` times a small message
     /// (eight bytes of data plus its queue overhead): small, so that the
     /// bound is reached.
@@ -141,8 +146,11 @@ pub struct Script {
 
 impl<'a> Arbitrary<'a> for Script {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let first = byte(u)?;
         let setup = Setup {
-            websocket: byte(u)? & 1 == 1,
+            websocket: first & 1 == 1,
+            eio3: first & 2 == 2,
+            b64: first & 4 == 4,
             max_buffered: byte(u)?,
             max_payload: byte(u)?,
         };
@@ -159,7 +167,11 @@ impl<'a> Arbitrary<'a> for Script {
 
 impl Encode for Script {
     fn encode(&self, out: &mut Vec<u8>) {
-        out.push(u8::from(self.setup.websocket));
+        out.push(
+            u8::from(self.setup.websocket)
+                | u8::from(self.setup.eio3) << 1
+                | u8::from(self.setup.b64) << 2,
+        );
         out.push(self.setup.max_buffered);
         out.push(self.setup.max_payload);
         for step in &self.steps {

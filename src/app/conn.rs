@@ -32,6 +32,11 @@ pub trait Conn: Send + Sync + 'static {
     fn wake(&self) -> bool {
         false
     }
+    /// The client's Socket.IO protocol revision
+    /// ([`v4`](crate::socketio::v4)). By default v5.
+    fn revision(&self) -> crate::socketio::v4::Revision {
+        crate::socketio::v4::Revision::V5
+    }
     /// The HTTP request that opened the connection, when the transport
     /// knows it (for [`SocketIo::socket_infos`]). By default, unknown.
     fn info(&self) -> Option<Arc<ConnInfo>> {

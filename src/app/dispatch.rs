@@ -32,7 +32,7 @@ use super::socket::{AckSender, Socket};
 use super::{SocketIo, lock, read, write};
 use crate::engineio::{CloseReason, Data, SendError, Sid};
 use crate::id_hash::IdMap;
-use crate::socketio::{Args, Client, DisconnectReason, Encoded, Event, Transmit};
+use crate::socketio::{Args, Client, DisconnectReason, Encoded, Event, Transmit, v4};
 
 /// An ack the server waits for, and what to do with its answer.
 pub(super) enum PendingAck {
@@ -142,11 +142,12 @@ impl SocketIo {
     /// to join a namespace.
     pub fn handle_open(&self, conn: Arc<dyn Conn>) {
         let sid = conn.sid();
+        let revision = conn.revision();
         let cell = Arc::new(ClientCell {
             sid,
             conn,
             state: Mutex::new(ClientState {
-                machine: Client::new(self.inner.config.clone(), self.now()),
+                machine: Client::new(self.inner.config.clone(), self.now()).with_revision(revision),
                 acks: HashMap::new(),
                 sockets: IdMap::default(),
                 scheduled: None,
@@ -156,7 +157,9 @@ impl SocketIo {
         write(&self.inner.clients).insert(sid, cell.clone());
         let mut work = Vec::new();
         self.drain(&cell, &mut cell.lock(), &mut work);
+        // A v4 client's implicit CONNECT to `/` runs now.
         self.run(work);
+        self.run_deferred();
     }
 
     /// An Engine.IO message from client `sid`.
@@ -666,7 +669,12 @@ impl SocketIo {
             drop(state);
             return self.run(work);
         }
-        let id: Arc<str> = Arc::from(lock(&self.inner.ids).next_sid().as_str());
+        // v4 clients compute their socket ids from the Engine.IO id.
+        let id: Arc<str> = match v4::socket_id(cell.conn.revision(), &handshake.namespace, cell.sid)
+        {
+            Some(id) => Arc::from(id),
+            None => Arc::from(lock(&self.inner.ids).next_sid().as_str()),
+        };
         let nsp = self.live_namespace_or_make(&handshake.namespace, &handlers);
         let shared = Arc::new(SocketShared {
             id: id.clone(),

@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use super::{Clock, Conn, SocketIo};
 use crate::engineio::{CloseReason, Data, SendError, Sid, SidGenerator};
+use crate::socketio::v4::Revision;
 use crate::socketio::{Decoder, Packet, PacketType};
 
 /// Time that moves only when [`advance`](ManualClock::advance) is called.
@@ -100,6 +101,7 @@ pub struct MemoryConn {
     /// Whether [`Conn::wake`] is taken (see [`waking`](Self::waking)), and
     /// how many times it was called.
     wakes: Option<AtomicU64>,
+    revision: Revision,
 }
 
 impl MemoryConn {
@@ -114,7 +116,15 @@ impl MemoryConn {
             ended: AtomicBool::new(false),
             misuses: AtomicU64::new(0),
             wakes: None,
+            revision: Revision::V5,
         }
+    }
+
+    /// A connection of a client speaking socket.io-protocol `revision`
+    /// (v4: a socket.io 2.x client over Engine.IO v3).
+    pub fn with_revision(mut self, revision: Revision) -> MemoryConn {
+        self.revision = revision;
+        self
     }
 
     /// A connection that takes [`Conn::wake`], as a real session does: the
@@ -197,6 +207,10 @@ impl Conn for MemoryConn {
             self.misuses.fetch_add(1, Ordering::SeqCst);
         }
         self.closed.store(true, Ordering::Relaxed);
+    }
+
+    fn revision(&self) -> Revision {
+        self.revision
     }
 
     fn wake(&self) -> bool {

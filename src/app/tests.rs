@@ -1019,3 +1019,43 @@ fn a_held_broadcast_that_does_not_fit_drops_the_receiver_at_its_flush() {
     assert_eq!(sim.io.slow_consumers_dropped(), 1);
     assert_eq!(sim.io.socket_count(), 0);
 }
+
+/// The v4 hooks, end to end: a socket.io 2.x client (an Engine.IO v3
+/// session) is in `/` at once, gets v4 answers and v4 socket ids.
+#[test]
+fn a_v4_connection_is_served_in_v4() {
+    let mut sim = Sim::new();
+    for name in ["/", "/custom"] {
+        sim.io.namespace(name).on_connect(|socket| {
+            let auth = socket.handshake().auth.clone();
+            socket.emit("hello", vec![json!(socket.id()), auth]);
+        });
+    }
+    sim.io
+        .namespace("/private")
+        .use_middleware(|_| Err(ConnectError::new("unauthorized").with_data(json!({"code": 401}))));
+    let sid = sim.sids.next_sid();
+    let conn = Arc::new(MemoryConn::new(sid, 100).with_revision(crate::socketio::v4::Revision::V4));
+    sim.io.handle_open(conn.clone());
+    // In `/` at once, with an empty CONNECT and the Engine.IO id.
+    assert_eq!(
+        conn.take_text(),
+        ["0", &format!("2[\"hello\",\"{sid}\",{{}}]")]
+    );
+    sim.recv(&conn, "0/custom?token=a%20b,");
+    assert_eq!(
+        conn.take_text(),
+        [
+            "0/custom,",
+            &format!("2/custom,[\"hello\",\"/custom#{sid}\",{{\"token\":\"a b\"}}]")
+        ]
+    );
+    sim.recv(&conn, "0/private,");
+    assert_eq!(conn.take_text(), ["4/private,{\"code\":401}"]);
+    sim.recv(&conn, "0/nope,");
+    assert_eq!(
+        conn.take_text(),
+        ["4/nope,{\"message\":\"Invalid namespace\"}"]
+    );
+    assert_eq!(sim.io.socket_count(), 2);
+}

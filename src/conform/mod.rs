@@ -48,6 +48,16 @@
 //!   packets (unknown type, payload not an array, non-numeric ack id, a
 //!   placeholder out of range) closing the connection.
 //!
+//! - Engine.IO v3 and Socket.IO v4, with [`Contract::eio3`]
+//!   (`siobridge conform --eio3`; `src/conform/eio3.rs`): the v3 handshake,
+//!   client pings answered with pongs (and a silent client closed after
+//!   pingInterval + pingTimeout, a pong from the client refused),
+//!   length-prefixed payloads counted in UTF-16 code units, binary bodies,
+//!   `b64=1` and `b4` base64, binary WebSocket frames with their type byte,
+//!   the upgrade; the implicit connection to `/`, `?query` as the CONNECT's
+//!   auth with an empty CONNECT answer, the refusal of an unknown namespace,
+//!   events, acknowledgements and binary events.
+//!
 //! Every wait is bounded ([`Contract`] holds the bounds), so a server that
 //! stalls fails checks instead of hanging the runner.
 //!
@@ -60,6 +70,7 @@
 //! # }
 //! ```
 
+mod eio3;
 mod engineio;
 mod socketio;
 mod wire;
@@ -100,6 +111,10 @@ pub struct Contract {
     pub answer_timeout: Duration,
     /// Upper bound on one whole check. Default 10 s.
     pub check_timeout: Duration,
+    /// The servers also serve Engine.IO v3 / Socket.IO v4 clients
+    /// (socket.io 2.x; the reference's `allowEIO3`): the v3 checks run too,
+    /// and `EIO=3` is no longer expected to be refused. Default `false`.
+    pub eio3: bool,
 }
 
 impl Default for Contract {
@@ -114,6 +129,7 @@ impl Default for Contract {
             margin: Duration::from_millis(500),
             answer_timeout: Duration::from_secs(2),
             check_timeout: Duration::from_secs(10),
+            eio3: false,
         }
     }
 }
@@ -207,9 +223,15 @@ pub async fn run_with(
         summary: Summary::default(),
         check_timeout: ctx.contract.check_timeout,
     };
+    let eio3 = if ctx.contract.eio3 {
+        eio3::checks(&ctx)
+    } else {
+        Vec::new()
+    };
     for (name, check) in engineio::checks(&ctx)
         .into_iter()
         .chain(socketio::checks(&ctx))
+        .chain(eio3)
     {
         report.check(&name, check).await;
     }
@@ -225,13 +247,15 @@ pub async fn run_with(
 }
 
 const USAGE: &str = "\
-usage: siobridge conform URL
+usage: siobridge conform [--eio3] URL
 
 Checks the Engine.IO v4 / Socket.IO v5 server at URL (e.g. http://127.0.0.1:3000)
 against the contract of the public protocol test suites: an Engine.IO echo
 server at /engine.io/ and a Socket.IO server at /socket.io/, pingInterval 300 ms,
 pingTimeout 200 ms, maxPayload 1000000, connectTimeout 1000 ms (see
 examples/conformance.rs).
+With --eio3, the servers must also serve socket.io 2.x clients (Node's
+allowEIO3): the Engine.IO v3 / Socket.IO v4 checks run as well.
 Prints one line per check and a summary; exits 0 only when every check passes.
 ";
 
@@ -239,7 +263,12 @@ Prints one line per check and a summary; exits 0 only when every check passes.
 /// `conform`. Exit status 0 when every check passes, 1 when one fails, 2 on a
 /// usage error.
 pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
-    let args: Vec<String> = args.into_iter().collect();
+    let mut args: Vec<String> = args.into_iter().collect();
+    let mut contract = Contract::default();
+    if let Some(at) = args.iter().position(|a| a == "--eio3") {
+        args.remove(at);
+        contract.eio3 = true;
+    }
     let url = match args.as_slice() {
         [flag] if flag == "-h" || flag == "--help" => {
             print!("{USAGE}");
@@ -262,7 +291,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout();
-    match runtime.block_on(run(url, &mut stdout)) {
+    match runtime.block_on(run_with(url, contract, &mut stdout)) {
         Ok(summary) if summary.all_passed() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(message) => {

@@ -114,19 +114,31 @@ pub(super) async fn request(
     body: Option<&[u8]>,
     within: Duration,
 ) -> Result<Response, String> {
+    let body = body.map(|body| (body, "text/plain;charset=UTF-8"));
+    request_typed(target, method, path_and_query, body, within).await
+}
+
+/// [`request`] with a body of the given `Content-Type`.
+pub(super) async fn request_typed(
+    target: &Target,
+    method: &str,
+    path_and_query: &str,
+    body: Option<(&[u8], &str)>,
+    within: Duration,
+) -> Result<Response, String> {
     let exchange = async {
         let mut stream = connect(target, within).await?;
         let mut head = format!(
             "{method} {path_and_query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             target.authority()
         );
-        if let Some(body) = body {
-            head.push_str("Content-Type: text/plain;charset=UTF-8\r\n");
+        if let Some((body, content_type)) = body {
+            head.push_str(&format!("Content-Type: {content_type}\r\n"));
             head.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body.unwrap_or_default());
+        bytes.extend_from_slice(body.map_or(&[][..], |(body, _)| body));
         // A server may answer before reading the whole body (HTTP 413 for an
         // oversized POST) and close: its answer still counts.
         let sent = stream.write_all(&bytes).await;

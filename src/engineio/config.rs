@@ -94,6 +94,12 @@ pub struct Config {
     pub transports: Transports,
     /// Whether polling sessions may upgrade to WebSocket. Default `true`.
     pub allow_upgrades: bool,
+    /// Whether clients of engine.io-protocol v3 (socket.io 2.x: any `EIO`
+    /// but `4`) are served. Default `false`, as the reference's `allowEIO3`:
+    /// they are refused with code 5, "Unsupported protocol version". Each
+    /// session speaks the revision its handshake asked for
+    /// ([`Protocol`](super::Protocol)); v4 clients see no change.
+    pub allow_eio3: bool,
     /// Seed for the session-id generator. `None` (default) seeds from the OS;
     /// tests and fuzzers pass a seed so that sids are reproducible.
     pub rng_seed: Option<[u8; 32]>,
@@ -111,6 +117,7 @@ impl Default for Config {
             max_poll_packets: None,
             transports: Transports::default(),
             allow_upgrades: true,
+            allow_eio3: false,
             rng_seed: None,
         }
     }
@@ -162,6 +169,12 @@ impl Config {
     /// Sets the transports served (engine.io-protocol v4, "Transports").
     pub fn with_transports(mut self, polling: bool, websocket: bool) -> Self {
         self.transports = Transports { polling, websocket };
+        self
+    }
+
+    /// Sets `allow_eio3`.
+    pub fn with_allow_eio3(mut self, allow: bool) -> Self {
+        self.allow_eio3 = allow;
         self
     }
 

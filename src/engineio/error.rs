@@ -26,6 +26,10 @@ pub enum DecodeError {
     InvalidBase64,
     /// A polling payload is not valid UTF-8 (v4 payloads are text).
     InvalidUtf8,
+    /// An Engine.IO v3 payload's framing is broken: a length prefix that is
+    /// missing, not a number, or longer than what follows
+    /// (engine.io-protocol v3, "Payload").
+    BadLength,
     /// A payload is larger than `maxPayload`.
     PayloadTooLarge {
         /// Size of the payload, in bytes.
@@ -43,6 +47,7 @@ impl fmt::Display for DecodeError {
             DecodeError::UnexpectedData(t) => write!(f, "{t} packet carries unexpected data"),
             DecodeError::InvalidBase64 => f.write_str("invalid base64 in binary packet"),
             DecodeError::InvalidUtf8 => f.write_str("payload is not valid UTF-8"),
+            DecodeError::BadLength => f.write_str("bad length prefix in v3 payload"),
             DecodeError::PayloadTooLarge { size, max } => {
                 write!(f, "payload of {size} bytes exceeds maxPayload {max}")
             }

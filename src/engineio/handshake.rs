@@ -190,7 +190,9 @@ pub fn route(
         // transport, then closes a WebSocket whose transport is polling.
         return Ok(Route::AcceptAndClose);
     }
-    if query.eio != Some("4") {
+    // engine.io 6.6 `handshake`: anything but `EIO=4` is v3, served only
+    // with `allowEIO3`.
+    if query.eio != Some("4") && !config.allow_eio3 {
         return Err(Rejection::UnsupportedProtocolVersion);
     }
     Ok(Route::Open(transport))
@@ -251,6 +253,26 @@ mod tests {
         assert_eq!(
             route_with(head(Method::Get, "EIO=4&transport=websocket", true), None),
             Ok(Route::Open(TransportKind::WebSocket))
+        );
+    }
+
+    #[test]
+    fn allow_eio3_opens_any_eio_but_4_as_the_reference() {
+        let config = Config::default().with_allow_eio3(true);
+        for query in [
+            "EIO=3&transport=polling",
+            "transport=polling",
+            "EIO=2&transport=polling",
+        ] {
+            assert_eq!(
+                route(&head(Method::Get, query, false), &config, |_| None),
+                Ok(Route::Open(TransportKind::Polling)),
+                "{query}"
+            );
+        }
+        assert_eq!(
+            route(&head(Method::Get, "EIO=3", false), &config, |_| None),
+            Err(Rejection::UnknownTransport)
         );
     }
 

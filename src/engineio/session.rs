@@ -36,6 +36,7 @@ use super::handshake::{TransportKind, open_json};
 use super::packet::{Data, Packet};
 use super::payload;
 use super::sid::Sid;
+use super::v3::{Body, Protocol};
 
 /// What one queued message costs beyond its data, in bytes: its place in
 /// the session's queue. [`Config::max_buffered_bytes`] counts it for every
@@ -151,6 +152,14 @@ pub struct Session {
     /// The probing WebSocket must be closed: the upgrade failed.
     probe_close: bool,
     events: VecDeque<Event>,
+    /// The engine.io-protocol revision ([`Session::with_protocol`]).
+    protocol: Protocol,
+    /// v3: the revision the probing WebSocket's request asked for (its
+    /// `b64`), taken on at the upgrade.
+    probe_protocol: Option<Protocol>,
+    /// v3: a PONG is in the queue (one is enough however often the client
+    /// pings, so the queue stays bounded).
+    pong_queued: bool,
 }
 
 impl Session {
@@ -184,6 +193,39 @@ impl Session {
             probe_reply: None,
             probe_close: false,
             events: VecDeque::new(),
+            protocol: Protocol::V4,
+            probe_protocol: None,
+            pong_queued: false,
+        }
+    }
+
+    /// The session speaks `protocol` (engine.io-protocol v4 by default).
+    /// Call it on a new session. For v3 the heartbeat is reversed, as in
+    /// engine.io 6.6 with `allowEIO3`: the client pings, the server answers
+    /// PONG, and the session closes with "ping timeout" when no PING came
+    /// for `pingInterval + pingTimeout`.
+    pub fn with_protocol(mut self, protocol: Protocol) -> Session {
+        self.protocol = protocol;
+        if let (Protocol::V3 { .. }, Heartbeat::Idle { ping_at }) = (protocol, self.heartbeat) {
+            self.heartbeat = Heartbeat::AwaitingPong {
+                deadline: ping_at + self.ping_timeout,
+            };
+        }
+        self
+    }
+
+    /// The protocol the session speaks on its current transport.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// v3: the revision the probing WebSocket's request asked for (whether
+    /// it takes binary frames); it replaces the polling one at the upgrade.
+    /// Call it right after a [`begin_upgrade`](Session::begin_upgrade) that
+    /// succeeded. Ignored for a v4 session, and when no probe is under way.
+    pub fn set_probe_protocol(&mut self, protocol: Protocol) {
+        if self.protocol.is_v3() && protocol.is_v3() && self.is_upgrading() {
+            self.probe_protocol = Some(protocol);
         }
     }
 
@@ -256,6 +298,7 @@ impl Session {
             return Err(SendError::Full);
         }
         if let Data::Text(text) = &data
+            && self.protocol == Protocol::V4
             && self.transport == TransportKind::Polling
             && text.contains(payload::SEPARATOR)
         {
@@ -428,28 +471,47 @@ impl Session {
     /// rest waits for the next GET. During an upgrade (once the
     /// probe succeeded) and after it, an empty queue is answered with NOOP so
     /// the client can stop polling ("Upgrade", step 3).
+    ///
+    /// The text of [`take_poll_body`](Session::take_poll_body), for a v4
+    /// session (whose bodies are always text).
     pub fn take_poll_response(&mut self) -> Option<String> {
+        self.take_poll_body().map(|body| match body {
+            Body::Text(text) => text,
+            Body::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    /// The body for the pending GET, as
+    /// [`take_poll_response`](Session::take_poll_response) says, in the
+    /// session's protocol: a v3 body may be binary
+    /// ([`Body::content_type`] tells the `Content-Type`).
+    pub fn take_poll_body(&mut self) -> Option<Body> {
         if !self.poll_pending {
             return None;
         }
+        let protocol = self.protocol;
         if self.is_closed() {
             self.poll_pending = false;
             let reply = self.final_poll_reply.take().unwrap_or(Packet::Close);
-            return Some(reply.encode_text());
+            return Some(protocol.encode_payload([&reply]));
         }
         if self.transport == TransportKind::WebSocket {
             self.poll_pending = false;
-            return Some(Packet::Noop.encode_text());
+            return Some(protocol.encode_payload([&Packet::Noop]));
         }
         if !self.queue.is_empty() {
             self.poll_pending = false;
             let taken = self.poll_response_len();
-            let body = payload::encode(self.queue.range(..taken));
+            let body = protocol.encode_payload(self.queue.range(..taken));
             let closing = self.queue.get(taken - 1) == Some(&Packet::Close);
             for packet in self.queue.drain(..taken) {
-                if let Packet::Message(data) = packet {
-                    self.queued_bytes -= data.len() + QUEUED_PACKET_OVERHEAD;
-                    self.queued_messages -= 1;
+                match packet {
+                    Packet::Message(data) => {
+                        self.queued_bytes -= data.len() + QUEUED_PACKET_OVERHEAD;
+                        self.queued_messages -= 1;
+                    }
+                    Packet::Pong(_) => self.pong_queued = false,
+                    _ => {}
                 }
             }
             // The client took something: progress.
@@ -461,7 +523,7 @@ impl Session {
         }
         if let Upgrade::Probing { probed: true, .. } = self.upgrade {
             self.poll_pending = false;
-            return Some(Packet::Noop.encode_text());
+            return Some(protocol.encode_payload([&Packet::Noop]));
         }
         None
     }
@@ -517,7 +579,7 @@ impl Session {
         if self.transport != TransportKind::Polling {
             return Err(PostError::Rejected(Rejection::BadRequest));
         }
-        match payload::decode(body, self.max_payload) {
+        match self.protocol.decode_payload(body, self.max_payload) {
             Ok(packets) => {
                 for packet in packets {
                     self.handle_packet(now, packet);
@@ -582,7 +644,7 @@ impl Session {
         if self.is_closed() {
             return;
         }
-        let packet = Packet::decode_text(text);
+        let packet = self.protocol.decode_ws_text(text);
         if self.transport == TransportKind::WebSocket {
             match packet {
                 Ok(packet) => self.handle_packet(now, packet),
@@ -616,7 +678,11 @@ impl Session {
             return;
         }
         if self.transport == TransportKind::WebSocket {
-            self.handle_packet(now, Packet::decode_binary(frame));
+            // A v3 binary frame of another type than MESSAGE is ignored, as
+            // the reference ignores a packet of no known type.
+            if let Ok(packet) = self.protocol.decode_ws_binary(frame) {
+                self.handle_packet(now, packet);
+            }
         } else if self.is_upgrading() {
             self.abort_upgrade(now);
         }
@@ -645,6 +711,9 @@ impl Session {
             return None;
         }
         let packet = self.queue.pop_front()?;
+        if let Packet::Pong(_) = &packet {
+            self.pong_queued = false;
+        }
         if let Packet::Message(data) = &packet {
             self.queued_bytes -= data.len() + QUEUED_PACKET_OVERHEAD;
             self.queued_messages -= 1;
@@ -677,6 +746,20 @@ impl Session {
     fn handle_packet(&mut self, now: Instant, packet: Packet) {
         match packet {
             Packet::Message(data) => self.events.push_back(Event::Message(data)),
+            // engine.io-protocol v3: the client pings and the server answers
+            // PONG; each PING restarts the `pingInterval + pingTimeout` wait
+            // (engine.io 6.6 `Socket#onPacket`).
+            Packet::Ping(_) if self.protocol.is_v3() => {
+                if !self.pong_queued && self.state == State::Open {
+                    self.queue.push_back(Packet::Pong(String::new()));
+                    self.pong_queued = true;
+                }
+                self.heartbeat = Heartbeat::AwaitingPong {
+                    deadline: now + self.ping_interval + self.ping_timeout,
+                };
+            }
+            // ... and a PONG from a v3 client is "invalid heartbeat direction".
+            Packet::Pong(_) if self.protocol.is_v3() => self.close_now(CloseReason::TransportError),
             Packet::Pong(_) => {
                 if let Heartbeat::AwaitingPong { .. } = self.heartbeat {
                     self.heartbeat = Heartbeat::Idle {
@@ -696,6 +779,9 @@ impl Session {
 
     fn complete_upgrade(&mut self, now: Instant) {
         self.transport = TransportKind::WebSocket;
+        if let Some(protocol) = self.probe_protocol.take() {
+            self.protocol = protocol;
+        }
         self.upgrade = Upgrade::None;
         self.restart_suspended_pong_deadline(now);
         self.events.push_back(Event::Upgraded);
@@ -705,6 +791,7 @@ impl Session {
         if let Upgrade::Probing { .. } = self.upgrade {
             self.upgrade = Upgrade::None;
             self.probe_reply = None;
+            self.probe_protocol = None;
             self.probe_close = true;
             self.restart_suspended_pong_deadline(now);
         }
@@ -745,6 +832,7 @@ impl Session {
             self.probe_close = true;
         }
         self.probe_reply = None;
+        self.pong_queued = false;
         self.queue.clear();
         self.queued_bytes = 0;
         self.queued_messages = 0;

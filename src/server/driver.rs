@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use super::admission::Permit;
 use super::{Handler, Shared, Stats, lock};
 use crate::engineio::{
-    CloseReason, Data, Event, Frame, Packet, SendError, Session, Sid, TransportKind,
+    CloseReason, Data, Event, Frame, Packet, Protocol, SendError, Session, Sid, TransportKind,
 };
 use crate::socketio::ConnInfo;
 
@@ -50,12 +50,15 @@ pub(super) struct SessionHandle {
     app_flush: AtomicBool,
     /// The request that opened the session ([`EngineSocket::request`]).
     request: Option<Arc<ConnInfo>>,
+    /// The protocol the session was opened with ([`EngineSocket::protocol`]).
+    protocol: Protocol,
 }
 
 impl SessionHandle {
     pub(super) fn new(session: Session, request: Option<Arc<ConnInfo>>) -> Arc<SessionHandle> {
         Arc::new(SessionHandle {
             sid: session.sid(),
+            protocol: session.protocol(),
             core: Mutex::new(session),
             driver_wake: Notify::new(),
             poll_wake: Notify::new(),
@@ -151,6 +154,12 @@ impl EngineSocket {
     /// The transport the session currently uses.
     pub fn transport(&self) -> TransportKind {
         self.handle.transport()
+    }
+
+    /// The engine.io-protocol revision the session was opened with (v3 for
+    /// socket.io 2.x clients, with `allow_eio3`).
+    pub fn protocol(&self) -> Protocol {
+        self.handle.protocol
     }
 
     /// The HTTP request that opened the session (its headers, the client's
@@ -255,7 +264,7 @@ async fn run(
         }
 
         // 1. Drain the core.
-        let (deadline, close_ws, closed, poll_pending) = {
+        let (deadline, close_ws, closed, poll_pending, protocol) = {
             let mut core = handle.core();
             core.handle_timeout(Instant::now());
             events.extend(std::iter::from_fn(|| core.poll_event()));
@@ -267,6 +276,7 @@ async fn run(
                 core.take_ws_close(),
                 core.is_closed(),
                 core.is_poll_pending(),
+                core.protocol(),
             )
         };
         if poll_pending {
@@ -298,7 +308,7 @@ async fn run(
         // 3. Write to the WebSocket.
         if let Some(socket_ws) = ws.as_mut()
             && !frames.is_empty()
-            && let Err(error) = write_frames(socket_ws, &mut frames).await
+            && let Err(error) = write_frames(socket_ws, &mut frames, protocol).await
         {
             frames.clear();
             ws = None;
@@ -460,7 +470,11 @@ pub(super) fn close_gracefully(mut ws: WsStream, frame: Option<CloseFrame>, time
 
 /// Writes every frame already queued, then flushes once: one syscall for a
 /// burst of packets, not one per packet.
-async fn write_frames(ws: &mut WsStream, frames: &mut Vec<Packet>) -> Result<(), WsError> {
+async fn write_frames(
+    ws: &mut WsStream,
+    frames: &mut Vec<Packet>,
+    protocol: Protocol,
+) -> Result<(), WsError> {
     for packet in frames.drain(..) {
         // A text MESSAGE goes out of its shared buffer (tungstenite checks
         // it is UTF-8, which it always is); other packets are encoded.
@@ -469,7 +483,7 @@ async fn write_frames(ws: &mut WsStream, frames: &mut Vec<Packet>) -> Result<(),
             .and_then(|bytes| Utf8Bytes::try_from(bytes.clone()).ok());
         let message = match shared {
             Some(text) => Message::Text(text),
-            None => match packet.to_frame() {
+            None => match protocol.ws_frame(&packet) {
                 Frame::Text(text) => Message::text(text),
                 Frame::Binary(bytes) => Message::Binary(bytes),
             },

@@ -23,7 +23,8 @@ use super::admission::Permit;
 use super::driver::{self, SessionHandle};
 use super::{Cors, Shared};
 use crate::engineio::{
-    CloseReason, Method, PostError, Rejection, RequestHead, Route, Session, TransportKind, route,
+    CloseReason, Method, PostError, Protocol, Rejection, RequestHead, Route, Session,
+    TransportKind, route,
 };
 use crate::socketio::ConnInfo;
 
@@ -89,7 +90,8 @@ pub(super) async fn handle(
                     let now = Instant::now();
                     let sid = shared.new_sid();
                     let session =
-                        Session::new(now, sid, TransportKind::Polling, &shared.config.engine);
+                        Session::new(now, sid, TransportKind::Polling, &shared.config.engine)
+                            .with_protocol(Protocol::from_query(req.uri().query()));
                     let request = shared
                         .config
                         .keep_requests
@@ -160,7 +162,7 @@ async fn poll(handle: Arc<SessionHandle>) -> Response<Body> {
     let first = {
         let mut core = handle.core();
         core.handle_poll(Instant::now())
-            .map(|()| core.take_poll_response())
+            .map(|()| core.take_poll_body())
     };
     handle.changed();
     let body = match first {
@@ -172,7 +174,7 @@ async fn poll(handle: Arc<SessionHandle>) -> Response<Body> {
             let guard = AbortGuard(Some(handle.clone()));
             loop {
                 handle.poll_changed().await;
-                let taken = handle.core().take_poll_response();
+                let taken = handle.core().take_poll_body();
                 if let Some(body) = taken {
                     // Taking the response can end the session (a CLOSE was
                     // in it): the driver must look at the core again.
@@ -182,7 +184,7 @@ async fn poll(handle: Arc<SessionHandle>) -> Response<Body> {
             }
         }
     };
-    plain(StatusCode::OK, "text/plain; charset=UTF-8", body)
+    plain(StatusCode::OK, body.content_type(), body.into_bytes())
 }
 
 struct AbortGuard(Option<Arc<SessionHandle>>);
@@ -296,9 +298,18 @@ fn accept_websocket(
         return rejected(Rejection::BadRequest, None);
     };
     let accept = derive_accept_key(key.as_bytes());
+    // The revision (and, for v3, `b64`) of this WebSocket's own request.
+    let protocol = Protocol::from_query(req.uri().query());
     let mut upgrade = upgrade;
     if let Upgrade::Probe(handle) = &upgrade {
-        let begun = handle.core().begin_upgrade(Instant::now());
+        let begun = {
+            let mut core = handle.core();
+            let begun = core.begin_upgrade(Instant::now());
+            if begun.is_ok() {
+                core.set_probe_protocol(protocol);
+            }
+            begun
+        };
         handle.changed();
         if begun.is_err() {
             upgrade = Upgrade::Close;
@@ -334,7 +345,8 @@ fn accept_websocket(
                 let now = Instant::now();
                 let sid = shared.new_sid();
                 let session =
-                    Session::new(now, sid, TransportKind::WebSocket, &shared.config.engine);
+                    Session::new(now, sid, TransportKind::WebSocket, &shared.config.engine)
+                        .with_protocol(protocol);
                 driver::spawn(
                     shared.clone(),
                     SessionHandle::new(session, request),

@@ -47,6 +47,10 @@ impl Conn for EngineSocket {
     fn address(&self) -> Option<std::net::IpAddr> {
         Some(EngineSocket::address(self))
     }
+
+    fn revision(&self) -> socketio::v4::Revision {
+        socketio::v4::Revision::of(self.protocol())
+    }
 }
 
 /// A Socket.IO server reading the real clock.

@@ -43,6 +43,7 @@ use super::msgpack;
 use super::packet::{Packet, PacketType};
 use super::parse::DecodeError;
 use super::rate::TokenBucket;
+use super::v4::{self, Revision};
 use crate::engineio::{CloseReason, Data};
 use crate::id_hash::IdMap;
 
@@ -258,6 +259,11 @@ pub struct Client {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     phase: Phase,
+    /// The client's protocol revision: v5, or v4 for socket.io 2.x clients
+    /// ([`v4`]).
+    revision: Revision,
+    /// When the connection opened.
+    opened: Instant,
 }
 
 impl fmt::Debug for Client {
@@ -284,7 +290,26 @@ impl Client {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             phase: Phase::Open,
+            revision: Revision::V5,
+            opened: now,
         }
+    }
+
+    /// The same client speaking socket.io-protocol `revision`. A v4 client
+    /// (socket.io 2.x) is in `/` as soon as its connection opens, so its
+    /// [`Event::Connect`] for `/` is queued at once ([`v4::implicit_connect`]);
+    /// its packets and the answers it gets follow [`v4`].
+    pub fn with_revision(mut self, revision: Revision) -> Client {
+        self.revision = revision;
+        if let Some(connect) = v4::implicit_connect(revision) {
+            self.on_packet(self.opened, connect);
+        }
+        self
+    }
+
+    /// The client's protocol revision.
+    pub fn revision(&self) -> Revision {
+        self.revision
     }
 
     // ----- input ---------------------------------------------------------------
@@ -310,7 +335,10 @@ impl Client {
         };
         match decoded {
             Ok(None) => {}
-            Ok(Some(packet)) => self.on_packet(now, packet),
+            Ok(Some(packet)) => {
+                let packet = v4::inbound(self.revision, packet);
+                self.on_packet(now, packet);
+            }
             Err(_) => self.end(DisconnectReason::ParseError),
         }
     }
@@ -369,7 +397,7 @@ impl Client {
         if self.phase != Phase::Open {
             return false;
         }
-        let answer = Packet::connect(namespace, Some(json!({ "sid": &*id })));
+        let answer = v4::connect_answer(self.revision, namespace, &id);
         self.transmit(&answer);
         self.connect_deadline = None;
         self.slots.push(Slot {
@@ -385,23 +413,29 @@ impl Client {
         true
     }
 
-    /// Refuses the CONNECT to `namespace`: the client gets CONNECT_ERROR with
-    /// `error`, and stays connected.
+    /// Refuses the CONNECT to `namespace` (a middleware said no): the client
+    /// gets CONNECT_ERROR with `error` (in v4, its data or message:
+    /// [`v4::refusal`]), and stays connected.
     pub fn refuse(&mut self, namespace: &str, error: &ConnectError) {
-        let Some(at) = self.connecting.iter().position(|n| n == namespace) else {
-            return;
-        };
-        self.connecting.swap_remove(at);
-        if self.phase == Phase::Open {
-            let packet = Packet::connect_error(namespace, &error.message, error.data.clone());
-            self.transmit(&packet);
-        }
+        let packet = v4::refusal(self.revision, namespace, &error.message, error.data.clone());
+        self.answer_refusal(namespace, &packet);
     }
 
     /// Refuses the CONNECT to `namespace` because the server has no such
     /// namespace ("Invalid namespace", as the reference answers).
     pub fn refuse_unknown(&mut self, namespace: &str) {
-        self.refuse(namespace, &ConnectError::new("Invalid namespace"));
+        let packet = Packet::connect_error(namespace, "Invalid namespace", None);
+        self.answer_refusal(namespace, &packet);
+    }
+
+    fn answer_refusal(&mut self, namespace: &str, packet: &Packet) {
+        let Some(at) = self.connecting.iter().position(|n| n == namespace) else {
+            return;
+        };
+        self.connecting.swap_remove(at);
+        if self.phase == Phase::Open {
+            self.transmit(packet);
+        }
     }
 
     /// Queues `packet` for socket `socket`; `false` when this client has no

@@ -25,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod encode;
 pub mod rate;
+pub mod v4;
 
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
 pub use args::{Args, ArgsError};

@@ -27,6 +27,8 @@ const CHROMIUM_ARGS = [
 
 const require = createRequire(import.meta.url);
 const bundleDir = path.join(path.dirname(require.resolve('socket.io-client/package.json')), 'dist');
+// socket.io-client 2.5 (socket.io 2.x clients, Engine.IO v3), for v2.html.
+const bundleDirV2 = path.join(path.dirname(require.resolve('socket.io-client-v2/package.json')), 'dist');
 const pageDir = new URL('../page/', import.meta.url);
 
 // What the page server serves; anything else is a 404.
@@ -34,6 +36,9 @@ const FILES = {
   '/': { file: new URL('index.html', pageDir), type: 'text/html; charset=utf-8' },
   '/harness.js': { file: new URL('harness.js', pageDir), type: 'text/javascript; charset=utf-8' },
   '/socket.io.min.js': { file: path.join(bundleDir, 'socket.io.min.js'), type: 'text/javascript; charset=utf-8' },
+  '/v2.html': { file: new URL('v2.html', pageDir), type: 'text/html; charset=utf-8' },
+  '/harness-v2.js': { file: new URL('harness-v2.js', pageDir), type: 'text/javascript; charset=utf-8' },
+  '/socket.io-v2.js': { file: path.join(bundleDirV2, 'socket.io.js'), type: 'text/javascript; charset=utf-8' },
 };
 
 /**

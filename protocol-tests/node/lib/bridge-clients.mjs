@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io } from 'socket.io-client';
+import ioV2 from 'socket.io-client-v2';
 import { request } from './raw.mjs';
 import { first } from './wait.mjs';
 
@@ -36,11 +37,25 @@ export const settle = () => sleep(SETTLE);
 export const anyOrder = (events) => ({ anyOrder: events });
 
 /**
+ * Records every event `socket` (a socket.io-client 2.x socket, which has no
+ * `onAny`) receives, as `onAny` does.
+ */
+function onAnyV2(socket, listener) {
+  const onevent = socket.onevent;
+  socket.onevent = function onEvent(packet) {
+    listener(...(packet.data || []));
+    return onevent.call(this, packet);
+  };
+}
+
+/**
  * A set of named clients of the bridge at `url`, all on `transport`, each
- * created with the extra `clientOptions` (e.g. a `parser`).
+ * created with the extra `clientOptions` (e.g. a `parser`). With `v2`, the
+ * clients are socket.io-client 2.5 (the bridge must serve them:
+ * `--allow-eio3`), whose refusals are `error` events.
  * `close()` disconnects them all.
  */
-export function bridgeClients(url, transport, clientOptions = {}) {
+export function bridgeClients(url, transport, clientOptions = {}, { v2 = false } = {}) {
   const clients = new Map();
   const anonymous = [];
   const waiters = new Set();
@@ -48,7 +63,8 @@ export function bridgeClients(url, transport, clientOptions = {}) {
     for (const waiter of waiters) waiter();
   };
 
-  const open = (nsp, options) => io(`${url}${nsp}`, {
+  const outcomes = v2 ? ['connect', 'connect_error', 'error'] : ['connect', 'connect_error'];
+  const open = (nsp, options) => (v2 ? ioV2 : io)(`${url}${nsp}`, {
     forceNew: true,
     reconnection: false,
     transports: [transport],
@@ -74,14 +90,16 @@ export function bridgeClients(url, transport, clientOptions = {}) {
       emit: (...args) => socket.emit(...args),
       disconnect: () => socket.disconnect(),
     };
-    socket.onAny((...event) => {
+    const record = (...event) => {
       client.events.push(event);
       notify();
-    });
+    };
+    if (v2) onAnyV2(socket, record);
+    else socket.onAny(record);
     clients.set(name, client);
     socket.connect();
-    const { event, args } = await first(socket, ['connect', 'connect_error'], { timeoutMs: EVT });
-    if (event === 'connect_error') throw new Error(`${name} could not connect to ${nsp}: ${args[0]?.message}`);
+    const { event, args } = await first(socket, outcomes, { timeoutMs: EVT });
+    if (event !== 'connect') throw new Error(`${name} could not connect to ${nsp}: ${args[0]?.message}`);
     return client;
   }
 
@@ -98,8 +116,8 @@ export function bridgeClients(url, transport, clientOptions = {}) {
       anonymous.push(socket);
       if (auth !== undefined) socket.auth = auth;
       socket.connect();
-      const { event, args } = await first(socket, ['connect', 'connect_error'], { timeoutMs: EVT });
-      assert.equal(event, 'connect_error', `${nsp} accepted a connection with auth ${JSON.stringify(auth)}`);
+      const { event, args } = await first(socket, outcomes, { timeoutMs: EVT });
+      assert.notEqual(event, 'connect', `${nsp} accepted a connection with auth ${JSON.stringify(auth)}`);
       assert.equal(socket.connected, false);
       return args[0];
     },

@@ -85,6 +85,7 @@ export function mergeScenarios(...groups) {
  *   setup upgraded;
  * - `connectError(nsp, options)`: opens a client and resolves with the error
  *   of its `connect_error`;
+ * - `open(nsp, options)`: opens a client and returns it at once;
  * - `ownServer()`: starts a test app for this scenario alone and resolves with
  *   the same two functions for it, for scenarios that depend on which clients
  *   are connected to `/`.
@@ -132,7 +133,7 @@ function createContext(t, io, setup, url, env) {
       return args[0];
     };
 
-    return { connect, connectError };
+    return { open, connect, connectError };
   };
 
   return {

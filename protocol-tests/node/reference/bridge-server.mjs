@@ -7,10 +7,10 @@
 // Command line (the binary's, README.md "The bridge contract"):
 //   bridge-server.mjs [--listen ADDR] [--profile NAMESPACE=PROFILE]...
 //                     [--api-token TOKEN] [--cors-origin ORIGIN]...
-//                     [--parser json|msgpack]
+//                     [--parser json|msgpack] [--allow-eio3]
 // with the environment variables SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES,
-// SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS, SIOBRIDGE_PARSER and
-// SIOBRIDGE_LOG as fallbacks
+// SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS, SIOBRIDGE_PARSER,
+// SIOBRIDGE_ALLOW_EIO3 and SIOBRIDGE_LOG as fallbacks
 // for the flags. Bad flags exit with status 2 and a message on stderr. The
 // first stdout line is `listening on <ip>:<port>`; SIGTERM and SIGINT shut
 // down gracefully with status 0.
@@ -21,7 +21,7 @@ import net from 'node:net';
 import { Server } from 'socket.io';
 
 const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN] [--cors-origin ORIGIN]...
-                 [--parser json|msgpack]
+                 [--parser json|msgpack] [--allow-eio3]
 
   --listen ADDR              address to listen on (default 127.0.0.1:3000; port 0 = any free port)
   --profile NAMESPACE=PROFILE
@@ -32,11 +32,12 @@ const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]...
   --admin USER:PASSWORD      serve the Socket.IO Admin UI's namespace /admin
                              (instrument() of @socket.io/admin-ui, basic auth)
   --parser json|msgpack      socket.io-parser (default) or socket.io-msgpack-parser, for every client
+  --allow-eio3               also serve socket.io 2.x clients (allowEIO3)
 
 Environment (used when the flag is absent):
   SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES (comma-separated NAMESPACE=PROFILE),
   SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS (comma-separated), SIOBRIDGE_ADMIN,
-  SIOBRIDGE_PARSER (json|msgpack), SIOBRIDGE_LOG (error|warn|info|debug, default info)
+  SIOBRIDGE_PARSER (json|msgpack), SIOBRIDGE_ALLOW_EIO3 (1), SIOBRIDGE_LOG (error|warn|info|debug, default info)
 `;
 
 const EXIT_USAGE = 2;
@@ -52,7 +53,7 @@ function usageError(message) {
 
 /** Reads the flags, falling back to the environment for each absent one. */
 function parseConfig(argv, env) {
-  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], admin: undefined, parser: undefined };
+  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], admin: undefined, parser: undefined, allowEIO3: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') {
@@ -73,6 +74,7 @@ function parseConfig(argv, env) {
       case '--cors-origin': flags.corsOrigins.push(value()); break;
       case '--admin': flags.admin = value(); break;
       case '--parser': flags.parser = value(); break;
+      case '--allow-eio3': flags.allowEIO3 = true; break;
       default: usageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
@@ -87,6 +89,7 @@ function parseConfig(argv, env) {
     logLevel: parseLogLevel(env.SIOBRIDGE_LOG ?? 'info'),
     admin: parseAdmin(flags.admin ?? (env.SIOBRIDGE_ADMIN || undefined)),
     parser: flags.parser ?? (env.SIOBRIDGE_PARSER || 'json'),
+    allowEIO3: flags.allowEIO3 || env.SIOBRIDGE_ALLOW_EIO3 === '1',
   };
   if (!['json', 'msgpack'].includes(config.parser)) usageError(`--parser ${JSON.stringify(config.parser)}: expected json or msgpack`);
   if (config.apiToken === '') usageError('--api-token must not be empty');
@@ -563,6 +566,7 @@ io = new Server(httpServer, {
   path: '/socket.io/',
   transports: ['polling', 'websocket'],
   cors: { origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*' },
+  allowEIO3: config.allowEIO3,
   // One parser for the whole server, as siobridge's --parser.
   ...(config.parser === 'msgpack' ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') } : {}),
 });

@@ -13,12 +13,18 @@
 //   server emits `auth` with the CONNECT payload (`{}` without one); on `/`,
 //   `message` is answered with `message-back` and the same arguments, and
 //   `message-with-ack` is acknowledged with the same arguments;
-// - both with pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000.
+// - both with pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000;
+// - with SIOBRIDGE_ALLOW_EIO3=1, both with allowEIO3 (socket.io 2.x clients).
 import http from 'node:http';
 import { Server as EngineServer } from 'engine.io';
 import { Server } from 'socket.io';
 
-const settings = { pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1_000_000 };
+const settings = {
+  pingInterval: 300,
+  pingTimeout: 200,
+  maxHttpBufferSize: 1_000_000,
+  allowEIO3: process.env.SIOBRIDGE_ALLOW_EIO3 === '1',
+};
 
 const httpServer = http.createServer((req, res) => {
   res.writeHead(404).end();

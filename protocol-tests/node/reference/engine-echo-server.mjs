@@ -23,6 +23,8 @@ const engine = new Server({
   maxHttpBufferSize: 1_000_000,
   transports: ['polling', 'websocket'],
   allowUpgrades: true,
+  // As siobridge's conformance example with the same variable.
+  allowEIO3: process.env.SIOBRIDGE_ALLOW_EIO3 === '1',
 });
 engine.attach(httpServer, { path: '/engine.io' });
 

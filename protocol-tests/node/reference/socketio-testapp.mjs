@@ -71,6 +71,9 @@ const io = new Server(httpServer, {
   pingTimeout: Number(process.env.TESTAPP_PING_TIMEOUT_MS ?? 200),
   connectTimeout: 1000,
   maxHttpBufferSize: 1_000_000,
+  // SIOBRIDGE_ALLOW_EIO3=1 serves socket.io 2.x clients, as siobridge's test
+  // app does with the same variable.
+  allowEIO3: process.env.SIOBRIDGE_ALLOW_EIO3 === '1',
   ...corsOptions,
   ...parserOption,
 });

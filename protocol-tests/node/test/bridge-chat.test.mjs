@@ -1,6 +1,8 @@
 // Profile D, the Flask-SocketIO chat tutorial (bridge-profiles.md §4): every
 // scenario of §4.4, over websocket and polling, with socket.io-client 4.8
-// against `siobridge --profile /=chat --profile /chat=chat`.
+// against `siobridge --profile /=chat --profile /chat=chat`, then again with
+// socket.io-client 2.5 (Engine.IO v3, Socket.IO protocol v4) against the same
+// bridge with `--allow-eio3`.
 //
 // Scenarios 1–8 run in order on one bridge per transport and share their
 // sockets: A, B and C on `/`, Z on `/chat`.
@@ -12,14 +14,19 @@ import { SCENARIO_TIMEOUT_MS, TRANSPORTS, bridgeClients } from '../lib/bridge-cl
 const message = (text) => ['message', text];
 const history = (room, messages) => [`newMessage/${room}`, { all_messages: messages }];
 
-for (const transport of TRANSPORTS) {
-  describe(`chat over ${transport}`, () => {
+const CLIENTS = [
+  { title: '', v2: false, args: [] },
+  { title: ' with socket.io-client 2.5', v2: true, args: ['--allow-eio3'] },
+];
+
+for (const [kind, transport] of CLIENTS.flatMap((k) => TRANSPORTS.map((t) => [k, t]))) {
+  describe(`chat${kind.title} over ${transport}`, () => {
     let bridge;
     let clients;
     let A, B, C, Z;
     before(async () => {
-      bridge = await startBridge({ args: ['--profile', '/=chat', '--profile', '/chat=chat'] });
-      clients = bridgeClients(bridge.url, transport);
+      bridge = await startBridge({ args: ['--profile', '/=chat', '--profile', '/chat=chat', ...kind.args] });
+      clients = bridgeClients(bridge.url, transport, {}, { v2: kind.v2 });
       ({ A, B, C } = await clients.connect(['A', 'B', 'C']));
       ({ Z } = await clients.connect('Z', { nsp: '/chat' }));
     });

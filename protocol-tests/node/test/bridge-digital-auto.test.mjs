@@ -1,6 +1,9 @@
 // Profile A, the digital.auto provider bridge (bridge-profiles.md §1): every
 // scenario of §1.5 except #23 (manual interop), over websocket and polling,
-// with socket.io-client 4.8 on `/` of `siobridge --profile /=digital-auto`.
+// with socket.io-client 4.8 on `/` of `siobridge --profile /=digital-auto`,
+// then all of them again with socket.io-client 2.5 (Engine.IO v3, Socket.IO
+// protocol v4) on `siobridge --profile /=digital-auto --allow-eio3`: the
+// profile works unchanged for socket.io 2.x clients.
 //
 // One bridge per transport serves every scenario: a scenario's sockets are
 // new, and its providers register before anything relies on them, so an
@@ -17,16 +20,21 @@ const request = (socket, payload) => socket.emit('request_provider', payload);
 const newRequest = (payload) => ['new_request', payload];
 const fromProvider = (payload) => ['message_from_provider', payload];
 
-for (const transport of TRANSPORTS) {
-  describe(`digital-auto over ${transport}`, () => {
+const CLIENTS = [
+  { title: '', v2: false, args: [] },
+  { title: ' with socket.io-client 2.5', v2: true, args: ['--allow-eio3'] },
+];
+
+for (const [kind, transport] of CLIENTS.flatMap((k) => TRANSPORTS.map((t) => [k, t]))) {
+  describe(`digital-auto${kind.title} over ${transport}`, () => {
     let bridge;
     before(async () => {
-      bridge = await startBridge({ args: ['--profile', '/=digital-auto'] });
+      bridge = await startBridge({ args: ['--profile', '/=digital-auto', ...kind.args] });
     });
     after(() => bridge?.stop());
 
     const scenario = (name, body) => test(name, { timeout: SCENARIO_TIMEOUT_MS }, async (t) => {
-      const clients = bridgeClients(bridge.url, transport);
+      const clients = bridgeClients(bridge.url, transport, {}, { v2: kind.v2 });
       t.after(() => clients.close());
       await body(clients);
     });

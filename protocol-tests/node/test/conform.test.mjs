@@ -38,10 +38,15 @@ function run(args) {
 }
 
 let server;
+let eio3Server;
 before(async () => {
-  server = await startServer({ app: 'conformance-reference' });
+  [server, eio3Server] = await Promise.all([
+    startServer({ app: 'conformance-reference' }),
+    // The same contract with allowEIO3, for `conform --eio3`.
+    startServer({ app: 'conformance-reference', env: { SIOBRIDGE_ALLOW_EIO3: '1' } }),
+  ]);
 });
-after(() => server?.stop());
+after(() => Promise.all([server?.stop(), eio3Server?.stop()]));
 
 test('siobridge conform passes every check against the reference servers', async () => {
   const { code, stdout } = await run(['conform', server.url]);
@@ -50,4 +55,21 @@ test('siobridge conform passes every check against the reference servers', async
   assert.match(lines.at(-1), /^(\d+) checks: \1 passed, 0 failed$/, stdout);
   assert.ok(lines.filter((line) => line.startsWith('ok   ')).length >= 30, stdout);
   assert.equal(code, 0);
+});
+
+test('siobridge conform --eio3 passes every check against the reference servers with allowEIO3', async () => {
+  const { code, stdout } = await run(['conform', '--eio3', eio3Server.url]);
+  const lines = stdout.trimEnd().split('\n');
+  assert.deepEqual(lines.filter((line) => line.startsWith('FAIL')), [], stdout);
+  assert.match(lines.at(-1), /^(\d+) checks: \1 passed, 0 failed$/, stdout);
+  assert.ok(lines.filter((line) => line.startsWith('ok   eio3: ')).length >= 15, stdout);
+  // `EIO=3` is served there, so its refusal is not checked.
+  assert.ok(!stdout.includes('protocol version 3'), stdout);
+  assert.equal(code, 0);
+});
+
+test('siobridge conform --eio3 fails against servers without allowEIO3', async () => {
+  const { code, stdout } = await run(['conform', '--eio3', server.url]);
+  assert.match(stdout, /^FAIL eio3: handshake over polling/m, stdout);
+  assert.equal(code, 1);
 });
