@@ -31,7 +31,6 @@ use super::observe::SocketEvent;
 use super::socket::{AckSender, Socket};
 use super::{SocketIo, lock, read, write};
 use crate::engineio::{CloseReason, Data, SendError, Sid};
-use crate::id_hash::IdMap;
 use crate::socketio::{Args, Client, DisconnectReason, Encoded, Event, Transmit, v4};
 
 /// An ack the server waits for, and what to do with its answer.
@@ -83,8 +82,8 @@ struct ClientState {
     /// The callbacks of the acks this client's sockets owe, by socket id and
     /// ack id.
     acks: HashMap<(Arc<str>, u64), PendingAck>,
-    /// The client's sockets, by id.
-    sockets: IdMap<Arc<str>, Arc<SocketShared>>,
+    /// The client's sockets: a handful at most, so a list.
+    sockets: Vec<Arc<SocketShared>>,
     /// The deadline the timer table holds for this client, if any.
     scheduled: Option<Instant>,
     /// Transmits wait in the machine for the connection's own task
@@ -149,7 +148,7 @@ impl SocketIo {
             state: Mutex::new(ClientState {
                 machine: Client::new(self.inner.config.clone(), self.now()).with_revision(revision),
                 acks: HashMap::new(),
-                sockets: IdMap::default(),
+                sockets: Vec::new(),
                 scheduled: None,
                 held: false,
             }),
@@ -528,7 +527,7 @@ impl SocketIo {
                 ack,
                 ..
             } => {
-                if let Some(shared) = state.sockets.get(&socket) {
+                if let Some(shared) = state.sockets.iter().find(|s| s.id == socket) {
                     work.push(Work::Event {
                         socket: Socket::new(self.clone(), shared.clone()),
                         name,
@@ -577,9 +576,10 @@ impl SocketIo {
                     .collect();
                 // A socket whose CONNECT answer never left has no handle:
                 // it was never connected for the application.
-                let Some(shared) = state.sockets.remove(&socket) else {
+                let Some(at) = state.sockets.iter().position(|s| s.id == socket) else {
                     return;
                 };
+                let shared = state.sockets.swap_remove(at);
                 if reason == DisconnectReason::RateLimited {
                     self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
                 }
@@ -699,7 +699,8 @@ impl SocketIo {
                 drop(state);
                 return self.run(work);
             }
-            state.sockets.insert(id, shared.clone());
+            state.sockets.reserve_exact(1);
+            state.sockets.push(shared.clone());
             // In its namespace while the client is locked: a socket is in
             // its namespace table exactly while its machine has it.
             let observed = nsp.add(shared.clone(), self.observing());

@@ -379,7 +379,7 @@ impl Client {
             if let Some(slot) = self.slots.iter_mut().find(|s| s.id == socket)
                 && slot.acks.remove(&ack).is_some()
             {
-                self.events.push_back(Event::AckTimedOut { socket, ack });
+                push_exact(&mut self.events, Event::AckTimedOut { socket, ack });
             }
         }
         if let Some(deadline) = self.connect_deadline
@@ -387,7 +387,7 @@ impl Client {
         {
             self.connect_deadline = None;
             if self.phase == Phase::Open && self.slots.is_empty() && self.connecting.is_empty() {
-                self.transmits.push_back(Transmit::Close);
+                push_exact(&mut self.transmits, Transmit::Close);
                 self.phase = Phase::Closing;
             }
         }
@@ -404,12 +404,17 @@ impl Client {
             return false;
         };
         self.connecting.swap_remove(at);
+        if self.connecting.is_empty() {
+            // Most clients connect once or twice: keep no buffer for it.
+            self.connecting = Vec::new();
+        }
         if self.phase != Phase::Open {
             return false;
         }
         let answer = v4::connect_answer(self.revision, namespace, &id);
         self.transmit(&answer);
         self.connect_deadline = None;
+        self.slots.reserve_exact(1);
         self.slots.push(Slot {
             namespace: Arc::from(namespace),
             id,
@@ -454,8 +459,7 @@ impl Client {
         if self.phase != Phase::Open || !self.slots.iter().any(|s| s.is(socket)) {
             return false;
         }
-        self.transmits
-            .push_back(Transmit::Packet { packet, volatile });
+        push_exact(&mut self.transmits, Transmit::Packet { packet, volatile });
         true
     }
 
@@ -482,8 +486,7 @@ impl Client {
             self.ack_deadlines.insert((at, slot.id.clone(), ack));
         }
         let packet = encode(ack);
-        self.transmits
-            .push_back(Transmit::Packet { packet, volatile });
+        push_exact(&mut self.transmits, Transmit::Packet { packet, volatile });
         Some(ack)
     }
 
@@ -511,7 +514,7 @@ impl Client {
     /// leave when it has closed ([`handle_close`](Self::handle_close)).
     pub fn close(&mut self) {
         if self.phase == Phase::Open {
-            self.transmits.push_back(Transmit::Close);
+            push_exact(&mut self.transmits, Transmit::Close);
             self.phase = Phase::Closing;
         }
     }
@@ -596,10 +599,13 @@ impl Client {
                     _ => json!({}),
                 };
                 self.connecting.push(packet.namespace.clone());
-                self.events.push_back(Event::Connect {
-                    namespace: packet.namespace,
-                    auth,
-                });
+                push_exact(
+                    &mut self.events,
+                    Event::Connect {
+                        namespace: packet.namespace,
+                        auth,
+                    },
+                );
             }
             (PacketType::Disconnect, Some(at)) => {
                 let slot = self.slots.remove(at);
@@ -627,16 +633,19 @@ impl Client {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                self.events.push_back(Event::Message {
-                    socket: slot.id.clone(),
-                    namespace: slot.namespace.clone(),
-                    name,
-                    args: Args {
-                        values,
-                        binary: packet.attachments,
+                push_exact(
+                    &mut self.events,
+                    Event::Message {
+                        socket: slot.id.clone(),
+                        namespace: slot.namespace.clone(),
+                        name,
+                        args: Args {
+                            values,
+                            binary: packet.attachments,
+                        },
+                        ack: packet.ack_id,
                     },
-                    ack: packet.ack_id,
-                });
+                );
             }
             (PacketType::Ack | PacketType::BinaryAck, Some(at)) => {
                 let slot = &mut self.slots[at];
@@ -654,14 +663,17 @@ impl Client {
                     Some(Value::Array(values)) => values,
                     _ => Vec::new(),
                 };
-                self.events.push_back(Event::Ack {
-                    socket: slot.id.clone(),
-                    ack,
-                    args: Args {
-                        values,
-                        binary: packet.attachments,
+                push_exact(
+                    &mut self.events,
+                    Event::Ack {
+                        socket: slot.id.clone(),
+                        ack,
+                        args: Args {
+                            values,
+                            binary: packet.attachments,
+                        },
                     },
-                });
+                );
             }
             // A second CONNECT while the first waits is ignored (the
             // reference handles the first one only).
@@ -695,12 +707,15 @@ impl Client {
                 self.ack_deadlines.remove(&(*at, slot.id.clone(), *ack));
             }
         }
-        self.events.push_back(Event::Disconnected {
-            socket: slot.id,
-            namespace: slot.namespace,
-            reason,
-            unanswered: unanswered.into_iter().map(|(ack, _)| ack).collect(),
-        });
+        push_exact(
+            &mut self.events,
+            Event::Disconnected {
+                socket: slot.id,
+                namespace: slot.namespace,
+                reason,
+                unanswered: unanswered.into_iter().map(|(ack, _)| ack).collect(),
+            },
+        );
     }
 
     /// Ends the client: every socket leaves for `reason`, the connection is
@@ -715,19 +730,34 @@ impl Client {
         self.connecting.clear();
         self.connect_deadline = None;
         if self.phase == Phase::Open {
-            self.transmits.push_back(Transmit::Close);
+            push_exact(&mut self.transmits, Transmit::Close);
         }
         self.phase = Phase::Ended;
-        self.events.push_back(Event::Closed { reason });
+        push_exact(&mut self.events, Event::Closed { reason });
     }
 
     fn transmit(&mut self, packet: &Packet) {
         let packet = Encoded::new(self.config.parser, packet);
-        self.transmits.push_back(Transmit::Packet {
-            packet,
-            volatile: false,
-        });
+        push_exact(
+            &mut self.transmits,
+            Transmit::Packet {
+                packet,
+                volatile: false,
+            },
+        );
     }
+}
+
+/// Pushes onto a queue that, when it has no buffer yet, gets room for one
+/// element only: an idle client's queues hold one event and one transmit in
+/// their whole life (its CONNECT), and the default first allocation (four
+/// elements) would be kept by every idle connection. A busy queue grows as
+/// usual.
+fn push_exact<T>(queue: &mut VecDeque<T>, value: T) {
+    if queue.capacity() == 0 {
+        queue.reserve_exact(1);
+    }
+    queue.push_back(value);
 }
 
 #[cfg(test)]
