@@ -13,10 +13,13 @@
 //! `/custom`; straight after each connect the server emits `auth` with the
 //! CONNECT payload (`{}` without one); on `/`, `message` is answered with
 //! `message-back` carrying the same arguments, and `message-with-ack` is
-//! acknowledged with the same arguments, binary included.
+//! acknowledged with the same arguments, binary included. A namespace
+//! `/refused` refuses every connection with `Error("refused")` and `data`
+//! `{"code": 403}` (for `siobridge conform --msgpack`).
 //!
 //! Caps and timeouts can be set from the environment (`common/limits.rs`);
-//! `SIOBRIDGE_ALLOW_EIO3=1` serves Engine.IO v3 clients too.
+//! `SIOBRIDGE_ALLOW_EIO3=1` serves Engine.IO v3 clients too;
+//! `SIOBRIDGE_PARSER=msgpack` serves the msgpack parser.
 
 use std::time::Duration;
 
@@ -82,6 +85,9 @@ fn register(io: &SocketIo) {
         io.namespace(name)
             .on_connect(|socket| socket.emit("auth", socket.handshake().auth.clone()));
     }
+    io.namespace("/refused").use_middleware(|_handshake| {
+        Err(socketio::ConnectError::new("refused").with_data(serde_json::json!({ "code": 403 })))
+    });
     let main = io.namespace("/");
     main.on("message", |socket, args, _ack| {
         socket.emit("message-back", args)

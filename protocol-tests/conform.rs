@@ -26,6 +26,9 @@ const CHECKS: usize = 40;
 /// How many `conform --eio3` makes: the v3 checks, less the refusal of
 /// `EIO=3`.
 const CHECKS_EIO3: usize = 58;
+/// How many `conform --msgpack` makes: the Engine.IO checks and the msgpack
+/// ones, in place of the Socket.IO (JSON parser) checks.
+const CHECKS_MSGPACK: usize = 34;
 
 /// The `siobridge` binary, built by cargo for this test target.
 fn siobridge() -> PathBuf {
@@ -134,6 +137,33 @@ fn conform_eio3_passes_against_the_conformance_example_with_allow_eio3() {
         Some(format!("{CHECKS_EIO3} checks: {CHECKS_EIO3} passed, 0 failed").as_str())
     );
     assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn conform_msgpack_passes_against_the_conformance_example_with_the_msgpack_parser() {
+    let (_server, url) = start_conformance_example_with(&[("SIOBRIDGE_PARSER", "msgpack")]);
+    let output = conform_with(&["--msgpack", &url]);
+    let lines = stdout_lines(&output);
+    assert_eq!(failures(&lines), Vec::<&str>::new(), "{lines:#?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("{CHECKS_MSGPACK} checks: {CHECKS_MSGPACK} passed, 0 failed").as_str())
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn conform_msgpack_fails_against_the_json_parser() {
+    let (_server, url) = start_conformance_example();
+    let output = conform_with(&["--msgpack", &url]);
+    let lines = stdout_lines(&output);
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("FAIL msgpack: CONNECT to / is one binary message")),
+        "{lines:#?}"
+    );
+    assert_eq!(output.status.code(), Some(1));
 }
 
 /// A Socket.IO server written by hand over siobridge's Engine.IO server,
@@ -325,7 +355,7 @@ fn conform_refuses_a_missing_or_unusable_url() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.contains("usage: siobridge conform [--eio3] URL"),
+            stderr.contains("usage: siobridge conform [--eio3] [--msgpack] URL"),
             "{stderr}"
         );
     }

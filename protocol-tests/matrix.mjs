@@ -48,6 +48,7 @@ export const CLIENTS = [
   { client: 'socket.io-client 4.7 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.8 + msgpack (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.8 (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
+  { client: 'socket.io-client 4.8 + msgpack (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
   // socket.io 2.x clients (Engine.IO v3, Socket.IO protocol v4), against the
   // servers with allow_eio3.
   { client: 'socket.io-client 2.5 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },

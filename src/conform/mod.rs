@@ -57,6 +57,15 @@
 //!   the upgrade; the implicit connection to `/`, `?query` as the CONNECT's
 //!   auth with an empty CONNECT answer, the refusal of an unknown namespace,
 //!   events, acknowledgements and binary events.
+//! - The msgpack parser, with [`Contract::msgpack`] (`siobridge conform
+//!   --msgpack`; `src/conform/msgpack.rs`), in place of the Socket.IO checks
+//!   above (which speak the JSON parser): CONNECT and its answer as one
+//!   binary message each, over WebSocket and (`b` + base64) polling; events
+//!   and acknowledgements; binary inline as MessagePack `bin`; a middleware
+//!   refusal's CONNECT_ERROR (the contract's namespace `/refused`, refusing
+//!   every connection with `Error("refused")` and `data` `{"code": 403}`);
+//!   an unknown namespace; a text frame, malformed MessagePack and an
+//!   unknown packet type closing the connection.
 //!
 //! Every wait is bounded ([`Contract`] holds the bounds), so a server that
 //! stalls fails checks instead of hanging the runner.
@@ -72,6 +81,7 @@
 
 mod eio3;
 mod engineio;
+mod msgpack;
 mod socketio;
 mod wire;
 
@@ -115,6 +125,13 @@ pub struct Contract {
     /// (socket.io 2.x; the reference's `allowEIO3`): the v3 checks run too,
     /// and `EIO=3` is no longer expected to be refused. Default `false`.
     pub eio3: bool,
+    /// The Socket.IO server uses the msgpack parser (the reference's
+    /// `parser: require("socket.io-msgpack-parser")`; siobridge's
+    /// `socketio::Parser::Msgpack`) and has a namespace `/refused` whose
+    /// middleware refuses every connection with the message `refused` and
+    /// `data` `{"code": 403}`: the msgpack checks run in place of the
+    /// Socket.IO (JSON parser) checks. Default `false`.
+    pub msgpack: bool,
 }
 
 impl Default for Contract {
@@ -130,6 +147,7 @@ impl Default for Contract {
             answer_timeout: Duration::from_secs(2),
             check_timeout: Duration::from_secs(10),
             eio3: false,
+            msgpack: false,
         }
     }
 }
@@ -228,9 +246,14 @@ pub async fn run_with(
     } else {
         Vec::new()
     };
+    let socket_io = if ctx.contract.msgpack {
+        msgpack::checks(&ctx)
+    } else {
+        socketio::checks(&ctx)
+    };
     for (name, check) in engineio::checks(&ctx)
         .into_iter()
-        .chain(socketio::checks(&ctx))
+        .chain(socket_io)
         .chain(eio3)
     {
         report.check(&name, check).await;
@@ -247,7 +270,7 @@ pub async fn run_with(
 }
 
 const USAGE: &str = "\
-usage: siobridge conform [--eio3] URL
+usage: siobridge conform [--eio3] [--msgpack] URL
 
 Checks the Engine.IO v4 / Socket.IO v5 server at URL (e.g. http://127.0.0.1:3000)
 against the contract of the public protocol test suites: an Engine.IO echo
@@ -256,6 +279,10 @@ pingTimeout 200 ms, maxPayload 1000000, connectTimeout 1000 ms (see
 examples/conformance.rs).
 With --eio3, the servers must also serve socket.io 2.x clients (Node's
 allowEIO3): the Engine.IO v3 / Socket.IO v4 checks run as well.
+With --msgpack, the Socket.IO server must use the msgpack parser
+(socket.io-msgpack-parser) and refuse every connection to /refused with
+Error(\"refused\") and data {\"code\": 403}: the msgpack checks replace the
+Socket.IO ones.
 Prints one line per check and a summary; exits 0 only when every check passes.
 ";
 
@@ -268,6 +295,10 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     if let Some(at) = args.iter().position(|a| a == "--eio3") {
         args.remove(at);
         contract.eio3 = true;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--msgpack") {
+        args.remove(at);
+        contract.msgpack = true;
     }
     let url = match args.as_slice() {
         [flag] if flag == "-h" || flag == "--help" => {

@@ -36,6 +36,9 @@ const FILES = {
   '/': { file: new URL('index.html', pageDir), type: 'text/html; charset=utf-8' },
   '/harness.js': { file: new URL('harness.js', pageDir), type: 'text/javascript; charset=utf-8' },
   '/socket.io.min.js': { file: path.join(bundleDir, 'socket.io.min.js'), type: 'text/javascript; charset=utf-8' },
+  // The 4.8 bundle built with socket.io-msgpack-parser, for msgpack.html.
+  '/msgpack.html': { file: new URL('msgpack.html', pageDir), type: 'text/html; charset=utf-8' },
+  '/socket.io.msgpack.min.js': { file: path.join(bundleDir, 'socket.io.msgpack.min.js'), type: 'text/javascript; charset=utf-8' },
   '/v2.html': { file: new URL('v2.html', pageDir), type: 'text/html; charset=utf-8' },
   '/harness-v2.js': { file: new URL('harness-v2.js', pageDir), type: 'text/javascript; charset=utf-8' },
   '/socket.io-v2.js': { file: path.join(bundleDirV2, 'socket.io.js'), type: 'text/javascript; charset=utf-8' },

@@ -14,8 +14,13 @@
 //   `message` is answered with `message-back` and the same arguments, and
 //   `message-with-ack` is acknowledged with the same arguments;
 // - both with pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000;
-// - with SIOBRIDGE_ALLOW_EIO3=1, both with allowEIO3 (socket.io 2.x clients).
+//   `/refused` refuses every connection with Error("refused") and data
+//   {code: 403} (for `siobridge conform --msgpack`);
+// - with SIOBRIDGE_ALLOW_EIO3=1, both with allowEIO3 (socket.io 2.x clients);
+// - with SIOBRIDGE_PARSER=msgpack, the Socket.IO server with
+//   socket.io-msgpack-parser as its parser.
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import { Server as EngineServer } from 'engine.io';
 import { Server } from 'socket.io';
 
@@ -36,7 +41,15 @@ engine.on('connection', (socket) => {
   socket.on('message', (data) => socket.send(data));
 });
 
-const io = new Server(httpServer, { ...settings, path: '/socket.io/', connectTimeout: 1000 });
+const parser = process.env.SIOBRIDGE_PARSER === 'msgpack'
+  ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') }
+  : {};
+const io = new Server(httpServer, { ...settings, ...parser, path: '/socket.io/', connectTimeout: 1000 });
+io.of('/refused').use((socket, next) => {
+  const error = new Error('refused');
+  error.data = { code: 403 };
+  next(error);
+});
 for (const name of ['/', '/custom']) {
   io.of(name).on('connection', (socket) => socket.emit('auth', socket.handshake.auth));
 }

@@ -39,14 +39,17 @@ function run(args) {
 
 let server;
 let eio3Server;
+let msgpackServer;
 before(async () => {
-  [server, eio3Server] = await Promise.all([
+  [server, eio3Server, msgpackServer] = await Promise.all([
     startServer({ app: 'conformance-reference' }),
     // The same contract with allowEIO3, for `conform --eio3`.
     startServer({ app: 'conformance-reference', env: { SIOBRIDGE_ALLOW_EIO3: '1' } }),
+    // With socket.io-msgpack-parser, for `conform --msgpack`.
+    startServer({ app: 'conformance-reference', env: { SIOBRIDGE_PARSER: 'msgpack' } }),
   ]);
 });
-after(() => Promise.all([server?.stop(), eio3Server?.stop()]));
+after(() => Promise.all([server?.stop(), eio3Server?.stop(), msgpackServer?.stop()]));
 
 test('siobridge conform passes every check against the reference servers', async () => {
   const { code, stdout } = await run(['conform', server.url]);
@@ -71,5 +74,22 @@ test('siobridge conform --eio3 passes every check against the reference servers 
 test('siobridge conform --eio3 fails against servers without allowEIO3', async () => {
   const { code, stdout } = await run(['conform', '--eio3', server.url]);
   assert.match(stdout, /^FAIL eio3: handshake over polling/m, stdout);
+  assert.equal(code, 1);
+});
+
+test('siobridge conform --msgpack passes every check against the reference servers with the msgpack parser', async () => {
+  const { code, stdout } = await run(['conform', '--msgpack', msgpackServer.url]);
+  const lines = stdout.trimEnd().split('\n');
+  assert.deepEqual(lines.filter((line) => line.startsWith('FAIL')), [], stdout);
+  assert.match(lines.at(-1), /^(\d+) checks: \1 passed, 0 failed$/, stdout);
+  assert.ok(lines.filter((line) => line.startsWith('ok   msgpack: ')).length >= 10, stdout);
+  // The JSON parser's Socket.IO checks do not run against a msgpack server.
+  assert.ok(!stdout.includes('socket.io: '), stdout);
+  assert.equal(code, 0);
+});
+
+test('siobridge conform --msgpack fails against the reference servers with the JSON parser', async () => {
+  const { code, stdout } = await run(['conform', '--msgpack', server.url]);
+  assert.match(stdout, /^FAIL msgpack: CONNECT to \/ is one binary message/m, stdout);
   assert.equal(code, 1);
 });
