@@ -7,6 +7,9 @@
 //! server-side emits, and of time steps (see `src/sio_script.rs`).
 //! Consecutive messages from one client go in as one batch
 //! (`SocketIo::handle_messages`), as from one read of its connection.
+//! A connection opened with the top bit of its capacity byte takes wakes
+//! (`MemoryConn::waking`): broadcasts wait for it in the server until the
+//! client's next read flushes them, as the server's own driver does.
 //! Scripts of an odd number of steps run with connection state recovery
 //! on (every emit logged with its offset, sessions kept for the window,
 //! the sweep), so the existing seeds cover both.
@@ -259,10 +262,15 @@ impl Harness {
                     self.end(old);
                 }
                 self.opened += 1;
-                let conn = Arc::new(MemoryConn::new(
-                    sid_for(self.opened),
-                    1 + usize::from(capacity % 16),
-                ));
+                let conn = MemoryConn::new(sid_for(self.opened), 1 + usize::from(capacity % 16));
+                // The top bit: a connection that takes wakes, as the
+                // server's sessions do (broadcasts wait in the machine until
+                // the driver flushes, on the client's next read here).
+                let conn = Arc::new(if capacity & 0x80 != 0 {
+                    conn.waking()
+                } else {
+                    conn
+                });
                 self.io.handle_open(conn.clone());
                 self.slots[i] = Some(Client {
                     conn,
@@ -289,6 +297,10 @@ impl Harness {
             }
             Step::Read { slot } => {
                 if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
+                    // The driver was woken: it flushes before it writes.
+                    if client.conn.wakes() > 0 {
+                        self.io.flush(client.conn.sid());
+                    }
                     client.read();
                 }
             }
