@@ -33,10 +33,13 @@ export async function startBlipProxy(upstreamPort) {
     }
     const upstream = net.connect(upstreamPort, '127.0.0.1');
     upstream.on('error', () => {});
-    const pair = { client, upstream };
+    // `waiting`: the client spoke last (a request awaits its answer).
+    const pair = { client, upstream, waiting: false };
     pairs.add(pair);
     client.pipe(upstream);
     upstream.pipe(client);
+    client.on('data', () => { pair.waiting = true; });
+    upstream.on('data', () => { pair.waiting = false; });
     const drop = () => {
       if (!pairs.delete(pair)) return;
       client.destroy();
@@ -62,6 +65,13 @@ export async function startBlipProxy(upstreamPort) {
     /** How many connections are relayed now. */
     get connections() {
       return pairs.size;
+    },
+    /**
+     * How many relayed connections the client spoke on last: over
+     * long-polling, a pending request (a long-poll GET once things are quiet).
+     */
+    get waiting() {
+      return [...pairs].filter((pair) => pair.waiting).length;
     },
     /** Closes every relayed connection on both sides; with `down`, stays down. */
     cut({ down = false } = {}) {
