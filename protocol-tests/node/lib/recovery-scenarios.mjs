@@ -84,7 +84,7 @@ export function recorder(socket) {
  * environment), a blip relay, and functions to open the roamer and helpers.
  * Everything is closed when the test ends.
  */
-export async function rig(t, { io, setup, env = {} }) {
+export async function rig(t, { io, setup, env = {}, helperIo: helperClient = helperIo }) {
   const server = await startServer({ app: 'testapp', env: { SIOBRIDGE_STATE_RECOVERY: WINDOW_SECONDS, ...env } });
   const proxy = await startBlipProxy(server.port);
   const sockets = [];
@@ -131,9 +131,10 @@ export async function rig(t, { io, setup, env = {} }) {
     },
     /**
      * Opens a client straight to the test app, without reconnection, once
-     * connected: socket.io-client 4.8 unless `io` says otherwise.
+     * connected: socket.io-client 4.8 (or rig's `helperIo`) unless `client`
+     * says otherwise.
      */
-    async helper(nsp = '/', options = {}, client = helperIo) {
+    async helper(nsp = '/', options = {}, client = helperClient) {
       const socket = open(server.url, nsp, { reconnection: false, ...options }, client);
       const log = recorder(socket);
       await connected(socket, { log });
@@ -214,11 +215,12 @@ export async function blip(world, helper) {
 
 /**
  * The scenarios every recovering client passes, keyed by name; each
- * `async ({ io, setup, t }) => void`.
+ * `async ({ io, setup, t, makeWorld }) => void`, where `makeWorld(options)`
+ * is `rig` for the suite's client, setup and environment.
  */
 export const recoveryScenarios = {
-  async 'a blip within the window: same id, rooms kept, every missed event once, in order, with its offset'({ io, setup, t }) {
-    const world = await rig(t, { io, setup });
+  async 'a blip within the window: same id, rooms kept, every missed event once, in order, with its offset'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld();
     const helper = await world.helper();
     const roamer = await world.roamer();
     const { socket } = roamer;
@@ -249,8 +251,8 @@ export const recoveryScenarios = {
     assert.equal(typeof fenced.args[1], 'string');
   },
 
-  async 'every blip within the window recovers, not only the first'({ io, setup, t }) {
-    const world = await rig(t, { io, setup });
+  async 'every blip within the window recovers, not only the first'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld();
     const helper = await world.helper();
     const roamer = await world.roamer();
     const { socket } = roamer;
@@ -272,8 +274,8 @@ export const recoveryScenarios = {
     assert.deepEqual(await request(socket, 'rooms'), [id, 'in'].sort());
   },
 
-  async 'after the window: a new session, without the rooms or the events sent meanwhile'({ io, setup, t }) {
-    const world = await rig(t, { io, setup, env: { SIOBRIDGE_STATE_RECOVERY: SHORT_WINDOW_SECONDS } });
+  async 'after the window: a new session, without the rooms or the events sent meanwhile'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld({ env: { SIOBRIDGE_STATE_RECOVERY: SHORT_WINDOW_SECONDS } });
     const helper = await world.helper();
     const roamer = await world.roamer();
     const { socket } = roamer;
@@ -292,8 +294,8 @@ export const recoveryScenarios = {
     assert.deepEqual(roamer.log.of('missed'), []);
   },
 
-  async 'recovery skips the middleware: /private takes the roamer back whatever its token'({ io, setup, t }) {
-    const world = await rig(t, { io, setup });
+  async 'recovery skips the middleware: /private takes the roamer back whatever its token'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld();
     const helper = await world.helper();
     const roamer = await world.roamer('/private', { auth: { token: 'secret' } });
     const { socket } = roamer;
@@ -318,8 +320,8 @@ export const recoveryScenarios = {
     assert.equal(args[0].message, 'unauthorized');
   },
 
-  async 'a disconnect by the server is not recoverable'({ io, setup, t }) {
-    const world = await rig(t, { io, setup });
+  async 'a disconnect by the server is not recoverable'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld();
     const roamer = await world.roamer();
     const { socket } = roamer;
     const id = socket.id;
@@ -333,8 +335,8 @@ export const recoveryScenarios = {
     assert.notEqual(socket.id, id);
   },
 
-  async 'a disconnect by the client is not recoverable'({ io, setup, t }) {
-    const world = await rig(t, { io, setup });
+  async 'a disconnect by the client is not recoverable'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld();
     const helper = await world.helper();
     const roamer = await world.roamer();
     const { socket } = roamer;
@@ -351,8 +353,8 @@ export const recoveryScenarios = {
     assert.deepEqual(roamer.log.of('missed'), []);
   },
 
-  async 'a CONNECT with an unknown pid, a wrong offset or pid and offset of other types is an ordinary connection'({ io, setup, t }) {
-    const world = await rig(t, { io, setup });
+  async 'a CONNECT with an unknown pid, a wrong offset or pid and offset of other types is an ordinary connection'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld();
     const helper = await world.helper();
     for (const auth of [
       { pid: 'garbage', offset: 'garbage' },
@@ -379,8 +381,8 @@ export const recoveryScenarios = {
  * these are skipped, with the reason.
  */
 export const beyondReferenceScenarios = {
-  async 'a client that has received no event yet recovers too, from the start of its session'({ io, setup, t }) {
-    const world = await rig(t, { io, setup });
+  async 'a client that has received no event yet recovers too, from the start of its session'({ io, setup, t, makeWorld }) {
+    const world = await makeWorld();
     const helper = await world.helper();
     // `silent`: the test app sends it no welcome, so the client has no
     // offset and reconnects with its pid alone.
@@ -397,11 +399,11 @@ export const beyondReferenceScenarios = {
     assert.deepEqual(missedData(roamer.log), ['first', 'second']);
   },
 
-  async 'one pid never has two live sockets: recovering while the old connection is half-open leaves one socket'({ io, setup, t }) {
+  async 'one pid never has two live sockets: recovering while the old connection is half-open leaves one socket'({ io, setup, t, makeWorld }) {
     // A heartbeat slow enough for the roamer to come back before the server
     // notices the half-open connection, yet quick enough for the ordinary
     // blip over polling.
-    const world = await rig(t, { io, setup, env: { TESTAPP_PING_INTERVAL_MS: '1000', TESTAPP_PING_TIMEOUT_MS: '500' } });
+    const world = await makeWorld({ env: { TESTAPP_PING_INTERVAL_MS: '1000', TESTAPP_PING_TIMEOUT_MS: '500' } });
     const helper = await world.helper();
     const roamer = await world.roamer();
     const { socket } = roamer;
@@ -435,15 +437,21 @@ export const beyondReferenceScenarios = {
 
 /**
  * One `describe` per setup; each scenario a test recording the
- * `state-recovery` cell of `client` (unless `client` is null).
+ * `state-recovery` cell of `client` (unless `client` is null). `env` adds to
+ * the test app's environment, `helperIo` is the helpers' client (they must
+ * speak the test app's parser).
  */
-export function defineRecoverySuite({ title, client, suite, io, setups = [SETUPS.websocket, SETUPS.polling, SETUPS.upgrade], scenarios = recoveryScenarios, beyond = beyondReferenceScenarios }) {
+export function defineRecoverySuite({
+  title, client, suite, io, setups = [SETUPS.websocket, SETUPS.polling, SETUPS.upgrade],
+  scenarios = recoveryScenarios, beyond = beyondReferenceScenarios, env = {}, helperIo: helperClient = helperIo,
+}) {
   for (const setup of setups) {
     describe(`${title} over ${setup.name}`, () => {
       for (const [name, scenario] of Object.entries({ ...scenarios, ...beyond })) {
         const skip = onReference && name in beyond && 'siobridge only: the reference does not do this (socket.io #4880, and no pid without an offset)';
         test(name, { timeout: SCENARIO_TIMEOUT_MS + 5000, skip }, (t) => {
-          const run = () => scenario({ io, setup, t });
+          const makeWorld = (options = {}) => rig(t, { io, setup, helperIo: helperClient, ...options, env: { ...env, ...options.env } });
+          const run = () => scenario({ io, setup, t, makeWorld });
           if (!client) return run();
           return recorded(suite, { client, transport: setup.transport, feature: FEATURE, test: name }, run, { timeoutMs: SCENARIO_TIMEOUT_MS });
         });

@@ -1,9 +1,11 @@
 // Connection state recovery (socket.io 4.6+) with the official clients, the
 // test app started with SIOBRIDGE_STATE_RECOVERY: socket.io-client 4.8 over
-// websocket, polling and polling upgraded to websocket, socket.io-client 4.7
-// over websocket and polling (the scenarios are in lib/recovery-scenarios.mjs),
-// and socket.io-client 4.5, which predates recovery, still working unchanged.
+// websocket, polling and polling upgraded to websocket, the same with the
+// msgpack parser, socket.io-client 4.7 (the scenarios are in
+// lib/recovery-scenarios.mjs), and socket.io-client 4.5, which predates
+// recovery, still working unchanged.
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import { io as io48 } from 'socket.io-client';
 import { io as io47 } from 'socket.io-client-4.7';
@@ -24,7 +26,19 @@ defineRecoverySuite({
   client: 'socket.io-client 4.7 (Node)',
   suite: 'state-recovery-4.7-node',
   io: io47,
-  setups: [SETUPS.websocket, SETUPS.polling],
+});
+
+// The msgpack parser: the offset is one more element of the packet's data,
+// MessagePack-encoded as the rest; every client (the helpers too) uses it.
+const msgpackParser = createRequire(import.meta.url)('socket.io-msgpack-parser');
+const msgpack = (url, options) => io48(url, { ...options, parser: msgpackParser });
+defineRecoverySuite({
+  title: 'socket.io-client 4.8 + msgpack recovers',
+  client: 'socket.io-client 4.8 + msgpack (Node)',
+  suite: 'state-recovery-4.8-msgpack-node',
+  io: msgpack,
+  helperIo: msgpack,
+  env: { SIOBRIDGE_PARSER: 'msgpack' },
 });
 
 // socket.io-client 4.5 has no emitWithAck.
