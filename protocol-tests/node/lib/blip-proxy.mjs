@@ -8,12 +8,15 @@
 // - `down()` / `up()`: while down, a new connection is closed as soon as it
 //   is accepted (the client's reconnection attempts fail, as with no
 //   network); `cut({ down: true })` cuts and stays down;
+// - `mute()`: from now on, drop what the server sends on the relayed
+//   connections (what the client sends still goes through): a network that
+//   has started to fail, and a server that does not know yet;
 // - `strand()`: close every relayed connection on the client's side only,
 //   keeping the server's side open and silent, and go down: half-open
 //   connections the server notices only when its heartbeat times out (over
 //   long-polling, where there may be no connection open at that moment, the
 //   server just hears nothing more); `dropStranded()` closes them later.
-// Nothing here reads or alters the bytes.
+// Nothing here reads or alters the bytes it relays.
 import net from 'node:net';
 
 /**
@@ -94,6 +97,13 @@ export async function startBlipProxy(upstreamPort) {
         pair.upstream.pause();
         stranded.add(pair.upstream);
         pair.client.destroy();
+      }
+    },
+    /** Drops, from now on, what the server sends on the relayed connections. */
+    mute() {
+      for (const pair of pairs) {
+        pair.upstream.unpipe(pair.client);
+        pair.upstream.on('data', () => {});
       }
     },
     /** Closes the server's side of the stranded connections. */
