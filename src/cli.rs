@@ -19,6 +19,7 @@ usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token T
                  [--cors-origin ORIGIN]... [--parser json|msgpack]
                  [--tls-cert FILE --tls-key FILE]
                  [--trust-proxy CIDR]... [--log-format text|json] [--allow-eio3]
+                 [--state-recovery SECONDS]
        siobridge conform [--eio3] URL
                          check the server at URL against the protocol specs
 
@@ -62,6 +63,11 @@ long-polling and WebSocket, with a routing profile on each namespace.
   --allow-eio3              also serve socket.io 2.x clients (Engine.IO v3,
                             Socket.IO protocol v4), as Node's allowEIO3
                             (default: off) [env SIOBRIDGE_ALLOW_EIO3=1]
+  --state-recovery SECONDS  connection state recovery, as Node's
+                            connectionStateRecovery: a client that loses its
+                            connection for up to SECONDS (Node: 120) comes back
+                            with its id, rooms and missed events (default: off)
+                            [env SIOBRIDGE_STATE_RECOVERY]
   --log-format FORMAT       text (default) or json: one JSON object per line
                             [env SIOBRIDGE_LOG_FORMAT]
   --max-poll-packets N      packets per polling response at most (default: as many
@@ -120,6 +126,8 @@ pub struct Options {
     pub parser: socketio::Parser,
     /// `--allow-eio3`: serve Engine.IO v3 clients too.
     pub allow_eio3: bool,
+    /// `--state-recovery SECONDS`: connection state recovery's window.
+    pub state_recovery: Option<std::time::Duration>,
 }
 
 /// `json` or `msgpack`.
@@ -146,6 +154,7 @@ impl std::fmt::Debug for Options {
             .field("log_level", &self.log_level)
             .field("parser", &self.parser)
             .field("allow_eio3", &self.allow_eio3)
+            .field("state_recovery", &self.state_recovery)
             .finish()
     }
 }
@@ -282,6 +291,7 @@ pub fn parse(
         Some("1" | "true") => true,
         Some(other) => return Err(format!("SIOBRIDGE_ALLOW_EIO3 {other:?}: expected 1 or 0")),
     };
+    let mut state_recovery = env("SIOBRIDGE_STATE_RECOVERY");
     let mut limit_values: Vec<(&str, String)> = [
         ("--max-sessions", "SIOBRIDGE_MAX_SESSIONS"),
         ("--max-sessions-per-ip", "SIOBRIDGE_MAX_SESSIONS_PER_IP"),
@@ -326,6 +336,7 @@ pub fn parse(
             "--trust-proxy" => cli_trust_proxy.push(value()?),
             "--log-format" => log_format = value()?,
             "--allow-eio3" if inline.is_none() => allow_eio3 = true,
+            "--state-recovery" => state_recovery = Some(value()?),
             "--max-poll-packets" => limit_values.push(("--max-poll-packets", value()?)),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}")),
@@ -412,7 +423,21 @@ pub fn parse(
         Some(name) => parse_parser(&name)?,
         None => socketio::Parser::Json,
     };
+    let state_recovery = match state_recovery {
+        None => None,
+        Some(value) => match value.parse::<f64>() {
+            Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds < 1e9 => {
+                Some(std::time::Duration::from_secs_f64(seconds))
+            }
+            _ => {
+                return Err(format!(
+                    "--state-recovery {value:?}: expected the window in seconds, above 0 (Node's default is 120)"
+                ));
+            }
+        },
+    };
     let options = Options {
+        state_recovery,
         listen,
         profiles: mounted,
         api_token,
@@ -449,9 +474,12 @@ fn check_safety(options: &Options) -> Result<(), Refusal> {
 }
 
 impl Options {
-    /// The Socket.IO settings: `--parser` and `--event-rate`.
+    /// The Socket.IO settings: `--parser`, `--state-recovery` and `--event-rate`.
     pub fn socketio_config(&self) -> socketio::Config {
         let mut config = socketio::Config::default().with_parser(self.parser);
+        if let Some(window) = self.state_recovery {
+            config = config.with_state_recovery(socketio::RecoveryConfig::with_window(window));
+        }
         if let Some((per_second, burst)) = self.limits.event_rate {
             config = config.with_event_rate_limit(per_second, burst);
         }
@@ -616,6 +644,36 @@ mod tests {
                 .allow_eio3
         );
         assert!(parse_with(&[], &[("SIOBRIDGE_ALLOW_EIO3", "yes")]).is_err());
+    }
+
+    #[test]
+    fn state_recovery() {
+        use std::time::Duration;
+        assert_eq!(parse(&[]).unwrap().state_recovery, None);
+        let options = parse(&["--state-recovery", "120"]).unwrap();
+        assert_eq!(options.state_recovery, Some(Duration::from_secs(120)));
+        let recovery = options.socketio_config().state_recovery.unwrap();
+        assert_eq!(
+            recovery.max_disconnection_duration,
+            Duration::from_secs(120)
+        );
+        assert!(recovery.skip_middlewares);
+        assert_eq!(
+            parse_with(&[], &[("SIOBRIDGE_STATE_RECOVERY", "1.5")])
+                .unwrap()
+                .state_recovery,
+            Some(Duration::from_millis(1500))
+        );
+        for bad in ["0", "-1", "soon", "inf"] {
+            assert!(parse(&["--state-recovery", bad]).is_err(), "{bad}");
+        }
+        assert!(
+            parse(&[])
+                .unwrap()
+                .socketio_config()
+                .state_recovery
+                .is_none()
+        );
     }
 
     #[test]

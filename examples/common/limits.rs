@@ -13,6 +13,7 @@
 //! | `SIOBRIDGE_WRITE_TIMEOUT_MS` | `ServerConfig::write_timeout` |
 //! | `SIOBRIDGE_EVENT_RATE` | `socketio::Config::event_rate_limit`, as `PER_SECOND/BURST` |
 //! | `SIOBRIDGE_PARSER` | `socketio::Config::parser`: `json` or `msgpack` |
+//! | `SIOBRIDGE_STATE_RECOVERY` | `socketio::Config::state_recovery`: its window in seconds (decimals allowed) |
 //! | `SIOBRIDGE_TLS_CERT`, `SIOBRIDGE_TLS_KEY` | `ServerConfig::tls`, from these PEM files |
 //! | `SIOBRIDGE_TLS_HANDSHAKE_TIMEOUT_MS` | `ServerConfig::tls_handshake_timeout` |
 //! | `SIOBRIDGE_TRUST_PROXY` | `ServerConfig::trust_proxy`, comma-separated ranges |
@@ -136,6 +137,18 @@ pub fn socketio_limits(config: socketio::Config) -> std::io::Result<socketio::Co
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!("SIOBRIDGE_PARSER: expected json or msgpack, got {other:?}"),
+            ));
+        }
+    };
+    let config = match var::<f64>("SIOBRIDGE_STATE_RECOVERY")? {
+        None => config,
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 => config.with_state_recovery(
+            socketio::RecoveryConfig::with_window(Duration::from_secs_f64(seconds)),
+        ),
+        Some(other) => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("SIOBRIDGE_STATE_RECOVERY: expected seconds above 0, got {other}"),
             ));
         }
     };

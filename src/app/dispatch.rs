@@ -28,9 +28,11 @@ use super::namespace::{
     SocketShared,
 };
 use super::observe::SocketEvent;
+use super::recovery::session_asked;
 use super::socket::{AckSender, Socket};
 use super::{SocketIo, lock, read, write};
 use crate::engineio::{CloseReason, Data, SendError, Sid};
+use crate::socketio::v4::Revision;
 use crate::socketio::{Args, Client, DisconnectReason, Encoded, Event, Transmit, v4};
 
 /// An ack the server waits for, and what to do with its answer.
@@ -48,6 +50,8 @@ pub(super) enum Timer {
     Client(Sid),
     /// A broadcast's ack timeout.
     Group(u64),
+    /// Connection state recovery reclaims expired sessions and packets.
+    Sweep,
 }
 
 /// Application code to run once no lock is held.
@@ -279,6 +283,7 @@ impl SocketIo {
                         (g.callback)(Err((AckError::Timeout, g.replies)));
                     }
                 }
+                Timer::Sweep => self.sweep(),
             }
         }
         self.run_deferred();
@@ -586,7 +591,9 @@ impl SocketIo {
                 *lock(&self.inner.disconnects)
                     .entry(reason.as_str().to_owned())
                     .or_default() += 1;
-                let observed = shared.nsp.remove(&socket, &reason, self.observing());
+                let observed = shared
+                    .nsp
+                    .remove(self.now(), &socket, &reason, self.observing());
                 self.record(observed);
                 work.push(Work::Disconnected(
                     Socket::new(self.clone(), shared),
@@ -648,6 +655,13 @@ impl SocketIo {
 
     /// A CONNECT to decide: the namespace must exist and its middleware
     /// accept; then the socket is made, answered, and `on_connect` runs.
+    ///
+    /// With connection state recovery on, a CONNECT whose payload asks for
+    /// a session (`pid`, `offset`) first ends the socket that still holds
+    /// it, if any (its client lost the connection and the server has not
+    /// seen it end yet: one session never has two live sockets); then, when
+    /// middleware is skipped for recovery, the session is restored before
+    /// any middleware runs, and after it otherwise.
     fn connect(&self, cell: &Arc<ClientCell>, namespace: String, auth: Value) {
         let mut work = Vec::new();
         let Some(handlers) = self.find_handlers(&namespace) else {
@@ -657,11 +671,29 @@ impl SocketIo {
             drop(state);
             return self.run(work);
         };
-        let handshake = Handshake {
+        let recovery = self
+            .inner
+            .config
+            .state_recovery
+            .as_ref()
+            .filter(|_| cell.conn.revision() == Revision::V5);
+        let mut asked = recovery.and_then(|_| session_asked(&auth));
+        let mut handshake = Handshake {
             namespace,
             auth,
             address: cell.conn.address(),
         };
+        if let Some((pid, _)) = &asked {
+            self.take_over(cell, &handshake.namespace, pid);
+        }
+        if recovery.is_some_and(|r| r.skip_middlewares)
+            && let Some(asked) = asked.take()
+        {
+            match self.admit(cell, &handlers, handshake, Some(asked), true) {
+                Some(not_restored) => handshake = not_restored,
+                None => return,
+            }
+        }
         if let Some(error) = read(&handlers).refusal(&handshake) {
             let mut state = cell.lock();
             state.machine.refuse(&handshake.namespace, &error);
@@ -669,13 +701,55 @@ impl SocketIo {
             drop(state);
             return self.run(work);
         }
-        // v4 clients compute their socket ids from the Engine.IO id.
-        let id: Arc<str> = match v4::socket_id(cell.conn.revision(), &handshake.namespace, cell.sid)
-        {
-            Some(id) => Arc::from(id),
-            None => Arc::from(lock(&self.inner.ids).next_sid().as_str()),
+        self.admit(cell, &handlers, handshake, asked, false);
+    }
+
+    /// Makes the socket of a CONNECT that was let in: restores the session
+    /// `asked` for when it can, else (unless `only_restored`, which gives
+    /// the handshake back) makes a new socket; answers the CONNECT, sends a
+    /// restored socket what it missed, and runs `on_connect`.
+    fn admit(
+        &self,
+        cell: &Arc<ClientCell>,
+        handlers: &Arc<std::sync::RwLock<Handlers>>,
+        handshake: Handshake,
+        asked: Option<(String, Option<String>)>,
+        only_restored: bool,
+    ) -> Option<Handshake> {
+        let nsp = self.live_namespace_or_make(&handshake.namespace, handlers);
+        let recovery = nsp
+            .recovery
+            .as_ref()
+            .filter(|_| cell.conn.revision() == Revision::V5);
+        // Held until the socket is in its namespace and owed its packets:
+        // no replayable packet falls between its replay and its membership.
+        let order = recovery.map(|r| lock(&r.order));
+        let now = self.now();
+        let restored = match (recovery, asked) {
+            (Some(r), Some((pid, offset))) => lock(&r.log)
+                .restore(now, &pid, offset.as_deref())
+                .map(|restored| (pid, restored)),
+            _ => None,
         };
-        let nsp = self.live_namespace_or_make(&handshake.namespace, &handlers);
+        if restored.is_none() && only_restored {
+            return Some(handshake);
+        }
+        let (id, pid, session) = match restored {
+            Some((pid, restored)) => (
+                restored.session.id.clone(),
+                Some(Arc::<str>::from(pid)),
+                Some(restored),
+            ),
+            // v4 clients compute their socket ids from the Engine.IO id.
+            None => {
+                let id = match v4::socket_id(cell.conn.revision(), &handshake.namespace, cell.sid) {
+                    Some(id) => Arc::from(id),
+                    None => Arc::from(lock(&self.inner.ids).next_sid().as_str()),
+                };
+                let pid = recovery.map(|_| Arc::from(lock(&self.inner.ids).next_sid().as_str()));
+                (id, pid, None)
+            }
+        };
         let shared = Arc::new(SocketShared {
             id: id.clone(),
             namespace: nsp.name.clone(),
@@ -683,29 +757,50 @@ impl SocketIo {
             nsp: nsp.clone(),
             sid: cell.sid,
             client: Arc::downgrade(cell),
+            pid: pid.clone(),
+            recovered: session.is_some(),
         });
+        let mut work = Vec::new();
         {
             let mut state = cell.lock();
             if !state
                 .machine
-                .accept(self.now(), &shared.namespace, id.clone())
+                .accept_session(now, &shared.namespace, id.clone(), pid.as_deref())
             {
-                return;
+                return None;
             }
             // The answer goes first: a socket whose CONNECT was lost would
             // get events its client never asked for.
             self.drain(cell, &mut state, &mut work);
             if state.machine.socket_id(&shared.namespace).is_none() {
                 drop(state);
-                return self.run(work);
+                drop(order);
+                self.run(work);
+                return None;
             }
             state.sockets.reserve_exact(1);
             state.sockets.push(shared.clone());
             // In its namespace while the client is locked: a socket is in
             // its namespace table exactly while its machine has it.
-            let observed = nsp.add(shared.clone(), self.observing());
+            let (data, rooms, missed) = match session {
+                Some(restored) => (
+                    restored.session.data,
+                    restored.session.rooms,
+                    restored.missed,
+                ),
+                None => Default::default(),
+            };
+            let observed = nsp.add(shared.clone(), data, &rooms, self.observing());
             self.record(observed);
+            if let (Some(recovery), Some(pid)) = (recovery, &pid) {
+                lock(&recovery.log).connected(pid, id.clone());
+            }
+            for packet in missed {
+                state.machine.send(&id, packet, false);
+            }
+            self.drain(cell, &mut state, &mut work);
         }
+        drop(order);
         self.run(work);
         let socket = Socket::new(self.clone(), shared);
         if let Some(f) = &read(&nsp.handlers).on_connect {
@@ -714,6 +809,39 @@ impl SocketIo {
         for f in &read(&self.inner.observers).connect {
             f(&socket);
         }
+        None
+    }
+
+    /// Ends the socket of namespace `namespace` that holds session `pid`
+    /// now, if another client has it: that client lost its connection (its
+    /// owner reconnected) and the server has not seen it end yet. Its whole
+    /// connection closes, its sockets leave with "forced close" (a
+    /// recoverable reason: the session is kept, to be restored at once).
+    fn take_over(&self, cell: &Arc<ClientCell>, namespace: &str, pid: &str) {
+        let Some(nsp) = self.live_namespace(namespace) else {
+            return;
+        };
+        let Some(recovery) = &nsp.recovery else {
+            return;
+        };
+        let Some(id) = lock(&recovery.log).live_socket(pid).cloned() else {
+            return;
+        };
+        let Some(old) = nsp.member(&id).and_then(|shared| shared.client.upgrade()) else {
+            return;
+        };
+        if Arc::ptr_eq(&old, cell) {
+            return;
+        }
+        let mut work = Vec::new();
+        {
+            let mut state = old.lock();
+            state
+                .machine
+                .drop_client(DisconnectReason::Transport(CloseReason::ForcedClose));
+            self.drain(&old, &mut state, &mut work);
+        }
+        self.run(work);
     }
 
     /// Keeps `work` for after the emit in progress: the end of the current

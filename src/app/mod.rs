@@ -47,6 +47,7 @@ mod dispatch;
 mod namespace;
 mod observe;
 mod operators;
+mod recovery;
 mod socket;
 pub mod testing;
 #[cfg(test)]
@@ -63,6 +64,7 @@ pub use conn::{Conn, ConnInfo};
 pub use namespace::{AckError, BroadcastAcks, HandlerFuture, Handshake, Namespace};
 pub use observe::{SocketEvent, SocketInfo};
 pub use operators::Operators;
+pub use recovery::RecoveryKept;
 pub use socket::{AckSender, Socket};
 
 use crate::engineio::{Sid, SidGenerator};
@@ -145,6 +147,10 @@ struct Inner {
     observe_events: AtomicBool,
     /// [`SocketIo::set_spawner`].
     spawner: RwLock<Option<Spawner>>,
+    /// Whether the connection state recovery sweep is in the timer table.
+    sweep_scheduled: AtomicBool,
+    /// Starts every recovery offset this server makes.
+    recovery_tag: String,
 }
 
 type Spawner = Box<dyn Fn(namespace::HandlerFuture) + Send + Sync>;
@@ -182,7 +188,13 @@ impl SocketIo {
         clock: Clock,
         adapter: impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
     ) -> SocketIo {
-        let ids = SidGenerator::new(config.rng_seed);
+        let mut ids = SidGenerator::new(config.rng_seed);
+        // A few random characters, then a separator: offsets read `<tag>-<n>`.
+        // (Drawn only with recovery on: seeded socket ids stay as they were.)
+        let recovery_tag = match config.state_recovery {
+            Some(_) => format!("{}-", &ids.next_sid().as_str()[..6]),
+            None => String::new(),
+        };
         SocketIo {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
@@ -204,6 +216,8 @@ impl SocketIo {
                 observed: Mutex::default(),
                 observe_events: AtomicBool::new(false),
                 spawner: RwLock::new(None),
+                sweep_scheduled: AtomicBool::new(false),
+                recovery_tag,
             }),
         }
     }
@@ -430,7 +444,15 @@ impl SocketIo {
         nsps.entry(Arc::from(name))
             .or_insert_with(|| {
                 let adapter = (self.inner.adapter_factory)(name);
-                Arc::new(Nsp::new(Arc::from(name), handlers.clone(), adapter))
+                let recovery = self.inner.config.state_recovery.clone().map(|config| {
+                    recovery::NspRecovery::new(config, self.inner.recovery_tag.clone())
+                });
+                Arc::new(Nsp::new(
+                    Arc::from(name),
+                    handlers.clone(),
+                    adapter,
+                    recovery,
+                ))
             })
             .clone()
     }

@@ -2,22 +2,24 @@
 //! the live state of one namespace while sockets are in it ([`Nsp`]).
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::dispatch::ClientCell;
 use super::observe::{SocketEvent, SocketInfo};
+use super::recovery::{NspRecovery, SocketData};
 use super::socket::{AckSender, Socket};
 use super::{Operators, SocketIo, lock, read, write};
 use crate::engineio::Sid;
 use crate::id_hash::IdMap;
+use crate::socketio::recovery::{Session, is_recoverable};
 use crate::socketio::{Adapter, Args, ArgsError, ConnectError, DisconnectReason};
 
 /// What a socket connected with.
@@ -265,13 +267,17 @@ pub(super) struct SocketShared {
     pub(super) sid: Sid,
     /// Weak: the client owns its sockets' handles, not the other way.
     pub(super) client: Weak<ClientCell>,
+    /// Its private session id, with connection state recovery on.
+    pub(super) pid: Option<Arc<str>>,
+    /// Whether it recovered an earlier socket's session.
+    pub(super) recovered: bool,
 }
 
 /// A socket in its namespace: its handle and its data.
 struct Member {
     shared: Arc<SocketShared>,
     /// [`Socket::set_data`]: one value per type.
-    data: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    data: SocketData,
 }
 
 /// The state of one namespace: who is in it and in which rooms.
@@ -306,6 +312,8 @@ pub(super) struct Nsp {
     /// Its own lock, taken after `state`'s read lock and for no longer
     /// than a comparison and a pointer copy.
     last_broadcast: Mutex<Option<LastBroadcast>>,
+    /// Connection state recovery, when on.
+    pub(super) recovery: Option<NspRecovery>,
 }
 
 /// An emit's receivers: which sockets of a namespace it reaches.
@@ -319,8 +327,10 @@ impl Nsp {
         name: Arc<str>,
         handlers: Arc<RwLock<Handlers>>,
         adapter: Box<dyn Adapter>,
+        recovery: Option<NspRecovery>,
     ) -> Nsp {
         Nsp {
+            recovery,
             name,
             handlers,
             state: RwLock::new(NspState {
@@ -344,55 +354,80 @@ impl Nsp {
         read(&self.state).members.contains_key(id)
     }
 
-    /// Adds a socket, in the room of its own id, as the reference does;
-    /// returns what the observer is told.
-    pub(super) fn add(&self, shared: Arc<SocketShared>, observing: bool) -> Vec<SocketEvent> {
+    /// Adds a socket with `data`, in the room of its own id and in `rooms`
+    /// (a recovered socket's); returns what the observer is told.
+    pub(super) fn add(
+        &self,
+        shared: Arc<SocketShared>,
+        data: SocketData,
+        rooms: &[String],
+        observing: bool,
+    ) -> Vec<SocketEvent> {
         let mut state = write(&self.state);
         state.version += 1;
         state.adapter.add_socket(&shared.id);
         state.adapter.join(&shared.id, &shared.id);
         let id = shared.id.clone();
-        state.members.insert(
-            id.clone(),
-            Member {
-                shared,
-                data: HashMap::new(),
-            },
-        );
+        for room in rooms.iter().filter(|r| **r != *id) {
+            state.adapter.join(&id, room);
+        }
+        state.members.insert(id.clone(), Member { shared, data });
         if !observing {
             return Vec::new();
         }
-        // As the reference: its own room is joined, then it is connected.
-        let joined = SocketEvent::Joined {
-            namespace: self.name.clone(),
-            id: id.clone(),
-            room: id.to_string(),
-        };
-        let info = state.info(&id);
-        [Some(joined), info.map(SocketEvent::Connected)]
-            .into_iter()
-            .flatten()
-            .collect()
+        // As the reference: its rooms are joined (its own first), then it is
+        // connected.
+        let own = std::iter::once(id.to_string());
+        let others = rooms.iter().filter(|r| **r != *id).cloned();
+        let mut events: Vec<SocketEvent> = own
+            .chain(others)
+            .map(|room| SocketEvent::Joined {
+                namespace: self.name.clone(),
+                id: id.clone(),
+                room,
+            })
+            .collect();
+        events.extend(state.info(&id).map(SocketEvent::Connected));
+        events
     }
 
     /// Removes a socket that left; returns what the observer is told.
+    ///
+    /// With connection state recovery on, a socket that left for a
+    /// recoverable reason leaves its session (rooms, data) in the log, kept
+    /// at `now` for the window.
     pub(super) fn remove(
         &self,
+        now: Instant,
         id: &str,
         reason: &DisconnectReason,
         observing: bool,
     ) -> Vec<SocketEvent> {
         let mut state = write(&self.state);
-        let Some((id, _)) = state.members.remove_entry(id) else {
+        let Some((id, member)) = state.members.remove_entry(id) else {
             return Vec::new();
         };
         state.version += 1;
-        let mut rooms = if observing {
+        let keep = self.recovery.as_ref().zip(member.shared.pid.as_ref());
+        let mut rooms = if observing || keep.is_some() {
             state.adapter.rooms_of(&id)
         } else {
             Vec::new()
         };
         state.adapter.remove_socket(&id);
+        if let Some((recovery, pid)) = keep {
+            let mut log = lock(&recovery.log);
+            if is_recoverable(reason.as_str()) {
+                let session = Session {
+                    id: id.clone(),
+                    rooms: rooms.clone(),
+                    data: member.data,
+                };
+                log.left(now, pid, session);
+            } else {
+                log.forget(pid);
+            }
+        }
         if !observing {
             return Vec::new();
         }

@@ -103,6 +103,23 @@ impl Operators {
         }
     }
 
+    /// The rooms a replayable emit is logged with: one socket's emit goes
+    /// to the room of its id, `socket.broadcast` excepts it (as the
+    /// reference's adapter sees them).
+    fn logged_options(&self) -> BroadcastOptions {
+        if let Some(only) = &self.only {
+            return BroadcastOptions {
+                rooms: vec![only.id.to_string()],
+                except: Vec::new(),
+            };
+        }
+        let mut options = self.options.clone();
+        if let Some(own) = &self.except_socket {
+            options.except.push(own.to_string());
+        }
+        options
+    }
+
     /// The sockets reached.
     fn receivers(&self) -> Receivers {
         if let Some(only) = &self.only {
@@ -130,8 +147,31 @@ impl Operators {
 
     /// Sends the event to every socket reached, and says how many that was.
     /// The packet is encoded once and its bytes shared by all receivers.
+    ///
+    /// With connection state recovery on, an emit that is not volatile is
+    /// logged with its offset as its last argument, for the receivers (and
+    /// the sockets of the rooms it reaches that are away) to get back when
+    /// they recover.
     pub fn emit(&self, event: &str, args: impl Into<Args>) -> usize {
-        let packet = event_packet(&self.namespace, event, args.into(), None);
+        let args = args.into();
+        if !self.volatile
+            && let Some(nsp) = self.nsp()
+            && let Some(recovery) = &nsp.recovery
+        {
+            let (reached, packet) = self.io.emit_replayable(
+                &nsp,
+                recovery,
+                self.logged_options(),
+                || self.receivers(),
+                event,
+                args,
+            );
+            if self.only.is_none() && !self.local {
+                nsp.publish(&packet, &self.target());
+            }
+            return reached;
+        }
+        let packet = event_packet(&self.namespace, event, args, None);
         let encoded = Encoded::new(self.io.inner.config.parser, &packet);
         let receivers = self.receivers();
         for (socket, client) in receivers.iter() {

@@ -89,15 +89,34 @@ impl Socket {
         self.io.clone()
     }
 
+    /// Whether this socket recovered the session of one that lost its
+    /// connection (connection state recovery; socket.io's
+    /// `socket.recovered`): same id, rooms and data, and the events missed
+    /// meanwhile were sent to it after its CONNECT answer.
+    pub fn recovered(&self) -> bool {
+        self.shared.recovered
+    }
+
     /// Whether the socket is still connected.
     pub fn connected(&self) -> bool {
         self.shared.nsp.contains(&self.shared.id)
     }
 
     /// Sends event `event` to this socket.
+    ///
+    /// With connection state recovery on, the event is logged with its
+    /// offset, as the reference does (its `emit` then goes through the
+    /// adapter, to the room of the socket's id): a socket that is away gets
+    /// it when it recovers.
     pub fn emit(&self, event: &str, args: impl Into<Args>) {
         let args = args.into();
         self.observe_sent(event, &args);
+        if self.shared.nsp.recovery.is_some() {
+            Operators::only(self.io.clone(), &self.shared, BroadcastOptions::default())
+                .emit(event, args);
+            self.io.tell();
+            return;
+        }
         let packet = event_packet(&self.shared.namespace, event, args, None);
         let encoded = Encoded::new(self.io.inner.config.parser, &packet);
         self.io.send_to(&self.shared, encoded, false);

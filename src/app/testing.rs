@@ -270,6 +270,18 @@ impl TestClient {
     /// socket id, or the CONNECT_ERROR payload (`{"message", "data"?}`).
     /// Other packets the server sent meanwhile stay queued.
     pub fn connect(&self, namespace: &str, auth: Option<Value>) -> Result<String, Value> {
+        self.connect_answer(namespace, auth).map(|answer| {
+            answer
+                .get("sid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        })
+    }
+
+    /// [`connect`](Self::connect), giving the whole CONNECT answer's
+    /// payload: `{"sid"}`, and `"pid"` with connection state recovery on.
+    pub fn connect_answer(&self, namespace: &str, auth: Option<Value>) -> Result<Value, Value> {
         self.send(&Packet::connect(namespace, auth));
         let mut answer = None;
         self.retain_packets(|packet| {
@@ -282,13 +294,7 @@ impl TestClient {
             true
         });
         match answer {
-            Some(p) if p.kind == PacketType::Connect => Ok(p
-                .data
-                .as_ref()
-                .and_then(|d| d.get("sid"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()),
+            Some(p) if p.kind == PacketType::Connect => Ok(p.data.unwrap_or(Value::Null)),
             Some(p) => Err(p.data.unwrap_or(Value::Null)),
             None => Err(Value::Null),
         }

@@ -400,6 +400,21 @@ impl Client {
     /// from now on. `false` (and nothing happens) when no such CONNECT is
     /// waiting or the client is closing.
     pub fn accept(&mut self, now: Instant, namespace: &str, id: Arc<str>) -> bool {
+        self.accept_session(now, namespace, id, None)
+    }
+
+    /// [`accept`](Self::accept), with connection state recovery
+    /// ([`recovery`](super::recovery)): the answer also carries the
+    /// socket's private session id, `{"sid": id, "pid": pid}`, which the
+    /// client sends back to recover the socket after a drop. Socket.IO v4
+    /// clients have no recovery: they get their usual answer.
+    pub fn accept_session(
+        &mut self,
+        now: Instant,
+        namespace: &str,
+        id: Arc<str>,
+        pid: Option<&str>,
+    ) -> bool {
         let Some(at) = self.connecting.iter().position(|n| n == namespace) else {
             return false;
         };
@@ -411,7 +426,10 @@ impl Client {
         if self.phase != Phase::Open {
             return false;
         }
-        let answer = v4::connect_answer(self.revision, namespace, &id);
+        let mut answer = v4::connect_answer(self.revision, namespace, &id);
+        if let (Some(pid), Some(Value::Object(data))) = (pid, &mut answer.data) {
+            data.insert("pid".to_owned(), Value::from(pid));
+        }
         self.transmit(&answer);
         self.connect_deadline = None;
         self.slots.reserve_exact(1);

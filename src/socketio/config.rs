@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::parse::Limits;
 use super::rate::RateLimit;
+use super::recovery::RecoveryConfig;
 #[cfg(doc)]
 use super::{DisconnectReason, msgpack};
 
@@ -13,7 +14,7 @@ use super::{DisconnectReason, msgpack};
 /// # Defaults
 /// `connectTimeout` 45 s, as the reference server; the decoder limits of
 /// [`Limits::default`]; at most 100 namespaces per client; no event rate
-/// limit. `docs/limits.md` lists every limit with the attack it stops.
+/// limit; no connection state recovery. `docs/limits.md` lists every limit with the attack it stops.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -46,6 +47,10 @@ pub struct Config {
     /// the server (the reference server's `parser` option). Default
     /// [`Parser::Json`].
     pub parser: Parser,
+    /// Connection state recovery (the reference server's
+    /// `connectionStateRecovery`): `None`, the default as in the reference,
+    /// turns it off. See [`recovery`](super::recovery).
+    pub state_recovery: Option<RecoveryConfig>,
 }
 
 /// The Socket.IO parser of a server (socket.io-protocol v5, "Packet
@@ -72,6 +77,7 @@ impl Default for Config {
             event_rate_limit: None,
             rng_seed: None,
             parser: Parser::Json,
+            state_recovery: None,
         }
     }
 }
@@ -98,6 +104,12 @@ impl Config {
     /// Sets `max_namespaces_per_client`.
     pub fn with_max_namespaces_per_client(mut self, max: usize) -> Self {
         self.max_namespaces_per_client = max;
+        self
+    }
+
+    /// Turns connection state recovery on, with `recovery`.
+    pub fn with_state_recovery(mut self, recovery: RecoveryConfig) -> Self {
+        self.state_recovery = Some(recovery);
         self
     }
 

@@ -25,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod encode;
 pub mod rate;
+pub mod recovery;
 pub mod v4;
 
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter};
@@ -33,6 +34,7 @@ pub use client::{Client, ConnectError, DisconnectReason, Event, Transmit};
 pub use config::{Config, Parser};
 pub use encode::Encoded;
 pub use rate::RateLimit;
+pub use recovery::RecoveryConfig;
 // The application layer, under the names it has always had here.
 pub use crate::app::{
     AckError, AckFuture, AckSender, BroadcastAcks, Clock, Conn, ConnInfo, Handshake, Namespace,
