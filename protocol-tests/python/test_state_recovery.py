@@ -83,7 +83,7 @@ def test_broadcasts_and_room_events_carry_an_offset(recovering_testapp, make_pee
 
 
 @feature("state-recovery")
-def test_server_events_awaiting_an_ack_and_volatile_events_carry_no_offset(recovering_testapp, make_peer):
+def test_server_events_awaiting_an_ack_and_volatile_events_carry_no_offset(recovering_testapp, make_peer, transport):
     peer = make_peer()
     peer.answer("question", lambda data: {"answer": data["n"] + 1})
     peer.connect(recovering_testapp)
@@ -94,8 +94,12 @@ def test_server_events_awaiting_an_ack_and_volatile_events_carry_no_offset(recov
     assert reply == {"err": None, "reply": {"answer": 2}}
     assert peer.inbox.expect("question") == ({"n": 1},)
 
-    peer.call("volatile", {"event": "fleeting", "data": "v"})
-    assert peer.inbox.expect("fleeting") == ("v",)
+    # Over polling a volatile packet is dropped when no GET is pending on
+    # the server at that instant, as the reference does: only a WebSocket
+    # makes its arrival certain.
+    if transport != "polling":
+        peer.call("volatile", {"event": "fleeting", "data": "v"})
+        assert peer.inbox.expect("fleeting") == ("v",)
 
 
 def _capture_handler_errors(peer, client_kind: str, errors: list) -> callable:

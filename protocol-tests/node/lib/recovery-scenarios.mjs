@@ -328,13 +328,12 @@ export const recoveryScenarios = {
     const roamer = await world.roamer('/private', { auth: { token: 'secret' } });
     const { socket } = roamer;
     const id = socket.id;
-    // The roamer's manager joins `/` too, to answer the roll call of `dropped`.
+    // The roamer's manager joins `/` too (a socket of an open manager
+    // connects at once), to answer the roll call of `dropped`.
     const main = socket.io.socket('/');
     t.after(() => main.disconnect());
     main.on('roll-call', (data, ack) => ack(main.id));
-    const joined = once(main, 'connect');
-    main.connect();
-    await joined;
+    await once(main, 'connect');
     await blip(world, helper);
     // The middleware would refuse this token (checked below on a new client).
     socket.auth = { token: 'wrong' };
