@@ -416,6 +416,9 @@ export const beyondReferenceScenarios = {
     const roamer = await world.roamer('/', { auth: { silent: true } });
     const { socket } = roamer;
     const id = socket.id;
+    // Its own request answered: a welcome would have come before the answer.
+    assert.deepEqual(await request(socket, 'rooms'), [id]);
+    assert.deepEqual(roamer.log.entries, [], 'the test app must send no welcome to auth { silent: true } (the test-app contract)');
     await blip(world, helper);
     await request(helper, 'to-room', { room: id, event: 'missed', data: 'first' });
     await request(helper, 'to-all', { event: 'missed', data: 'second' });
