@@ -7,6 +7,9 @@
 //! server-side emits, and of time steps (see `src/sio_script.rs`).
 //! Consecutive messages from one client go in as one batch
 //! (`SocketIo::handle_messages`), as from one read of its connection.
+//! Scripts of an odd number of steps run with connection state recovery
+//! on (every emit logged with its offset, sessions kept for the window,
+//! the sweep), so the existing seeds cover both.
 //!
 //! Checks:
 //! - no panic, no deadlock (a hang is reported by libFuzzer's `-timeout`);
@@ -35,8 +38,8 @@ use serde_json::{Value, json};
 use siobridge::engineio::{CloseReason, Data, Sid};
 use siobridge::socketio::testing::MemoryConn;
 use siobridge::socketio::{
-    Args, Clock, Config, Conn, ConnectError, Decoder, Limits, Namespace, PacketType, Socket,
-    SocketIo, decode_text,
+    Args, Clock, Config, Conn, ConnectError, Decoder, Limits, Namespace, PacketType,
+    RecoveryConfig, Socket, SocketIo, decode_text,
 };
 use siobridge_fuzz::sio_script::{SLOTS, Script, Step};
 
@@ -47,7 +50,7 @@ fuzz_target!(|script: Script| {
     if std::env::var_os("FUZZ_DEBUG").is_some() {
         eprintln!("{script:#?}");
     }
-    let mut h = Harness::new();
+    let mut h = Harness::new(script.steps.len() % 2 == 1);
     let mut steps = script.steps.iter().peekable();
     while let Some(step) = steps.next() {
         // Messages in a row from one client arrive as one batch, as from
@@ -167,15 +170,19 @@ fn client_limits() -> Limits {
 }
 
 impl Harness {
-    fn new() -> Harness {
+    fn new(recovery: bool) -> Harness {
         let now = Arc::new(Mutex::new(Instant::now()));
         let clock: Clock = {
             let now = now.clone();
             Arc::new(move || *lock(&now))
         };
-        let config = Config::default()
+        let mut config = Config::default()
             .with_connect_timeout(Duration::from_millis(2000))
             .with_rng_seed([5; 32]);
+        if recovery {
+            config =
+                config.with_state_recovery(RecoveryConfig::with_window(Duration::from_secs(5)));
+        }
         let io = SocketIo::new(config, clock);
         let woken = Arc::new(AtomicBool::new(false));
         {
@@ -375,6 +382,11 @@ impl Harness {
         assert_eq!(self.io.socket_count(), 0, "sockets left");
         assert_eq!(model.pending_acks, 0, "ack callbacks never called");
         assert_eq!(self.io.poll_timeout(), None, "timers left");
+        assert_eq!(
+            self.io.recovery_kept(),
+            Default::default(),
+            "recovery kept something past its window"
+        );
     }
 }
 

@@ -648,6 +648,11 @@ impl SocketIo {
                     for f in &read(&self.inner.observers).disconnect {
                         f(&socket, &reason);
                     }
+                    if let Some(recovery) = &socket.shared.nsp.recovery {
+                        // A session kept (or pushed out) here.
+                        self.ensure_sweep(self.now(), recovery);
+                        self.end_sessions(&socket.shared.nsp);
+                    }
                 }
             }
         }
@@ -732,6 +737,8 @@ impl SocketIo {
             _ => None,
         };
         if restored.is_none() && only_restored {
+            drop(order);
+            self.end_sessions(&nsp);
             return Some(handshake);
         }
         let (id, pid, session) = match restored {
@@ -802,6 +809,8 @@ impl SocketIo {
         }
         drop(order);
         self.run(work);
+        // A session that failed to recover ended.
+        self.end_sessions(&nsp);
         let socket = Socket::new(self.clone(), shared);
         if let Some(f) = &read(&nsp.handlers).on_connect {
             f(&socket);

@@ -79,6 +79,8 @@ pub(super) type EventHandler = Arc<dyn Fn(&Socket, Args, Option<AckSender>) + Se
 type AnyHandler = Box<dyn Fn(&Socket, &str, Args, Option<AckSender>) + Send + Sync>;
 pub(super) type DisconnectHandler = Box<dyn Fn(&Socket, &DisconnectReason) + Send + Sync>;
 pub(super) type AckCallback = Box<dyn FnOnce(Result<Args, AckError>) + Send>;
+/// [`Namespace::on_session_end`]: given the socket id.
+pub(super) type SessionEndHandler = Box<dyn Fn(&str) + Send + Sync>;
 pub(super) type BroadcastAckCallback = Box<dyn FnOnce(BroadcastAcks) + Send>;
 
 /// The handlers of a namespace (or of a family of dynamic namespaces).
@@ -89,6 +91,7 @@ pub(super) struct Handlers {
     events: IdMap<String, EventHandler>,
     any: Option<AnyHandler>,
     pub(super) on_disconnect: Option<DisconnectHandler>,
+    pub(super) on_session_end: Option<SessionEndHandler>,
 }
 
 impl Handlers {
@@ -244,6 +247,18 @@ impl Namespace {
         f: impl Fn(&Socket, &DisconnectReason) + Send + Sync + 'static,
     ) -> &Self {
         write(&self.handlers).on_disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Runs `f` with the id of a socket whose session, kept for connection
+    /// state recovery when it lost its connection, ended without being
+    /// recovered: its window passed, it was pushed out by the limit on
+    /// kept sessions, or its client came back with an offset that could
+    /// not be replayed. An application that keeps state for a socket while
+    /// it may recover ([`Socket::may_recover`] in `on_disconnect`) lets it
+    /// go here. Never called with recovery off.
+    pub fn on_session_end(&self, f: impl Fn(&str) + Send + Sync + 'static) -> &Self {
+        write(&self.handlers).on_session_end = Some(Box::new(f));
         self
     }
 

@@ -34,7 +34,7 @@ use serde_json::Value;
 
 use super::dispatch::Timer;
 use super::namespace::{Nsp, Receivers};
-use super::{SocketIo, lock};
+use super::{SocketIo, lock, read};
 use crate::socketio::encode::event_packet;
 use crate::socketio::recovery::{Recovery, RecoveryConfig};
 use crate::socketio::{Args, BroadcastOptions, Encoded, Packet};
@@ -149,20 +149,39 @@ impl SocketIo {
         kept
     }
 
+    /// Tells `nsp`'s `on_session_end` of every kept session that ended
+    /// without recovering. Called with no lock held.
+    pub(super) fn end_sessions(&self, nsp: &Nsp) {
+        let Some(recovery) = &nsp.recovery else {
+            return;
+        };
+        loop {
+            let Some(id) = lock(&recovery.log).poll_ended() else {
+                break;
+            };
+            if let Some(f) = &read(&nsp.handlers).on_session_end {
+                f(&id);
+            }
+        }
+    }
+
     /// The recovery sweep: every namespace's log reclaims what expired, and
     /// the sweep is scheduled again for the earliest deadline left.
     pub(super) fn sweep(&self) {
         let now = self.now();
-        let next = self
-            .live_namespaces()
-            .iter()
-            .filter_map(|nsp| {
-                let recovery = nsp.recovery.as_ref()?;
+        let mut next = None;
+        for nsp in self.live_namespaces() {
+            let Some(recovery) = &nsp.recovery else {
+                continue;
+            };
+            let due = {
                 let mut log = lock(&recovery.log);
                 log.handle_timeout(now);
                 log.poll_timeout()
-            })
-            .min();
+            };
+            next = next.into_iter().chain(due).min();
+            self.end_sessions(&nsp);
+        }
         match next {
             Some(at) => {
                 lock(&self.inner.timers).due.insert((at, Timer::Sweep));

@@ -12,7 +12,9 @@ use super::ack_future::{AckFuture, ack_future};
 use super::namespace::{AckError, Handshake, SocketShared};
 use super::observe::SocketEvent;
 use super::{Operators, SocketIo};
+use crate::socketio::DisconnectReason;
 use crate::socketio::encode::{Encoded, ack_packet, event_packet};
+use crate::socketio::recovery::is_recoverable;
 use crate::socketio::{Args, BroadcastOptions};
 
 /// An ack owed to the client: call [`AckSender::send`] once.
@@ -95,6 +97,23 @@ impl Socket {
     /// meanwhile were sent to it after its CONNECT answer.
     pub fn recovered(&self) -> bool {
         self.shared.recovered
+    }
+
+    /// In `on_disconnect`: whether a socket that left for `reason` keeps its
+    /// session for connection state recovery, so that it may come back as
+    /// a [`recovered`](Self::recovered) socket with the same id (its session
+    /// otherwise ends in [`Namespace::on_session_end`](super::Namespace::on_session_end)).
+    /// Only with recovery on, for the reasons the reference keeps a session
+    /// for (a lost or closed connection, never a namespace disconnect).
+    pub fn may_recover(&self, reason: &DisconnectReason) -> bool {
+        let kept = self
+            .io
+            .inner
+            .config
+            .state_recovery
+            .as_ref()
+            .is_some_and(|r| r.max_sessions > 0);
+        kept && self.shared.pid.is_some() && is_recoverable(reason.as_str())
     }
 
     /// Whether the socket is still connected.

@@ -70,7 +70,14 @@ pub fn mount(io: &SocketIo, namespace: &str, config: ChatConfig) {
     on("join", Chat::join);
     on("leave", Chat::leave);
     on("send_message", Chat::send_message);
-    ns.on_disconnect(move |_, _| chat.forget_empty_rooms());
+    // A member that may recover keeps its rooms: their history stays.
+    let forget = chat.clone();
+    ns.on_disconnect(move |socket, reason| {
+        if !socket.may_recover(reason) {
+            forget.forget_empty_rooms();
+        }
+    });
+    ns.on_session_end(move |_| chat.forget_empty_rooms());
 }
 
 /// The first argument, or `null` when the event had none (Flask hands the

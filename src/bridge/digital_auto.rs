@@ -114,8 +114,17 @@ pub fn mount(io: &SocketIo, namespace: &str) {
             ack(reply);
         });
     }
+    // With connection state recovery on, a provider that lost its
+    // connection keeps its ids while it may come back (its requests wait in
+    // the recovery log for it), and loses them when its session ends.
+    let reg = registry.clone();
+    ns.on_disconnect(move |socket, reason| {
+        if !socket.may_recover(reason) {
+            lock(&reg).forget_socket(socket.id());
+        }
+    });
     let reg = registry;
-    ns.on_disconnect(move |socket, _| lock(&reg).forget_socket(socket.id()));
+    ns.on_session_end(move |id| lock(&reg).forget_socket(id));
 }
 
 /// A-e1, R-A1, R-A2.
@@ -160,12 +169,13 @@ fn request_provider(registry: &Mutex<Registry>, io: &SocketIo, socket: &Socket, 
     let Some(provider_socket) = lock(registry).socket_of(provider_id).map(str::to_owned) else {
         return;
     };
-    let Some(provider) = io.socket(socket.namespace(), &provider_socket) else {
-        return;
-    };
     let mut request = payload.clone();
     request.insert("request_from".into(), Value::from(socket.id()));
-    provider.emit("new_request", Value::Object(request));
+    // The room of the provider's own socket id reaches that socket only;
+    // with connection state recovery on, also while it is away.
+    io.of(socket.namespace())
+        .to(&provider_socket)
+        .emit("new_request", Value::Object(request));
 }
 
 /// A-e5, A-e6, R-A1, R-A5: unchanged, to the socket named by `request_from`

@@ -207,7 +207,16 @@ pub fn mount(io: &SocketIo, namespace: &str) {
     on("notify-room", Hubtel::notify_room);
     let h = hubtel.clone();
     ns.on_any(move |socket, event, args, reply| h.post(socket, event, &args, reply));
-    ns.on_disconnect(move |socket, _| hubtel.disconnected(socket.id()));
+    // With connection state recovery on, a member that lost its connection
+    // stays present while it may come back: its leave notices are sent
+    // when its session ends, and never if it recovers.
+    let present = hubtel.clone();
+    ns.on_disconnect(move |socket, reason| {
+        if !socket.may_recover(reason) {
+            present.disconnected(socket.id());
+        }
+    });
+    ns.on_session_end(move |id| hubtel.disconnected(id));
 }
 
 impl Hubtel {

@@ -49,6 +49,8 @@ pub mod digital_auto;
 pub mod directual;
 pub mod http_api;
 pub mod hubtel;
+#[cfg(test)]
+mod recovery_tests;
 
 pub use http_api::{ApiRequest, ApiResponse, HttpApi};
 

@@ -178,6 +178,9 @@ pub struct Recovery<D> {
     away: HashMap<String, Away<D>>,
     /// The sessions of `away` by when they left, oldest first.
     away_order: BTreeSet<(Instant, String)>,
+    /// Socket ids of kept sessions that ended without recovering, for
+    /// [`poll_ended`](Recovery::poll_ended).
+    ended: VecDeque<Arc<str>>,
 }
 
 impl<D> Recovery<D> {
@@ -194,6 +197,7 @@ impl<D> Recovery<D> {
             live: HashMap::new(),
             away: HashMap::new(),
             away_order: BTreeSet::new(),
+            ended: VecDeque::new(),
         }
     }
 
@@ -226,16 +230,20 @@ impl<D> Recovery<D> {
             return;
         };
         if self.config.max_sessions == 0 {
+            self.ended.push_back(session.id);
             return;
+        }
+        if let Some(old) = self.away.remove(pid) {
+            self.away_order.remove(&(old.left, pid.to_owned()));
+            self.ended.push_back(old.session.id);
         }
         while self.away.len() >= self.config.max_sessions {
             let Some((_, oldest)) = self.away_order.pop_first() else {
                 break;
             };
-            self.away.remove(&oldest);
-        }
-        if let Some(old) = self.away.remove(pid) {
-            self.away_order.remove(&(old.left, pid.to_owned()));
+            if let Some(gone) = self.away.remove(&oldest) {
+                self.ended.push_back(gone.session.id);
+            }
         }
         self.away_order.insert((now, pid.to_owned()));
         self.away.insert(
@@ -268,18 +276,34 @@ impl<D> Recovery<D> {
     ) -> Option<Restored<D>> {
         let away = self.away.remove(pid)?;
         self.away_order.remove(&(away.left, pid.to_owned()));
+        let restored = self.replay(now, away, offset);
+        if let Err(id) = &restored {
+            self.ended.push_back(id.clone());
+        }
+        restored.ok()
+    }
+
+    /// What session `away` missed after `offset`, or its socket id when it
+    /// cannot recover.
+    fn replay(
+        &self,
+        now: Instant,
+        away: Away<D>,
+        offset: Option<&str>,
+    ) -> Result<Restored<D>, Arc<str>> {
         if away.left + self.config.max_disconnection_duration < now {
-            return None;
+            return Err(away.session.id);
         }
         // What the client received last, but never before its socket's
         // connect point: packets before it were delivered or replayed then.
-        let from = match offset {
+        let from = match offset.map(|offset| self.parse(offset)) {
             None => away.since,
-            Some(offset) => self.parse(offset)?.max(away.since),
+            Some(Some(offset)) => offset.max(away.since),
+            Some(None) => return Err(away.session.id),
         };
         let first = self.packets.front().map_or(self.next, |p| p.offset);
         if from + 1 < first {
-            return None; // a missed packet was dropped from the log
+            return Err(away.session.id); // a missed packet left the log
         }
         let start = (from + 1 - first) as usize;
         let rooms = &away.session.rooms;
@@ -290,10 +314,20 @@ impl<D> Recovery<D> {
             .filter(|p| reaches(rooms, &p.options))
             .map(|p| p.packet.clone())
             .collect();
-        Some(Restored {
+        Ok(Restored {
             session: away.session,
             missed,
         })
+    }
+
+    /// The next socket whose kept session ended without recovering (its
+    /// window passed, it was pushed out past
+    /// [`RecoveryConfig::max_sessions`], or a CONNECT failed to recover it):
+    /// what the application kept for it while it was away can go. Call
+    /// after [`handle_timeout`](Self::handle_timeout), [`left`](Self::left)
+    /// and [`restore`](Self::restore), until `None`.
+    pub fn poll_ended(&mut self) -> Option<Arc<str>> {
+        self.ended.pop_front()
     }
 
     /// The log position `offset` names, when it is one of this log's and
@@ -380,7 +414,9 @@ impl<D> Recovery<D> {
             if *left + window >= now {
                 break;
             }
-            self.away.remove(pid);
+            if let Some(gone) = self.away.remove(pid) {
+                self.ended.push_back(gone.session.id);
+            }
             self.away_order.pop_first();
         }
     }
