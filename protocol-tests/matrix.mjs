@@ -39,7 +39,7 @@ export const FEATURES = [
 const NOT_A_BROWSER = 'CORS is a browser policy: this client sends no Origin header';
 const PYTHON_SCOPE = 'not covered by the Python suite (connect, auth, acks, broadcast, binary, disconnect)';
 // Connection state recovery is socket.io 4.6+ (Socket.IO protocol v5).
-const NO_RECOVERY_V4 = 'socket.io 2.x clients (Socket.IO protocol v4) predate connection state recovery';
+const NO_RECOVERY_V4 = 'Socket.IO protocol v4 (socket.io 2.x) predates connection state recovery (socket.io 4.6+)';
 const RECOVERY_JSON_ONLY = 'the recovery suites run with the default parser; msgpack changes nothing they check';
 const ALL_TRANSPORTS = ['polling', 'websocket', 'upgrade'];
 
