@@ -1,5 +1,5 @@
-// Connection state recovery scenarios (socket.io 4.6+; ../../../README.md
-// and protocol-tests/node/README.md, "state-recovery.test.mjs"), written
+// Connection state recovery scenarios (socket.io 4.6+; ../README.md,
+// `test/state-recovery.test.mjs`), written
 // once for any official socket.io-client that supports it: each suite hands
 // its `io` to `defineRecoverySuite`.
 //
