@@ -241,6 +241,7 @@ impl Harness {
                         .is_ok_and(|h| h.kind == PacketType::Disconnect);
                     if leaves {
                         self.io.handle_messages(sid, messages.drain(..));
+                        self.flush(slot);
                     }
                     if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
                         client.sends(text);
@@ -279,6 +280,7 @@ impl Harness {
                 });
             }
             Step::Text { slot, text } => {
+                self.flush(*slot);
                 if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
                     client.sends(text);
                 }
@@ -296,11 +298,8 @@ impl Harness {
                 }
             }
             Step::Read { slot } => {
+                self.flush(*slot);
                 if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
-                    // The driver was woken: it flushes before it writes.
-                    if client.conn.wakes() > 0 {
-                        self.io.flush(client.conn.sid());
-                    }
                     client.read();
                 }
             }
@@ -317,6 +316,18 @@ impl Harness {
                 }
             }
             Step::ServerEmit(what) => self.server_emit(*what),
+        }
+    }
+
+    /// The driver of a connection that was woken flushes what the server
+    /// holds for it. Done before the client reads, and before it sends
+    /// DISCONNECT: what the server had queued by then is in flight, as
+    /// what a connection that takes no wakes already holds.
+    fn flush(&self, slot: u8) {
+        if let Some(client) = &self.slots[self.slot(slot)]
+            && client.conn.wakes() > 0
+        {
+            self.io.flush(client.conn.sid());
         }
     }
 
