@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use siobridge::engineio;
-use siobridge::server::{Cors, Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io};
+use siobridge::server::{Cors, Server, ServerConfig, SocketIoHandler, shutdown_signal};
 use siobridge::socketio::{self, AckSender, Args, ConnectError, Namespace, Socket, SocketIo};
 
 #[path = "common/limits.rs"]
@@ -33,9 +33,9 @@ async fn main() -> std::io::Result<()> {
     let shutdown = shutdown_signal();
     println!("listening on {}", listener.local_addr()?);
 
-    let io = socket_io(limits::socketio_limits(
+    let io = limits::socket_io(limits::socketio_limits(
         socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)),
-    )?);
+    )?)?;
     register(&io);
     let engine = limits::engine_limits(
         engineio::Config::default()

@@ -65,6 +65,24 @@ const corsOptions = allowedOrigins.length > 0
     }
   : { cors: { origin: true, credentials: true } };
 
+// SIOBRIDGE_REDIS (a redis:// URL) joins a Redis cluster with
+// @socket.io/redis-adapter, key prefix SIOBRIDGE_REDIS_PREFIX (default
+// socket.io), as siobridge's test app does with the same variables.
+let adapterOption = {};
+if (process.env.SIOBRIDGE_REDIS) {
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const { Redis } = await import('ioredis');
+  const pub = new Redis(process.env.SIOBRIDGE_REDIS);
+  const sub = pub.duplicate();
+  for (const client of [pub, sub]) client.on('error', () => {});
+  adapterOption = {
+    adapter: createAdapter(pub, sub, {
+      key: process.env.SIOBRIDGE_REDIS_PREFIX || 'socket.io',
+      requestsTimeout: Number(process.env.SIOBRIDGE_REDIS_REQUESTS_TIMEOUT_MS ?? 5000),
+    }),
+  };
+}
+
 const io = new Server(httpServer, {
   path: '/socket.io/',
   pingInterval: Number(process.env.TESTAPP_PING_INTERVAL_MS ?? 300),
@@ -76,6 +94,7 @@ const io = new Server(httpServer, {
   allowEIO3: process.env.SIOBRIDGE_ALLOW_EIO3 === '1',
   ...corsOptions,
   ...parserOption,
+  ...adapterOption,
 });
 
 function welcome(socket) {

@@ -1,0 +1,124 @@
+// A mixed cluster on one real Redis (issue 17): two test apps (siobridge's
+// examples/testapp.rs with SIOBRIDGE_TESTAPP set, the Node reference
+// otherwise) and one Node socket.io 4.8 server with @socket.io/redis-adapter
+// 8.3 (always the reference test app), plus @socket.io/redis-emitter 5.1,
+// with one socket.io-client 4.8 client on each node. Run without
+// SIOBRIDGE_TESTAPP, it is three Node nodes: that run proves the tests.
+//
+// Each node is told SIOBRIDGE_REDIS=<url>. Before the tests, Redis is asked
+// until every node has subscribed to the request channel (what the Node
+// adapter's serverCount() counts).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { io as connect } from 'socket.io-client';
+import { Emitter } from '@socket.io/redis-emitter';
+import { launch, startServer } from '../lib/server.mjs';
+import { startRedis, waitForServers } from '../lib/redis.mjs';
+import { expectNoEvent, once } from '../lib/wait.mjs';
+
+const QUIET_MS = 400;
+const REFERENCE_APP = fileURLToPath(new URL('../reference/socketio-testapp.mjs', import.meta.url));
+
+describe('a cluster on Redis', () => {
+  let redis;
+  const nodes = {};
+  const clients = {};
+
+  before(async () => {
+    redis = await startRedis();
+    const env = { SIOBRIDGE_REDIS: redis.url };
+    nodes.a = await startServer({ app: 'testapp', env });
+    nodes.b = await startServer({ app: 'testapp', env });
+    nodes.node = await launch({ executable: REFERENCE_APP, env: { ...env, CONFORMANCE_PORT: '0' } });
+    await waitForServers(redis, 3);
+    for (const name of Object.keys(nodes)) {
+      clients[name] = connect(nodes[name].url, { forceNew: true, reconnection: false, transports: ['websocket'] });
+      await once(clients[name], 'connect');
+    }
+  });
+
+  after(async () => {
+    for (const client of Object.values(clients)) client.close();
+    await Promise.all(Object.values(nodes).map((n) => n.stop()));
+    await redis?.stop();
+  });
+
+  const ask = (name, event, arg) => clients[name].timeout(2000).emitWithAck(event, arg);
+  const next = (name, event) => once(clients[name], event, { timeoutMs: 2000 }).then(([value]) => value);
+  const silent = (name, event) => expectNoEvent(clients[name], event, QUIET_MS);
+
+  test('a broadcast from each node reaches the clients of every node', async () => {
+    for (const from of ['a', 'b', 'node']) {
+      const got = ['a', 'b', 'node'].map((name) => next(name, 'all'));
+      await ask(from, 'to-all', { event: 'all', data: `from ${from}` });
+      assert.deepEqual(await Promise.all(got), [`from ${from}`, `from ${from}`, `from ${from}`]);
+    }
+  });
+
+  test('rooms across nodes: only the sockets in the room get it', async () => {
+    await ask('a', 'join', 'r');
+    await ask('node', 'join', 'r');
+    for (const from of ['a', 'b', 'node']) {
+      const got = [next('a', 'room'), next('node', 'room'), silent('b', 'room')];
+      await ask(from, 'to-room', { room: 'r', event: 'room', data: from });
+      assert.deepEqual(await Promise.all(got), [from, from, undefined]);
+    }
+  });
+
+  test('except across nodes: the sockets in the room are left out', async () => {
+    for (const from of ['a', 'b', 'node']) {
+      const got = [next('b', 'ex'), silent('a', 'ex'), silent('node', 'ex')];
+      await ask(from, 'except-room', { room: 'r', event: 'ex', data: from });
+      assert.deepEqual(await Promise.all(got), [from, undefined, undefined]);
+    }
+  });
+
+  test('socket.broadcast reaches every node but the sender', async () => {
+    for (const from of ['a', 'b', 'node']) {
+      const others = ['a', 'b', 'node'].filter((n) => n !== from);
+      const got = [...others.map((n) => next(n, 'bc')), silent(from, 'bc')];
+      await ask(from, 'broadcast', { event: 'bc', data: from });
+      assert.deepEqual(await Promise.all(got), [from, from, undefined]);
+    }
+  });
+
+  test('socket.to(room) from a member leaves the sender out on every node', async () => {
+    const got = [next('node', 'tr'), silent('a', 'tr'), silent('b', 'tr')];
+    await ask('a', 'to-room-from-me', { room: 'r', event: 'tr', data: 1 });
+    assert.deepEqual(await Promise.all(got), [1, undefined, undefined]);
+  });
+
+  test('binary crosses nodes and reaches clients as binary', async () => {
+    const bytes = Buffer.from([0, 1, 2, 250, 255]);
+    for (const from of ['a', 'b', 'node']) {
+      const got = ['a', 'b', 'node'].map((name) => next(name, 'bin'));
+      await ask(from, 'to-all', { event: 'bin', data: { bytes, n: 1 } });
+      for (const value of await Promise.all(got)) {
+        assert.ok(Buffer.isBuffer(value.bytes), `a Buffer from ${from}`);
+        assert.deepEqual([...value.bytes], [...bytes]);
+        assert.equal(value.n, 1);
+      }
+    }
+  });
+
+  test('the redis emitter reaches every node, to all and to a room', async () => {
+    const publisher = redis.client();
+    try {
+      const emitter = new Emitter(publisher);
+      let got = ['a', 'b', 'node'].map((name) => next(name, 'em'));
+      emitter.emit('em', 'to all', Buffer.from([7]));
+      assert.deepEqual(await Promise.all(got), ['to all', 'to all', 'to all']);
+
+      got = [next('a', 'em'), next('node', 'em'), silent('b', 'em')];
+      emitter.to('r').emit('em', 'to r');
+      assert.deepEqual(await Promise.all(got), ['to r', 'to r', undefined]);
+
+      got = [next('b', 'em'), silent('a', 'em'), silent('node', 'em')];
+      emitter.except('r').emit('em', 'except r');
+      assert.deepEqual(await Promise.all(got), ['except r', undefined, undefined]);
+    } finally {
+      publisher.disconnect();
+    }
+  });
+});

@@ -1,0 +1,702 @@
+//! The Redis adapter: the namespaces of this process share their
+//! broadcasts with the other nodes of a cluster over Redis pub/sub, in the
+//! classic format of Node's `@socket.io/redis-adapter` 8.3, so that
+//! siobridge nodes, Node socket.io servers (with that adapter) and back
+//! ends using `@socket.io/redis-emitter` 5.1 serve one set of clients.
+//!
+//! Implements `shared/spec/redis-adapter.md` ("Channels", "Broadcast
+//! message", "Requests and responses", "Counting servers"); the bytes are
+//! [`cluster::codec`](crate::cluster::codec)'s, the Redis protocol
+//! [`cluster::resp`](crate::cluster::resp)'s.
+//!
+//! How it runs:
+//! - one [`RedisCluster`] per process holds two connections, as Node's
+//!   adapter is given a publishing and a subscribing client: a task that
+//!   publishes, and a task that subscribes (for each namespace: the
+//!   pattern `P#N#*`, the request channel `P-request#N#`, the response
+//!   channels `P-response#N#` and `P-response#N#<uid>#`) and delivers
+//!   what it receives;
+//! - each namespace's [`RedisAdapter`] keeps its rooms in memory
+//!   ([`InMemoryAdapter`]) and, for every broadcast delivered here that is
+//!   not local, queues the encoded message for the publishing task
+//!   ([`Adapter::publish`] never blocks: a full queue drops the message and
+//!   counts it);
+//! - a broadcast from another node (its uid is not this namespace's) is
+//!   delivered through the namespace's ordinary operators, marked local so
+//!   that it is not published back;
+//! - a lost connection is retried with a growing delay (as ioredis does:
+//!   50 ms more each attempt, at most [`RedisConfig::reconnect_max`]); the
+//!   subscriber subscribes again. Local delivery never waits for Redis:
+//!   broadcasts made while the publishing connection is down wait in the
+//!   bounded queue and are sent when it is back; what other nodes publish
+//!   while the subscriber is down is lost (pub/sub has no replay).
+//!
+//! The main namespace `/` subscribes when the cluster is attached to a
+//! server, as Node's main namespace does when the server starts; other
+//! namespaces on their first connection.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use rand::RngExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc};
+
+use crate::cluster::codec::{self, Channels, Flags};
+use crate::cluster::resp::{self, Push, Reply, RespLimits};
+use crate::socketio::{Adapter, BroadcastOptions, InMemoryAdapter, Limits, Packet, SocketIo};
+
+/// How a process joins a Redis cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisConfig {
+    /// Where Redis is: `redis://[[user]:password@]host[:port][/db]`
+    /// (port 6379 by default).
+    pub url: String,
+    /// The key prefix of every channel. Default **`socket.io`**, the Node
+    /// adapter's `key`.
+    pub prefix: String,
+    /// Longest wait for a reply to a command (PUBLISH, PUBSUB) before the
+    /// connection is taken as lost. Default **5 s** (the Node adapter's
+    /// `requestsTimeout`; ioredis itself has no command timeout).
+    pub command_timeout: Duration,
+    /// Longest delay between two connection attempts. Default **2 s**
+    /// (ioredis's default `retryStrategy`: 50 ms per attempt, at most
+    /// 2,000 ms).
+    pub reconnect_max: Duration,
+    /// Most messages waiting to be published (while the connection is
+    /// down or slow); beyond, a broadcast is not published and is counted
+    /// in [`RedisStats::publish_dropped`]. Default **4,096** (ioredis's
+    /// offline queue has no bound).
+    pub publish_queue: usize,
+    /// Bounds on what is read from Redis (the largest message, 16 MiB by
+    /// default).
+    pub resp: RespLimits,
+    /// Bounds on the messages of other nodes: nesting, binary values and
+    /// event names, as for a client's packets. Default: the parser's
+    /// defaults, with up to 1,000 binary values (Node's adapter has none).
+    pub limits: Limits,
+}
+
+impl RedisConfig {
+    /// The defaults, for Redis at `url`.
+    pub fn new(url: impl Into<String>) -> RedisConfig {
+        RedisConfig {
+            url: url.into(),
+            prefix: "socket.io".to_owned(),
+            command_timeout: Duration::from_secs(5),
+            reconnect_max: Duration::from_secs(2),
+            publish_queue: 4096,
+            resp: RespLimits::default(),
+            limits: Limits {
+                max_attachments: 1000,
+                ..Limits::default()
+            },
+        }
+    }
+
+    /// The same with key prefix `prefix`.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> RedisConfig {
+        self.prefix = prefix.into();
+        self
+    }
+}
+
+/// Where to connect and how to log in, from a `redis://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    host: String,
+    port: u16,
+    user: Option<String>,
+    password: Option<String>,
+    db: Option<u32>,
+}
+
+fn parse_url(url: &str) -> Result<Endpoint, String> {
+    let bad = || format!("not a redis:// URL: {url:?}");
+    let rest = url.strip_prefix("redis://").ok_or_else(bad)?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (credentials, hostport) = match authority.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, authority),
+    };
+    let (user, password) = match credentials {
+        None => (None, None),
+        Some(c) => match c.split_once(':') {
+            Some((u, p)) => ((!u.is_empty()).then(|| u.to_owned()), Some(p.to_owned())),
+            None => (Some(c.to_owned()), None),
+        },
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad())?,
+            None if after.is_empty() => 6379,
+            None => return Err(bad()),
+        };
+        (host.to_owned(), port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p.parse().map_err(|_| bad())?),
+            None => (hostport.to_owned(), 6379),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let db = match path.trim_end_matches('/') {
+        "" => None,
+        n => Some(n.parse().map_err(|_| bad())?),
+    };
+    Ok(Endpoint {
+        host,
+        port,
+        user,
+        password,
+        db,
+    })
+}
+
+/// What the adapter has done, for `/metrics` and `/healthz`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RedisStats {
+    /// The publishing connection is up.
+    pub publisher_up: bool,
+    /// The subscribing connection is up and subscribed.
+    pub subscriber_up: bool,
+    /// Messages published (broadcasts and answers).
+    pub published: u64,
+    /// Broadcasts not published: the queue was full.
+    pub publish_dropped: u64,
+    /// Messages received from other nodes (own echoes not counted).
+    pub received: u64,
+    /// Messages that could not be decoded, dropped.
+    pub malformed: u64,
+    /// Connections (re)established, both connections counted.
+    pub connects: u64,
+}
+
+/// One process's membership in a Redis cluster: its two connections and
+/// the namespaces they serve. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisCluster {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCluster")
+            .field("url", &self.inner.config.url)
+            .field("prefix", &self.inner.config.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One namespace as the cluster sees it.
+#[derive(Debug)]
+struct NspLink {
+    name: String,
+    /// Its adapter's uid: its own messages come back with it.
+    uid: String,
+    channels: Channels,
+}
+
+enum Outgoing {
+    Publish { channel: String, message: Vec<u8> },
+}
+
+struct Inner {
+    config: RedisConfig,
+    endpoint: Endpoint,
+    io: OnceLock<SocketIo>,
+    namespaces: Mutex<HashMap<String, Arc<NspLink>>>,
+    /// Wakes the subscriber when a namespace is added.
+    new_namespace: Notify,
+    out: mpsc::Sender<Outgoing>,
+    publisher_up: AtomicBool,
+    subscriber_up: AtomicBool,
+    published: AtomicU64,
+    publish_dropped: AtomicU64,
+    received: AtomicU64,
+    malformed: AtomicU64,
+    connects: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A random 6-character id, as `uid2(6)` makes them.
+fn uid() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..6)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+impl RedisCluster {
+    /// Starts the two connection tasks (they connect, and reconnect, on
+    /// their own). Must be called within a tokio runtime. An unusable URL
+    /// is an error; an unreachable Redis is not (the tasks keep trying).
+    pub fn start(config: RedisConfig) -> Result<RedisCluster, String> {
+        let endpoint = parse_url(&config.url)?;
+        let (out, rx) = mpsc::channel(config.publish_queue.max(1));
+        let inner = Arc::new(Inner {
+            config,
+            endpoint,
+            io: OnceLock::new(),
+            namespaces: Mutex::default(),
+            new_namespace: Notify::new(),
+            out,
+            publisher_up: AtomicBool::new(false),
+            subscriber_up: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            publish_dropped: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+        });
+        tokio::spawn(publisher(inner.clone(), rx));
+        tokio::spawn(subscriber(inner.clone()));
+        Ok(RedisCluster { inner })
+    }
+
+    /// A Socket.IO server whose namespaces use this cluster's adapter,
+    /// reading the real clock: [`SocketIo::with_adapter`] with
+    /// [`adapter`](Self::adapter), then [`attach`](Self::attach).
+    pub fn socket_io(&self, config: crate::socketio::Config) -> SocketIo {
+        let cluster = self.clone();
+        let io = SocketIo::with_adapter(config, Arc::new(std::time::Instant::now), move |name| {
+            Box::new(cluster.adapter(name))
+        });
+        self.attach(&io);
+        io
+    }
+
+    /// The adapter of namespace `name` (for [`SocketIo::with_adapter`]):
+    /// subscribes to its channels.
+    pub fn adapter(&self, name: &str) -> RedisAdapter {
+        RedisAdapter {
+            local: InMemoryAdapter::new(),
+            link: self.link(name),
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Delivers what other nodes publish to `io`'s sockets, and subscribes
+    /// the main namespace. Call once, with the server made with
+    /// [`adapter`](Self::adapter).
+    pub fn attach(&self, io: &SocketIo) {
+        let _ = self.inner.io.set(io.clone());
+        self.link("/");
+    }
+
+    fn link(&self, name: &str) -> Arc<NspLink> {
+        let mut namespaces = lock(&self.inner.namespaces);
+        if let Some(link) = namespaces.get(name) {
+            return link.clone();
+        }
+        let uid = uid();
+        let link = Arc::new(NspLink {
+            name: name.to_owned(),
+            channels: Channels::new(&self.inner.config.prefix, name, &uid),
+            uid,
+        });
+        namespaces.insert(name.to_owned(), link.clone());
+        drop(namespaces);
+        self.inner.new_namespace.notify_one();
+        link
+    }
+
+    /// The adapter's state and counters.
+    pub fn stats(&self) -> RedisStats {
+        let i = &self.inner;
+        RedisStats {
+            publisher_up: i.publisher_up.load(Ordering::Relaxed),
+            subscriber_up: i.subscriber_up.load(Ordering::Relaxed),
+            published: i.published.load(Ordering::Relaxed),
+            publish_dropped: i.publish_dropped.load(Ordering::Relaxed),
+            received: i.received.load(Ordering::Relaxed),
+            malformed: i.malformed.load(Ordering::Relaxed),
+            connects: i.connects.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The uid of namespace `name`'s adapter, once it has one.
+    pub fn uid(&self, name: &str) -> Option<String> {
+        lock(&self.inner.namespaces)
+            .get(name)
+            .map(|l| l.uid.clone())
+    }
+}
+
+impl Inner {
+    fn queue(&self, channel: String, message: Vec<u8>) {
+        if self
+            .out
+            .try_send(Outgoing::Publish { channel, message })
+            .is_err()
+        {
+            self.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The adapter of one namespace in a Redis cluster: rooms in memory, every
+/// broadcast that is not local published to the other nodes.
+pub struct RedisAdapter {
+    local: InMemoryAdapter,
+    link: Arc<NspLink>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdapter")
+            .field("namespace", &self.link.name)
+            .field("uid", &self.link.uid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Adapter for RedisAdapter {
+    fn add_socket(&mut self, id: &Arc<str>) {
+        self.local.add_socket(id)
+    }
+
+    fn remove_socket(&mut self, id: &str) {
+        self.local.remove_socket(id)
+    }
+
+    fn join(&mut self, id: &Arc<str>, room: &str) {
+        self.local.join(id, room)
+    }
+
+    fn leave(&mut self, id: &str, room: &str) {
+        self.local.leave(id, room)
+    }
+
+    fn rooms_of(&self, id: &str) -> Vec<String> {
+        self.local.rooms_of(id)
+    }
+
+    fn targets(&self, options: &BroadcastOptions) -> Vec<Arc<str>> {
+        self.local.targets(options)
+    }
+
+    fn publish(&self, packet: &Packet, options: &BroadcastOptions) {
+        let message = codec::encode_broadcast(
+            &self.link.uid,
+            packet,
+            &options.rooms,
+            &options.except,
+            &Flags::default(),
+        );
+        let channel = self.link.channels.broadcast_to(&options.rooms);
+        self.inner.queue(channel, message);
+    }
+}
+
+/// Delay before connection attempt `attempt` (1-based) after a failure:
+/// 50 ms more each time, at most `max`, as ioredis's default.
+fn backoff(attempt: u32, max: Duration) -> Duration {
+    Duration::from_millis(50 * u64::from(attempt)).min(max)
+}
+
+/// Connects and logs in (AUTH, SELECT).
+async fn connect(inner: &Inner) -> std::io::Result<(TcpStream, BytesMut)> {
+    let e = &inner.endpoint;
+    let mut stream = tokio::time::timeout(
+        inner.config.command_timeout,
+        TcpStream::connect((e.host.as_str(), e.port)),
+    )
+    .await
+    .map_err(|_| std::io::Error::other("connect timed out"))??;
+    stream.set_nodelay(true)?;
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut login: Vec<Vec<Vec<u8>>> = Vec::new();
+    match (&e.user, &e.password) {
+        (Some(user), Some(password)) => login.push(vec![
+            b"AUTH".to_vec(),
+            user.clone().into_bytes(),
+            password.clone().into_bytes(),
+        ]),
+        (None, Some(password)) => login.push(vec![b"AUTH".to_vec(), password.clone().into_bytes()]),
+        _ => {}
+    }
+    if let Some(db) = e.db {
+        login.push(vec![b"SELECT".to_vec(), db.to_string().into_bytes()]);
+    }
+    for args in login {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut out = Vec::new();
+        resp::command(&args, &mut out);
+        stream.write_all(&out).await?;
+        match read_reply(inner, &mut stream, &mut buf).await? {
+            Reply::Error(e) => return Err(std::io::Error::other(e)),
+            _ => continue,
+        }
+    }
+    Ok((stream, buf))
+}
+
+/// Reads one reply, within the command timeout.
+async fn read_reply(
+    inner: &Inner,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> std::io::Result<Reply> {
+    tokio::time::timeout(inner.config.command_timeout, async {
+        loop {
+            if let Some(reply) = take_reply(inner, buf)? {
+                return Ok(reply);
+            }
+            if stream.read_buf(buf).await? == 0 {
+                return Err(std::io::Error::other("redis closed the connection"));
+            }
+        }
+    })
+    .await
+    .map_err(|_| std::io::Error::other("redis did not answer in time"))?
+}
+
+/// The first complete reply in `buf`, taken out of it.
+fn take_reply(inner: &Inner, buf: &mut BytesMut) -> std::io::Result<Option<Reply>> {
+    match resp::parse(buf, &inner.config.resp) {
+        Ok(Some((reply, used))) => {
+            buf.advance(used);
+            Ok(Some(reply))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => Err(std::io::Error::other(e)),
+    }
+}
+
+/// The publishing connection: sends what the adapters queue, in batches,
+/// reading one reply per command.
+async fn publisher(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outgoing>) {
+    let mut attempt = 0;
+    // A batch taken from the queue but not yet sent when the connection
+    // broke is sent on the next one.
+    let mut batch: Vec<Outgoing> = Vec::new();
+    loop {
+        match connect(&inner).await {
+            Ok((mut stream, mut buf)) => {
+                attempt = 0;
+                inner.connects.fetch_add(1, Ordering::Relaxed);
+                inner.publisher_up.store(true, Ordering::Relaxed);
+                let result = publish_loop(&inner, &mut stream, &mut buf, &mut rx, &mut batch).await;
+                inner.publisher_up.store(false, Ordering::Relaxed);
+                if result.is_ok() {
+                    return; // every adapter is gone
+                }
+            }
+            Err(_) => attempt += 1,
+        }
+        tokio::time::sleep(backoff(attempt.max(1), inner.config.reconnect_max)).await;
+    }
+}
+
+async fn publish_loop(
+    inner: &Inner,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    rx: &mut mpsc::Receiver<Outgoing>,
+    batch: &mut Vec<Outgoing>,
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    loop {
+        if batch.is_empty() {
+            match rx.recv().await {
+                Some(first) => batch.push(first),
+                None => return Ok(()),
+            }
+            while batch.len() < 256 {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+        }
+        out.clear();
+        for item in batch.iter() {
+            match item {
+                Outgoing::Publish { channel, message } => {
+                    resp::command(&[b"PUBLISH", channel.as_bytes(), message], &mut out)
+                }
+            }
+        }
+        stream.write_all(&out).await?;
+        for _ in 0..batch.len() {
+            read_reply(inner, stream, buf).await?;
+        }
+        inner
+            .published
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        batch.clear();
+    }
+}
+
+/// The subscribing connection: subscribes every namespace's channels,
+/// delivers what comes.
+async fn subscriber(inner: Arc<Inner>) {
+    let mut attempt = 0;
+    loop {
+        match connect(&inner).await {
+            Ok((mut stream, mut buf)) => {
+                attempt = 0;
+                inner.connects.fetch_add(1, Ordering::Relaxed);
+                let _ = subscribe_loop(&inner, &mut stream, &mut buf).await;
+                inner.subscriber_up.store(false, Ordering::Relaxed);
+            }
+            Err(_) => attempt += 1,
+        }
+        tokio::time::sleep(backoff(attempt.max(1), inner.config.reconnect_max)).await;
+    }
+}
+
+async fn subscribe_loop(
+    inner: &Inner,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> std::io::Result<()> {
+    let mut subscribed: HashSet<String> = HashSet::new();
+    loop {
+        let links: Vec<Arc<NspLink>> = lock(&inner.namespaces)
+            .values()
+            .filter(|l| !subscribed.contains(&l.name))
+            .cloned()
+            .collect();
+        if !links.is_empty() {
+            let mut out = Vec::new();
+            for link in &links {
+                let c = &link.channels;
+                resp::command(&[b"PSUBSCRIBE", c.broadcast_pattern().as_bytes()], &mut out);
+                resp::command(
+                    &[
+                        b"SUBSCRIBE",
+                        c.request.as_bytes(),
+                        c.response.as_bytes(),
+                        c.specific_response.as_bytes(),
+                    ],
+                    &mut out,
+                );
+                subscribed.insert(link.name.clone());
+            }
+            stream.write_all(&out).await?;
+            inner.subscriber_up.store(true, Ordering::Relaxed);
+        }
+        tokio::select! {
+            read = stream.read_buf(buf) => {
+                if read? == 0 {
+                    return Err(std::io::Error::other("redis closed the connection"));
+                }
+                while let Some(reply) = take_reply(inner, buf)? {
+                    on_push(inner, resp::push(reply));
+                }
+            }
+            _ = inner.new_namespace.notified() => {}
+        }
+    }
+}
+
+fn on_push(inner: &Inner, push: Push) {
+    let (channel, payload) = match push {
+        Push::PMessage { channel, payload } | Push::Message { channel, payload } => {
+            (channel, payload)
+        }
+        Push::Other => return,
+    };
+    let Ok(channel) = std::str::from_utf8(&channel) else {
+        return;
+    };
+    let links: Vec<Arc<NspLink>> = lock(&inner.namespaces).values().cloned().collect();
+    for link in links {
+        if let Some(room) = link.channels.room_of(channel) {
+            on_broadcast(inner, &link, room, &payload);
+            return;
+        }
+        if channel == link.channels.request
+            || channel == link.channels.response
+            || channel == link.channels.specific_response
+        {
+            // Requests between nodes: not answered yet.
+            return;
+        }
+    }
+}
+
+fn on_broadcast(inner: &Inner, link: &NspLink, _room: Option<&str>, payload: &Bytes) {
+    let message = match codec::decode_broadcast(payload, &inner.config.limits) {
+        Ok(m) => m,
+        Err(_) => {
+            inner.malformed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    if message.uid.as_deref() == Some(link.uid.as_str()) {
+        return; // our own, back from Redis
+    }
+    inner.received.fetch_add(1, Ordering::Relaxed);
+    if message.namespace != link.name {
+        return;
+    }
+    let Some(io) = inner.io.get() else { return };
+    let mut ops = io.of(&link.name);
+    for room in &message.rooms {
+        ops = ops.to(room);
+    }
+    for room in &message.except {
+        ops = ops.except(room);
+    }
+    if message.flags.volatile {
+        ops = ops.volatile();
+    }
+    ops.local().emit(&message.event, message.args);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let e = parse_url("redis://127.0.0.1:6380/2").unwrap();
+        assert_eq!(
+            (e.host.as_str(), e.port, e.db),
+            ("127.0.0.1", 6380, Some(2))
+        );
+        let e = parse_url("redis://:pw@localhost").unwrap();
+        assert_eq!(
+            (e.user, e.password.as_deref(), e.port),
+            (None, Some("pw"), 6379)
+        );
+        let e = parse_url("redis://u:p@[::1]:7000/").unwrap();
+        assert_eq!(
+            (e.host.as_str(), e.port, e.user.as_deref()),
+            ("::1", 7000, Some("u"))
+        );
+        assert!(parse_url("http://x").is_err());
+        assert!(parse_url("redis://h:notaport").is_err());
+        assert!(parse_url("redis://").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_to_its_bound() {
+        let max = Duration::from_secs(2);
+        assert_eq!(backoff(1, max), Duration::from_millis(50));
+        assert_eq!(backoff(10, max), Duration::from_millis(500));
+        assert_eq!(backoff(1000, max), max);
+    }
+
+    #[test]
+    fn uids_are_six_characters() {
+        let (a, b) = (uid(), uid());
+        assert_eq!((a.len(), b.len()), (6, 6));
+        assert_ne!(a, b);
+    }
+}
