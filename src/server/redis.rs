@@ -98,6 +98,11 @@ impl RedisConfig {
         }
     }
 
+    /// Whether [`url`](Self::url) is a `redis://` URL this adapter can use.
+    pub fn validate(&self) -> Result<(), String> {
+        parse_url(&self.url).map(|_| ())
+    }
+
     /// The same with key prefix `prefix`.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> RedisConfig {
         self.prefix = prefix.into();
