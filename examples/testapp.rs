@@ -33,10 +33,18 @@ async fn main() -> std::io::Result<()> {
     let shutdown = shutdown_signal();
     println!("listening on {}", listener.local_addr()?);
 
-    let io = limits::socket_io(limits::socketio_limits(
+    let (io, cluster) = limits::socket_io(limits::socketio_limits(
         socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)),
     )?)?;
     register(&io);
+    // In a cluster: `ping-servers` from another node's serverSideEmit is
+    // answered with `{pong: <its first argument>}`, as the Node test app
+    // answers it.
+    if let Some(cluster) = &cluster {
+        cluster.on_server_side_emit("/", |event, args| {
+            (event == "ping-servers").then(|| json!({ "pong": args.first() }).into())
+        });
+    }
     let engine = limits::engine_limits(
         engineio::Config::default()
             .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200)),

@@ -171,11 +171,13 @@ pub fn socketio_limits(config: socketio::Config) -> std::io::Result<socketio::Co
 
 /// The Socket.IO server of `config`: alone, or in the Redis cluster that
 /// `SIOBRIDGE_REDIS` (a `redis://` URL) names, with key prefix
-/// `SIOBRIDGE_REDIS_PREFIX` (default `socket.io`).
+/// `SIOBRIDGE_REDIS_PREFIX` (default `socket.io`), with that cluster.
 #[allow(dead_code)] // not every example joins a cluster
-pub fn socket_io(config: socketio::Config) -> std::io::Result<socketio::SocketIo> {
+pub fn socket_io(
+    config: socketio::Config,
+) -> std::io::Result<(socketio::SocketIo, Option<RedisCluster>)> {
     let Some(url) = var::<String>("SIOBRIDGE_REDIS")? else {
-        return Ok(siobridge::server::socket_io(config));
+        return Ok((siobridge::server::socket_io(config), None));
     };
     let mut redis = RedisConfig::new(url);
     if let Some(prefix) = var::<String>("SIOBRIDGE_REDIS_PREFIX")? {
@@ -183,5 +185,5 @@ pub fn socket_io(config: socketio::Config) -> std::io::Result<socketio::SocketIo
     }
     let cluster = RedisCluster::start(redis)
         .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("SIOBRIDGE_REDIS: {e}")))?;
-    Ok(cluster.socket_io(config))
+    Ok((cluster.socket_io(config), Some(cluster)))
 }

@@ -524,9 +524,10 @@ pub fn encode_client_count(request_id: &str, count: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The BROADCAST_ACK answer `{type: 9, requestId, packet: ackArgs}`
-/// (msgpack; binary as `bin`): one client's ack arguments, as the array
-/// Node's `broadcastWithAck` callback gets.
+/// The BROADCAST_ACK answer `{type: 9, requestId, packet: arg}`
+/// (msgpack; binary as `bin`): the first argument of one client's ack, as
+/// the Node adapter's `broadcastWithAck` callback publishes it (`null`
+/// when the ack had none).
 pub fn encode_broadcast_ack(request_id: &str, ack: &Args) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     msgpack::encode_map_header(3, &mut out);
@@ -535,7 +536,8 @@ pub fn encode_broadcast_ack(request_id: &str, ack: &Args) -> Vec<u8> {
     msgpack::encode_str("requestId", &mut out);
     msgpack::encode_str(request_id, &mut out);
     msgpack::encode_str("packet", &mut out);
-    msgpack::encode_value(&Value::Array(ack.values.clone()), &ack.binary, &mut out);
+    let first = ack.values.first().cloned().unwrap_or(Value::Null);
+    msgpack::encode_value(&first, &ack.binary, &mut out);
     out
 }
 

@@ -46,9 +46,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 
-use crate::cluster::codec::{self, Channels, Flags};
+use serde_json::{Map, Value, json};
+
+use crate::cluster::codec::{self, Channels, Flags, RequestType};
 use crate::cluster::resp::{self, Push, Reply, RespLimits};
-use crate::socketio::{Adapter, BroadcastOptions, InMemoryAdapter, Limits, Packet, SocketIo};
+use crate::socketio::{Adapter, Args, BroadcastOptions, InMemoryAdapter, Limits, Packet, SocketIo};
+
+/// Answers `serverSideEmit` from other nodes: the event and its arguments
+/// in, the acknowledgement's argument out (`None`: no answer, as a Node
+/// listener that does not call its callback).
+pub type ServerSideHandler = Arc<dyn Fn(&str, Args) -> Option<Args> + Send + Sync>;
 
 /// How a process joins a Redis cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,6 +225,8 @@ struct Inner {
     endpoint: Endpoint,
     io: OnceLock<SocketIo>,
     namespaces: Mutex<HashMap<String, Arc<NspLink>>>,
+    /// The `serverSideEmit` listeners, by namespace.
+    server_side: Mutex<HashMap<String, ServerSideHandler>>,
     /// Wakes the subscriber when a namespace is added.
     new_namespace: Notify,
     out: mpsc::Sender<Outgoing>,
@@ -255,6 +264,7 @@ impl RedisCluster {
             endpoint,
             io: OnceLock::new(),
             namespaces: Mutex::default(),
+            server_side: Mutex::default(),
             new_namespace: Notify::new(),
             out,
             publisher_up: AtomicBool::new(false),
@@ -315,6 +325,43 @@ impl RedisCluster {
         drop(namespaces);
         self.inner.new_namespace.notify_one();
         link
+    }
+
+    /// Listens to `serverSideEmit` of the other nodes on namespace
+    /// `namespace` (the reference's `io.on(event, ...)` for server-side
+    /// events): `handler` gets the event and its arguments and returns the
+    /// acknowledgement's argument, sent back when the emitter asked for one.
+    /// One handler per namespace; it runs on the subscriber's task, so it
+    /// must not block.
+    pub fn on_server_side_emit(
+        &self,
+        namespace: &str,
+        handler: impl Fn(&str, Args) -> Option<Args> + Send + Sync + 'static,
+    ) {
+        self.link(namespace);
+        lock(&self.inner.server_side).insert(namespace.to_owned(), Arc::new(handler));
+    }
+
+    /// Sends `event` to the `serverSideEmit` listeners of the other nodes
+    /// of the cluster (the reference's `io.serverSideEmit`, without an
+    /// acknowledgement). Binary arguments are written as Node's JSON writes
+    /// a Buffer.
+    pub fn server_side_emit(&self, namespace: &str, event: &str, args: Args) {
+        let link = self.link(namespace);
+        let mut data = vec![Value::from(event)];
+        data.extend(args.values);
+        let mut data = Value::Array(data);
+        crate::socketio::replace_placeholders(
+            &mut data,
+            &args.binary,
+            |_, bytes| json!({"type": "Buffer", "data": bytes.to_vec()}),
+        );
+        let request =
+            json!({"uid": link.uid, "type": RequestType::ServerSideEmit as u8, "data": data});
+        self.inner.queue(
+            link.channels.request.clone(),
+            request.to_string().into_bytes(),
+        );
     }
 
     /// The adapter's state and counters.
@@ -625,11 +672,12 @@ fn on_push(inner: &Inner, push: Push) {
             on_broadcast(inner, &link, room, &payload);
             return;
         }
-        if channel == link.channels.request
-            || channel == link.channels.response
-            || channel == link.channels.specific_response
-        {
-            // Requests between nodes: not answered yet.
+        if channel == link.channels.request {
+            on_request(inner, &link, &payload);
+            return;
+        }
+        if channel == link.channels.response || channel == link.channels.specific_response {
+            // This node asks nothing yet: answers are for the others.
             return;
         }
     }
@@ -662,6 +710,192 @@ fn on_broadcast(inner: &Inner, link: &NspLink, _room: Option<&str>, payload: &By
         ops = ops.volatile();
     }
     ops.local().emit(&message.event, message.args);
+}
+
+/// A request from another node (spec "Requests and responses"): applied to
+/// this node's sockets, answered on the response channel when the
+/// requester waits for an answer.
+fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
+    let request = match codec::decode_request(payload, &inner.config.limits) {
+        Ok(r) => r,
+        Err(_) => {
+            inner.malformed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    if request.uid.as_deref() == Some(link.uid.as_str()) {
+        return; // this node's own (it applies its requests itself)
+    }
+    inner.received.fetch_add(1, Ordering::Relaxed);
+    let Some(io) = inner.io.get() else { return };
+    let targets = || {
+        let mut ops = io.of(&link.name);
+        for room in &request.rooms {
+            ops = ops.to(room);
+        }
+        for room in &request.except {
+            ops = ops.except(room);
+        }
+        ops
+    };
+    let respond = |message: Vec<u8>| inner.queue(link.channels.response.clone(), message);
+    let id = request.request_id.as_deref();
+    match request.kind {
+        RequestType::Sockets => {
+            if let Some(id) = id {
+                let mut fields = Map::new();
+                fields.insert("sockets".into(), json!(targets().socket_ids()));
+                respond(codec::encode_json_response(id, fields));
+            }
+        }
+        RequestType::AllRooms => {
+            if let Some(id) = id {
+                let mut rooms: Vec<String> = io
+                    .socket_infos()
+                    .into_iter()
+                    .filter(|s| *s.namespace == *link.name)
+                    .flat_map(|s| s.rooms)
+                    .collect();
+                rooms.sort();
+                rooms.dedup();
+                let mut fields = Map::new();
+                fields.insert("rooms".into(), json!(rooms));
+                respond(codec::encode_json_response(id, fields));
+            }
+        }
+        RequestType::RemoteJoin | RequestType::RemoteLeave | RequestType::RemoteDisconnect => {
+            // The older shape names one socket and answers.
+            let ops = match &request.sid {
+                Some(sid) if request.rooms.is_empty() && request.target_rooms.is_empty() => {
+                    if io.socket(&link.name, sid).is_none() {
+                        return;
+                    }
+                    io.of(&link.name).to(sid)
+                }
+                _ => targets(),
+            };
+            let rooms: Vec<&String> = match &request.room {
+                Some(room) if request.target_rooms.is_empty() => vec![room],
+                _ => request.target_rooms.iter().collect(),
+            };
+            match request.kind {
+                RequestType::RemoteJoin => rooms.iter().for_each(|r| ops.join(r)),
+                RequestType::RemoteLeave => rooms.iter().for_each(|r| ops.leave(r)),
+                _ => {
+                    ops.disconnect_sockets(request.close);
+                }
+            }
+            if request.sid.is_some()
+                && let Some(id) = id
+            {
+                respond(codec::encode_json_response(id, Map::new()));
+            }
+        }
+        RequestType::RemoteFetch => {
+            if let Some(id) = id {
+                let wanted: HashSet<String> = targets().socket_ids().into_iter().collect();
+                let sockets: Vec<Value> = io
+                    .socket_infos()
+                    .into_iter()
+                    .filter(|s| *s.namespace == *link.name && wanted.contains(&*s.id))
+                    .map(|s| remote_socket(&s))
+                    .collect();
+                let mut fields = Map::new();
+                fields.insert("sockets".into(), Value::Array(sockets));
+                respond(codec::encode_json_response(id, fields));
+            }
+        }
+        RequestType::ServerSideEmit => {
+            let Some(event) = &request.event else { return };
+            let handler = lock(&inner.server_side).get(&link.name).cloned();
+            let Some(handler) = handler else { return };
+            let reply = handler(event, request.args.clone());
+            if let (Some(id), Some(reply)) = (id, reply) {
+                respond(codec::encode_server_side_ack(id, &reply));
+            }
+        }
+        RequestType::Broadcast => {
+            let (Some(id), Some(event)) = (id, &request.event) else {
+                return;
+            };
+            let mut ops = targets();
+            if request.flags.volatile {
+                ops = ops.volatile();
+            }
+            let count = ops.socket_ids().len();
+            respond(codec::encode_client_count(id, count));
+            if count == 0 {
+                return;
+            }
+            let timeout = Duration::from_millis(request.flags.timeout.unwrap_or(5000));
+            let (channel, out, id) = (
+                link.channels.response.clone(),
+                inner.out.clone(),
+                id.to_owned(),
+            );
+            ops.local()
+                .emit_with_ack(event, request.args.clone(), timeout, move |acks| {
+                    let replies = match acks {
+                        Ok(replies) | Err((_, replies)) => replies,
+                    };
+                    for reply in replies {
+                        let message = codec::encode_broadcast_ack(&id, &reply);
+                        let _ = out.try_send(Outgoing::Publish {
+                            channel: channel.clone(),
+                            message,
+                        });
+                    }
+                });
+        }
+        RequestType::BroadcastClientCount | RequestType::BroadcastAck => {}
+    }
+}
+
+/// A socket as the Node adapter answers REMOTE_FETCH: `{id, handshake,
+/// rooms, data}`, the handshake with the fields of Node's
+/// `socket.handshake` that this server knows (`data` is `{}`: a
+/// siobridge socket's data is typed Rust values, not JSON).
+fn remote_socket(info: &crate::socketio::SocketInfo) -> Value {
+    let request = info.request.as_deref();
+    let headers: Map<String, Value> = request
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let url = request.map(|r| r.url.clone()).unwrap_or_default();
+    let query: Map<String, Value> = url
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), Value::from(v)))
+        .collect();
+    let address = info
+        .handshake
+        .address
+        .map(|a| a.to_string())
+        .or_else(|| request.map(|r| r.address.clone()))
+        .unwrap_or_default();
+    json!({
+        "id": &*info.id,
+        "handshake": {
+            "headers": headers,
+            "time": request.map(|r| crate::server::rfc3339::format(r.issued_ms as i64)),
+            "address": address,
+            "xdomain": headers.contains_key("origin"),
+            "secure": request.is_some_and(|r| r.secure),
+            "issued": request.map(|r| r.issued_ms),
+            "url": url,
+            "query": query,
+            "auth": info.handshake.auth,
+        },
+        "rooms": info.rooms,
+        "data": {},
+    })
 }
 
 #[cfg(test)]

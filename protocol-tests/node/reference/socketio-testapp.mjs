@@ -184,6 +184,40 @@ io.on('connection', (socket) => {
   });
 });
 
+// In a cluster (SIOBRIDGE_REDIS): what the Node adapter asks the other
+// nodes, run from this node on a client's request, so that the cluster suite
+// can check that every node answers (a node that does not makes these wait
+// for requestsTimeout and fail).
+if (process.env.SIOBRIDGE_REDIS) {
+  io.on('ping-servers', (arg, ack) => ack?.({ pong: arg }));
+  io.on('connection', (socket) => {
+    const reply = (ack, promise) => promise.then(
+      (value) => ack({ err: null, value }),
+      (err) => ack({ err: err.message, value: null }),
+    );
+    socket.on('cluster-count', (ack) => reply(ack, io.of('/').adapter.serverCount()));
+    socket.on('cluster-fetch', ({ room }, ack) => reply(ack, io.in(room).fetchSockets().then(
+      (sockets) => sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), auth: s.handshake.auth }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
+    )));
+    socket.on('cluster-all-rooms', (ack) => reply(ack, io.of('/').adapter.allRooms().then((rooms) => [...rooms].sort())));
+    socket.on('cluster-join', ({ room, target }, ack) => {
+      io.in(room).socketsJoin(target);
+      ack();
+    });
+    socket.on('cluster-leave', ({ room, target }, ack) => {
+      io.in(room).socketsLeave(target);
+      ack();
+    });
+    socket.on('cluster-disconnect', ({ room, close }, ack) => {
+      io.in(room).disconnectSockets(close);
+      ack();
+    });
+    socket.on('cluster-server-side-emit', ({ event, data }, ack) => reply(ack, io.serverSideEmitWithAck(event, data)
+      .then((replies) => [...replies].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))))));
+  });
+}
+
 io.of('/custom').on('connection', (socket) => {
   welcome(socket);
   handleEcho(socket);

@@ -44,7 +44,7 @@ describe('a cluster on Redis', () => {
     await redis?.stop();
   });
 
-  const ask = (name, event, arg) => clients[name].timeout(2000).emitWithAck(event, arg);
+  const ask = (name, event, ...args) => clients[name].timeout(2000).emitWithAck(event, ...args);
   const next = (name, event) => once(clients[name], event, { timeoutMs: 2000 }).then(([value]) => value);
   const silent = (name, event) => expectNoEvent(clients[name], event, QUIET_MS);
 
@@ -120,5 +120,71 @@ describe('a cluster on Redis', () => {
     } finally {
       publisher.disconnect();
     }
+  });
+
+  // Requests of the Node adapter, asked from the Node node: each waits for
+  // an answer from every subscribed server (requestsTimeout, 5 s, is longer
+  // than `ask`'s 2 s: a node that does not answer fails the test).
+  test('serverCount counts every node', async () => {
+    assert.deepEqual(await ask('node', 'cluster-count'), { err: null, value: 3 });
+  });
+
+  test('fetchSockets gets the sockets of every node', async () => {
+    const { err, value } = await ask('node', 'cluster-fetch', { room: 'r' });
+    assert.equal(err, null);
+    const expected = ['a', 'node'].map((n) => ({ id: clients[n].id, rooms: [clients[n].id, 'r'].sort(), auth: {} }));
+    assert.deepEqual(value, expected.sort((x, y) => x.id.localeCompare(y.id)));
+  });
+
+  test('allRooms gets the rooms of every node', async () => {
+    const { err, value } = await ask('node', 'cluster-all-rooms');
+    assert.equal(err, null);
+    for (const room of ['r', clients.a.id, clients.b.id, clients.node.id]) {
+      assert.ok(value.includes(room), `${room} in ${value}`);
+    }
+  });
+
+  /** The rooms of client `name`, asked until `check` holds (at most 2 s). */
+  async function roomsUntil(name, check) {
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      const rooms = await ask(name, 'rooms');
+      if (check(rooms)) return rooms;
+      if (Date.now() > deadline) throw new Error(`${name}'s rooms stayed ${rooms}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  test('socketsJoin and socketsLeave reach the sockets of every node', async () => {
+    await ask('node', 'cluster-join', { room: 'r', target: 'j' });
+    await roomsUntil('a', (rooms) => rooms.includes('j'));
+    await roomsUntil('node', (rooms) => rooms.includes('j'));
+    assert.ok(!(await ask('b', 'rooms')).includes('j'), 'b is not in r');
+    await ask('node', 'cluster-leave', { room: 'j', target: 'r' });
+    await roomsUntil('a', (rooms) => !rooms.includes('r'));
+    await roomsUntil('node', (rooms) => !rooms.includes('r'));
+  });
+
+  test('serverSideEmit with an ack gets an answer from every other node', async () => {
+    assert.deepEqual(
+      await ask('node', 'cluster-server-side-emit', { event: 'ping-servers', data: 5 }),
+      { err: null, value: [{ pong: 5 }, { pong: 5 }] },
+    );
+  });
+
+  test('a broadcast with acks gets the ack of every client of every node', async () => {
+    for (const name of ['a', 'b', 'node']) {
+      clients[name].on('q', (data, ack) => ack(`${name}:${data}`));
+    }
+    assert.deepEqual(
+      await ask('node', 'ask-all', { event: 'q', data: 1, timeout: 1500 }),
+      { err: null, replies: ['a:1', 'b:1', 'node:1'] },
+    );
+  });
+
+  test('disconnectSockets reaches the sockets of every node', async () => {
+    const gone = once(clients.b, 'disconnect', { timeoutMs: 2000 });
+    await ask('node', 'cluster-disconnect', { room: clients.b.id, close: false });
+    assert.equal((await gone)[0], 'io server disconnect');
   });
 });
