@@ -563,9 +563,22 @@ async fn publish_loop(
     let mut out = Vec::with_capacity(64 * 1024);
     loop {
         if batch.is_empty() {
-            match rx.recv().await {
-                Some(first) => batch.push(first),
-                None => return Ok(()),
+            // Waiting for work, the connection is watched too: a Redis that
+            // went away is noticed now, not at the next publish.
+            tokio::select! {
+                first = rx.recv() => match first {
+                    Some(first) => batch.push(first),
+                    None => return Ok(()),
+                },
+                read = stream.read_buf(buf) => {
+                    if read? == 0 {
+                        return Err(std::io::Error::other("redis closed the connection"));
+                    }
+                    if buf.len() > inner.config.resp.max_bulk {
+                        return Err(std::io::Error::other("redis sent what nobody asked"));
+                    }
+                    continue;
+                }
             }
             while batch.len() < 256 {
                 match rx.try_recv() {
