@@ -441,12 +441,20 @@ impl Adapter for RedisAdapter {
     }
 
     fn publish(&self, packet: &Packet, options: &BroadcastOptions) {
+        self.publish_volatile(packet, options, false);
+    }
+
+    fn publish_volatile(&self, packet: &Packet, options: &BroadcastOptions, volatile: bool) {
+        let flags = Flags {
+            volatile,
+            ..Flags::default()
+        };
         let message = codec::encode_broadcast(
             &self.link.uid,
             packet,
             &options.rooms,
             &options.except,
-            &Flags::default(),
+            &flags,
         );
         let channel = self.link.channels.broadcast_to(&options.rooms);
         self.inner.queue(channel, message);
