@@ -477,6 +477,26 @@ fn json_nests_deeper(text: &[u8], max: usize) -> bool {
     false
 }
 
+/// Decodes a response (JSON when its first byte is `{`, msgpack
+/// otherwise) into its fields; binary values of a msgpack one are dropped
+/// (no answer this node collects carries binary).
+pub fn decode_response(input: &Bytes, limits: &Limits) -> Result<Map<String, Value>, CodecError> {
+    let value = if input.first() == Some(&b'{') {
+        if json_nests_deeper(input, limits.max_json_depth) {
+            return Err(CodecError("nested too deep"));
+        }
+        serde_json::from_slice(input).map_err(|_| CodecError("not JSON"))?
+    } else {
+        msgpack::decode_value(input, limits)
+            .map_err(|_| CodecError("not msgpack"))?
+            .0
+    };
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(CodecError("a response is an object")),
+    }
+}
+
 /// A JSON response `{requestId, ...fields}`, as `publishResponse` sends it.
 pub fn encode_json_response(request_id: &str, fields: Map<String, Value>) -> Vec<u8> {
     let mut out = format!("{{\"requestId\":{}", Value::from(request_id));

@@ -44,7 +44,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use rand::RngExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use serde_json::{Map, Value, json};
 
@@ -70,6 +70,10 @@ pub struct RedisConfig {
     /// connection is taken as lost. Default **5 s** (the Node adapter's
     /// `requestsTimeout`; ioredis itself has no command timeout).
     pub command_timeout: Duration,
+    /// How long this node's requests to the others (`fetch_sockets`,
+    /// `all_rooms`, `server_side_emit_with_ack`, `server_count`) wait for
+    /// every answer. Default **5 s**, the Node adapter's `requestsTimeout`.
+    pub requests_timeout: Duration,
     /// Longest delay between two connection attempts. Default **2 s**
     /// (ioredis's default `retryStrategy`: 50 ms per attempt, at most
     /// 2,000 ms).
@@ -95,6 +99,7 @@ impl RedisConfig {
             url: url.into(),
             prefix: "socket.io".to_owned(),
             command_timeout: Duration::from_secs(5),
+            requests_timeout: Duration::from_secs(5),
             reconnect_max: Duration::from_secs(2),
             publish_queue: 4096,
             resp: RespLimits::default(),
@@ -217,14 +222,55 @@ struct NspLink {
 }
 
 enum Outgoing {
-    Publish { channel: String, message: Vec<u8> },
+    Publish {
+        channel: String,
+        message: Vec<u8>,
+    },
+    /// A command whose reply is wanted (PUBSUB NUMSUB).
+    Command {
+        args: Vec<Vec<u8>>,
+        reply: oneshot::Sender<Reply>,
+    },
 }
+
+/// A request of this node waiting for the other nodes' answers.
+struct Pending {
+    /// Answers still expected.
+    waiting: usize,
+    /// The field of each answer that is collected (`sockets`, `rooms`,
+    /// `data`), and whether it is a list to concatenate.
+    field: &'static str,
+    concat: bool,
+    items: Vec<Value>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// Why a request to the other nodes did not get every answer: the
+/// reference's timeout error, with the answers that came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestTimeout {
+    /// What the reference says, e.g. `timeout reached while waiting for
+    /// fetchSockets response`.
+    pub message: String,
+    /// The answers that came (for `serverSideEmit`: its replies).
+    pub partial: Vec<Value>,
+}
+
+impl std::fmt::Display for RequestTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RequestTimeout {}
 
 struct Inner {
     config: RedisConfig,
     endpoint: Endpoint,
     io: OnceLock<SocketIo>,
     namespaces: Mutex<HashMap<String, Arc<NspLink>>>,
+    /// This node's requests waiting for answers, by request id.
+    pending: Mutex<HashMap<String, Pending>>,
     /// The `serverSideEmit` listeners, by namespace.
     server_side: Mutex<HashMap<String, ServerSideHandler>>,
     /// Wakes the subscriber when a namespace is added.
@@ -265,6 +311,7 @@ impl RedisCluster {
             io: OnceLock::new(),
             namespaces: Mutex::default(),
             server_side: Mutex::default(),
+            pending: Mutex::default(),
             new_namespace: Notify::new(),
             out,
             publisher_up: AtomicBool::new(false),
@@ -348,16 +395,266 @@ impl RedisCluster {
     /// a Buffer.
     pub fn server_side_emit(&self, namespace: &str, event: &str, args: Args) {
         let link = self.link(namespace);
-        let mut data = vec![Value::from(event)];
-        data.extend(args.values);
-        let mut data = Value::Array(data);
-        crate::socketio::replace_placeholders(
-            &mut data,
-            &args.binary,
-            |_, bytes| json!({"type": "Buffer", "data": bytes.to_vec()}),
+        let request = json!({"uid": link.uid, "type": RequestType::ServerSideEmit as u8,
+            "data": server_side_data(event, args)});
+        self.inner.queue(
+            link.channels.request.clone(),
+            request.to_string().into_bytes(),
         );
-        let request =
-            json!({"uid": link.uid, "type": RequestType::ServerSideEmit as u8, "data": data});
+    }
+
+    /// How many servers serve namespace `namespace` in the cluster, this
+    /// one included: the subscribers of its request channel (the
+    /// reference's `serverCount()`, `PUBSUB NUMSUB`).
+    pub async fn server_count(&self, namespace: &str) -> std::io::Result<usize> {
+        let link = self.link(namespace);
+        let (tx, rx) = oneshot::channel();
+        let command = Outgoing::Command {
+            args: vec![
+                b"PUBSUB".to_vec(),
+                b"NUMSUB".to_vec(),
+                link.channels.request.clone().into_bytes(),
+            ],
+            reply: tx,
+        };
+        self.inner
+            .out
+            .try_send(command)
+            .map_err(|_| std::io::Error::other("the queue to Redis is full"))?;
+        let reply = tokio::time::timeout(self.inner.config.requests_timeout, rx)
+            .await
+            .map_err(|_| std::io::Error::other("Redis did not answer in time"))?
+            .map_err(|_| std::io::Error::other("the adapter stopped"))?;
+        match reply {
+            Reply::Array(Some(items)) => match items.get(1) {
+                Some(Reply::Integer(n)) => Ok(usize::try_from(*n).unwrap_or(0)),
+                _ => Err(std::io::Error::other("unexpected PUBSUB answer")),
+            },
+            Reply::Error(e) => Err(std::io::Error::other(e)),
+            _ => Err(std::io::Error::other("unexpected PUBSUB answer")),
+        }
+    }
+
+    /// Sends a request to the other nodes and collects `field` of each
+    /// answer until `waiting` came, or the timeout.
+    async fn request(
+        &self,
+        link: &NspLink,
+        kind: RequestType,
+        mut body: Map<String, Value>,
+        (field, concat): (&'static str, bool),
+        waiting: usize,
+        what: &str,
+    ) -> Result<Vec<Value>, RequestTimeout> {
+        if waiting == 0 {
+            return Ok(Vec::new());
+        }
+        let id = uid();
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.pending).insert(
+            id.clone(),
+            Pending {
+                waiting,
+                field,
+                concat,
+                items: Vec::new(),
+                done: Some(tx),
+            },
+        );
+        body.insert("uid".into(), link.uid.clone().into());
+        body.insert("requestId".into(), id.clone().into());
+        body.insert("type".into(), (kind as u8).into());
+        self.inner.queue(
+            link.channels.request.clone(),
+            Value::Object(body).to_string().into_bytes(),
+        );
+        let answered = tokio::time::timeout(self.inner.config.requests_timeout, rx)
+            .await
+            .is_ok();
+        let pending = lock(&self.inner.pending).remove(&id);
+        let (items, left) = pending.map_or((Vec::new(), 0), |p| (p.items, p.waiting));
+        if answered && left == 0 {
+            Ok(items)
+        } else {
+            Err(RequestTimeout {
+                message: if kind == RequestType::ServerSideEmit {
+                    format!(
+                        "timeout reached: only {} responses received out of {waiting}",
+                        waiting - left
+                    )
+                } else {
+                    format!("timeout reached while waiting for {what} response")
+                },
+                partial: items,
+            })
+        }
+    }
+
+    /// How many other servers to wait for (the reference: `serverCount()`
+    /// less this one); none when Redis cannot say.
+    async fn others(&self, namespace: &str) -> usize {
+        self.server_count(namespace)
+            .await
+            .map_or(0, |n| n.saturating_sub(1))
+    }
+
+    /// The sockets of every node in `rooms` (none: all) but those in
+    /// `except`, as the Node adapter's `fetchSockets` gives them:
+    /// `{id, handshake, rooms, data}`, this node's first.
+    pub async fn fetch_sockets(
+        &self,
+        namespace: &str,
+        rooms: &[String],
+        except: &[String],
+    ) -> Result<Vec<Value>, RequestTimeout> {
+        let link = self.link(namespace);
+        let mut sockets = self.local_fetch(&link, rooms, except);
+        let others = self.others(namespace).await;
+        let mut body = Map::new();
+        body.insert("opts".into(), json!({"rooms": rooms, "except": except}));
+        let remote = self
+            .request(
+                &link,
+                RequestType::RemoteFetch,
+                body,
+                ("sockets", true),
+                others,
+                "fetchSockets",
+            )
+            .await?;
+        sockets.extend(remote);
+        Ok(sockets)
+    }
+
+    fn local_fetch(&self, link: &NspLink, rooms: &[String], except: &[String]) -> Vec<Value> {
+        let Some(io) = self.inner.io.get() else {
+            return Vec::new();
+        };
+        let mut ops = io.of(&link.name);
+        for room in rooms {
+            ops = ops.to(room);
+        }
+        for room in except {
+            ops = ops.except(room);
+        }
+        let wanted: HashSet<String> = ops.socket_ids().into_iter().collect();
+        io.socket_infos()
+            .into_iter()
+            .filter(|s| *s.namespace == *link.name && wanted.contains(&*s.id))
+            .map(|s| remote_socket(&s))
+            .collect()
+    }
+
+    /// Every room of every node (socket-id rooms included), sorted: the
+    /// Node adapter's `allRooms()`.
+    pub async fn all_rooms(&self, namespace: &str) -> Result<Vec<String>, RequestTimeout> {
+        let link = self.link(namespace);
+        let mut rooms: Vec<String> = self
+            .inner
+            .io
+            .get()
+            .map(|io| {
+                io.socket_infos()
+                    .into_iter()
+                    .filter(|s| *s.namespace == *link.name)
+                    .flat_map(|s| s.rooms)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let others = self.others(namespace).await;
+        let remote = self
+            .request(
+                &link,
+                RequestType::AllRooms,
+                Map::new(),
+                ("rooms", true),
+                others,
+                "allRooms",
+            )
+            .await?;
+        rooms.extend(remote.iter().filter_map(|r| r.as_str().map(str::to_owned)));
+        rooms.sort();
+        rooms.dedup();
+        Ok(rooms)
+    }
+
+    /// `serverSideEmit` with an acknowledgement: the reply of every other
+    /// node's listener, or the timeout with the replies that came (the
+    /// reference's `serverSideEmitWithAck`).
+    pub async fn server_side_emit_with_ack(
+        &self,
+        namespace: &str,
+        event: &str,
+        args: Args,
+    ) -> Result<Vec<Value>, RequestTimeout> {
+        let link = self.link(namespace);
+        let others = self.others(namespace).await;
+        let mut body = Map::new();
+        body.insert("data".into(), server_side_data(event, args));
+        self.request(
+            &link,
+            RequestType::ServerSideEmit,
+            body,
+            ("data", false),
+            others,
+            "serverSideEmit",
+        )
+        .await
+    }
+
+    /// Makes the sockets of every node in `rooms` (none: all) but those in
+    /// `except` join (`leave` false) or leave the rooms `targets`: the
+    /// reference's `socketsJoin` / `socketsLeave`. Applied here at once,
+    /// published to the others.
+    pub fn sockets_join_or_leave(
+        &self,
+        namespace: &str,
+        rooms: &[String],
+        except: &[String],
+        targets: &[String],
+        leave: bool,
+    ) {
+        let link = self.link(namespace);
+        if let Some(io) = self.inner.io.get() {
+            let ops = select(io, &link.name, rooms, except);
+            for target in targets {
+                if leave {
+                    ops.leave(target);
+                } else {
+                    ops.join(target);
+                }
+            }
+        }
+        let kind = if leave {
+            RequestType::RemoteLeave
+        } else {
+            RequestType::RemoteJoin
+        };
+        let request = json!({"uid": link.uid, "type": kind as u8,
+            "opts": {"rooms": rooms, "except": except}, "rooms": targets});
+        self.inner.queue(
+            link.channels.request.clone(),
+            request.to_string().into_bytes(),
+        );
+    }
+
+    /// Disconnects the sockets of every node in `rooms` (none: all) but
+    /// those in `except` (`close`: their whole connections): the
+    /// reference's `disconnectSockets`. Applied here at once, published to
+    /// the others.
+    pub fn disconnect_sockets(
+        &self,
+        namespace: &str,
+        rooms: &[String],
+        except: &[String],
+        close: bool,
+    ) {
+        let link = self.link(namespace);
+        if let Some(io) = self.inner.io.get() {
+            select(io, &link.name, rooms, except).disconnect_sockets(close);
+        }
+        let request = json!({"uid": link.uid, "type": RequestType::RemoteDisconnect as u8,
+            "opts": {"rooms": rooms, "except": except}, "close": close});
         self.inner.queue(
             link.channels.request.clone(),
             request.to_string().into_bytes(),
@@ -459,6 +756,38 @@ impl Adapter for RedisAdapter {
         let channel = self.link.channels.broadcast_to(&options.rooms);
         self.inner.queue(channel, message);
     }
+}
+
+/// `[event, ...args]` of a SERVER_SIDE_EMIT request, binary written as
+/// Node's JSON writes a Buffer (requests are JSON).
+fn server_side_data(event: &str, args: Args) -> Value {
+    let mut data = vec![Value::from(event)];
+    data.extend(args.values);
+    let mut data = Value::Array(data);
+    crate::socketio::replace_placeholders(
+        &mut data,
+        &args.binary,
+        |_, bytes| json!({"type": "Buffer", "data": bytes.to_vec()}),
+    );
+    data
+}
+
+/// The sockets of namespace `name` in `rooms` (none: all) but those in
+/// `except`, here.
+fn select(
+    io: &SocketIo,
+    name: &str,
+    rooms: &[String],
+    except: &[String],
+) -> crate::socketio::Operators {
+    let mut ops = io.of(name);
+    for room in rooms {
+        ops = ops.to(room);
+    }
+    for room in except {
+        ops = ops.except(room);
+    }
+    ops
 }
 
 /// Delay before connection attempt `attempt` (1-based) after a failure:
@@ -601,16 +930,27 @@ async fn publish_loop(
                 Outgoing::Publish { channel, message } => {
                     resp::command(&[b"PUBLISH", channel.as_bytes(), message], &mut out)
                 }
+                Outgoing::Command { args, .. } => {
+                    let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                    resp::command(&args, &mut out)
+                }
             }
         }
         stream.write_all(&out).await?;
+        let mut replies = Vec::with_capacity(batch.len());
         for _ in 0..batch.len() {
-            read_reply(inner, stream, buf).await?;
+            replies.push(read_reply(inner, stream, buf).await?);
         }
-        inner
-            .published
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        batch.clear();
+        for (item, reply) in batch.drain(..).zip(replies) {
+            match item {
+                Outgoing::Publish { .. } => {
+                    inner.published.fetch_add(1, Ordering::Relaxed);
+                }
+                Outgoing::Command { reply: to, .. } => {
+                    let _ = to.send(reply);
+                }
+            }
+        }
     }
 }
 
@@ -698,7 +1038,7 @@ fn on_push(inner: &Inner, push: Push) {
             return;
         }
         if channel == link.channels.response || channel == link.channels.specific_response {
-            // This node asks nothing yet: answers are for the others.
+            on_response(inner, &payload);
             return;
         }
     }
@@ -869,6 +1209,37 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
                 });
         }
         RequestType::BroadcastClientCount | RequestType::BroadcastAck => {}
+    }
+}
+
+/// An answer to a request: collected when it is one of this node's.
+fn on_response(inner: &Inner, payload: &Bytes) {
+    let Ok(mut response) = codec::decode_response(payload, &inner.config.limits) else {
+        inner.malformed.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let Some(id) = response
+        .get("requestId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let mut pending = lock(&inner.pending);
+    let Some(p) = pending.get_mut(&id) else {
+        return; // another node's, or too late
+    };
+    inner.received.fetch_add(1, Ordering::Relaxed);
+    match response.remove(p.field) {
+        Some(Value::Array(items)) if p.concat => p.items.extend(items),
+        Some(_) if p.concat => {} // Node ignores an answer without the list
+        item => p.items.push(item.unwrap_or(Value::Null)),
+    }
+    p.waiting = p.waiting.saturating_sub(1);
+    if p.waiting == 0
+        && let Some(done) = p.done.take()
+    {
+        let _ = done.send(());
     }
 }
 

@@ -122,27 +122,11 @@ describe('a cluster on Redis', () => {
     }
   });
 
-  // Requests of the Node adapter, asked from the Node node: each waits for
-  // an answer from every subscribed server (requestsTimeout, 5 s, is longer
-  // than `ask`'s 2 s: a node that does not answer fails the test).
-  test('serverCount counts every node', async () => {
-    assert.deepEqual(await ask('node', 'cluster-count'), { err: null, value: 3 });
-  });
-
-  test('fetchSockets gets the sockets of every node', async () => {
-    const { err, value } = await ask('node', 'cluster-fetch', { room: 'r' });
-    assert.equal(err, null);
-    const expected = ['a', 'node'].map((n) => ({ id: clients[n].id, rooms: [clients[n].id, 'r'].sort(), auth: {} }));
-    assert.deepEqual(value, expected.sort((x, y) => x.id.localeCompare(y.id)));
-  });
-
-  test('allRooms gets the rooms of every node', async () => {
-    const { err, value } = await ask('node', 'cluster-all-rooms');
-    assert.equal(err, null);
-    for (const room of ['r', clients.a.id, clients.b.id, clients.node.id]) {
-      assert.ok(value.includes(room), `${room} in ${value}`);
-    }
-  });
+  // Requests of the adapter, asked from the Node node and from node a (a
+  // siobridge node when SIOBRIDGE_TESTAPP is set): each waits for an answer
+  // from every subscribed server (requestsTimeout, 5 s, is longer than
+  // `ask`'s 2 s: a node that does not answer fails the test).
+  const byId = (sockets) => [...sockets].sort((x, y) => x.id.localeCompare(y.id));
 
   /** The rooms of client `name`, asked until `check` holds (at most 2 s). */
   async function roomsUntil(name, check) {
@@ -155,22 +139,52 @@ describe('a cluster on Redis', () => {
     }
   }
 
-  test('socketsJoin and socketsLeave reach the sockets of every node', async () => {
-    await ask('node', 'cluster-join', { room: 'r', target: 'j' });
-    await roomsUntil('a', (rooms) => rooms.includes('j'));
-    await roomsUntil('node', (rooms) => rooms.includes('j'));
-    assert.ok(!(await ask('b', 'rooms')).includes('j'), 'b is not in r');
-    await ask('node', 'cluster-leave', { room: 'j', target: 'r' });
-    await roomsUntil('a', (rooms) => !rooms.includes('r'));
-    await roomsUntil('node', (rooms) => !rooms.includes('r'));
-  });
+  for (const from of ['node', 'a']) {
+    test(`serverCount counts every node (asked from ${from})`, async () => {
+      assert.deepEqual(await ask(from, 'cluster-count'), { err: null, value: 3 });
+    });
 
-  test('serverSideEmit with an ack gets an answer from every other node', async () => {
-    assert.deepEqual(
-      await ask('node', 'cluster-server-side-emit', { event: 'ping-servers', data: 5 }),
-      { err: null, value: [{ pong: 5 }, { pong: 5 }] },
-    );
-  });
+    test(`fetchSockets gets the sockets of every node (asked from ${from})`, async () => {
+      const { err, value } = await ask(from, 'cluster-fetch', { room: 'r' });
+      assert.equal(err, null);
+      const expected = ['a', 'node'].map((n) => ({ id: clients[n].id, rooms: [clients[n].id, 'r'].sort(), auth: {} }));
+      assert.deepEqual(byId(value), byId(expected));
+    });
+
+    test(`allRooms gets the rooms of every node (asked from ${from})`, async () => {
+      const { err, value } = await ask(from, 'cluster-all-rooms');
+      assert.equal(err, null);
+      for (const room of ['r', clients.a.id, clients.b.id, clients.node.id]) {
+        assert.ok(value.includes(room), `${room} in ${value}`);
+      }
+    });
+
+    test(`socketsJoin and socketsLeave reach the sockets of every node (asked from ${from})`, async () => {
+      await ask(from, 'cluster-join', { room: 'r', target: 'j' });
+      await roomsUntil('a', (rooms) => rooms.includes('j'));
+      await roomsUntil('node', (rooms) => rooms.includes('j'));
+      assert.ok(!(await ask('b', 'rooms')).includes('j'), 'b is not in r');
+      await ask(from, 'cluster-leave', { room: 'j', target: 'j' });
+      await roomsUntil('a', (rooms) => !rooms.includes('j'));
+      await roomsUntil('node', (rooms) => !rooms.includes('j'));
+    });
+
+    test(`serverSideEmit with an ack gets an answer from every other node (asked from ${from})`, async () => {
+      assert.deepEqual(
+        await ask(from, 'cluster-server-side-emit', { event: 'ping-servers', data: 5 }),
+        { err: null, value: [{ pong: 5 }, { pong: 5 }] },
+      );
+    });
+
+    test(`disconnectSockets reaches the sockets of every node (asked from ${from})`, async () => {
+      const victim = connect(nodes.b.url, { forceNew: true, reconnection: false, transports: ['websocket'] });
+      await once(victim, 'connect');
+      const gone = once(victim, 'disconnect', { timeoutMs: 2000 });
+      await ask(from, 'cluster-disconnect', { room: victim.id, close: false });
+      assert.equal((await gone)[0], 'io server disconnect');
+      victim.close();
+    });
+  }
 
   test('a broadcast with acks gets the ack of every client of every node', async () => {
     for (const name of ['a', 'b', 'node']) {
@@ -180,11 +194,5 @@ describe('a cluster on Redis', () => {
       await ask('node', 'ask-all', { event: 'q', data: 1, timeout: 1500 }),
       { err: null, replies: ['a:1', 'b:1', 'node:1'] },
     );
-  });
-
-  test('disconnectSockets reaches the sockets of every node', async () => {
-    const gone = once(clients.b, 'disconnect', { timeoutMs: 2000 });
-    await ask('node', 'cluster-disconnect', { room: clients.b.id, close: false });
-    assert.equal((await gone)[0], 'io server disconnect');
   });
 });
