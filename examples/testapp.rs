@@ -348,6 +348,38 @@ fn register_cluster(io: &SocketIo, cluster: &RedisCluster) {
         c.disconnect_sockets("/", &rooms_of(&args), &[], close);
         done(ack, ());
     });
+    // `ask-all` across the cluster: every client of every node, as the Node
+    // test app's `io.timeout(t).emit(...)` does on a cluster.
+    let c = cluster.clone();
+    main.on_async("ask-all", move |_socket, args, ack| {
+        let c = c.clone();
+        async move {
+            let timeout = args
+                .first()
+                .and_then(|v| v["timeout"].as_u64())
+                .unwrap_or(1000);
+            let result = c
+                .broadcast_with_ack(
+                    "/",
+                    &[],
+                    &[],
+                    field(&args, "event"),
+                    data(&args),
+                    Duration::from_millis(timeout),
+                )
+                .await;
+            let (err, replies) = match result {
+                Ok(replies) => (Value::Null, replies),
+                Err((e, replies)) => (Value::from(e), replies),
+            };
+            let mut replies: Vec<Value> = replies
+                .into_iter()
+                .filter_map(|r| r.first().cloned())
+                .collect();
+            replies.sort_by_key(|v| v.to_string());
+            done(ack, json!({ "err": err, "replies": replies }));
+        }
+    });
     let c = cluster.clone();
     main.on_async("cluster-server-side-emit", move |_socket, args, ack| {
         let c = c.clone();

@@ -478,23 +478,70 @@ fn json_nests_deeper(text: &[u8], max: usize) -> bool {
 }
 
 /// Decodes a response (JSON when its first byte is `{`, msgpack
-/// otherwise) into its fields; binary values of a msgpack one are dropped
-/// (no answer this node collects carries binary).
-pub fn decode_response(input: &Bytes, limits: &Limits) -> Result<Map<String, Value>, CodecError> {
-    let value = if input.first() == Some(&b'{') {
+/// otherwise) into its fields, with the binary values of a msgpack one
+/// (BROADCAST_ACK) as placeholders into the attachments returned.
+pub fn decode_response(
+    input: &Bytes,
+    limits: &Limits,
+) -> Result<(Map<String, Value>, Vec<Bytes>), CodecError> {
+    let (value, attachments) = if input.first() == Some(&b'{') {
         if json_nests_deeper(input, limits.max_json_depth) {
             return Err(CodecError("nested too deep"));
         }
-        serde_json::from_slice(input).map_err(|_| CodecError("not JSON"))?
+        let value = serde_json::from_slice(input).map_err(|_| CodecError("not JSON"))?;
+        (value, Vec::new())
     } else {
-        msgpack::decode_value(input, limits)
-            .map_err(|_| CodecError("not msgpack"))?
-            .0
+        msgpack::decode_value(input, limits).map_err(|_| CodecError("not msgpack"))?
     };
     match value {
-        Value::Object(map) => Ok(map),
+        Value::Object(map) => Ok((map, attachments)),
         _ => Err(CodecError("a response is an object")),
     }
+}
+
+/// `value` as the arguments of an ack, with the attachments its
+/// placeholders point at (renumbered from 0).
+pub fn args_of(mut value: Value, attachments: &[Bytes]) -> Args {
+    let mut binary = Vec::new();
+    replace_placeholders(&mut value, attachments, |_, bytes| {
+        binary.push(bytes.clone());
+        placeholder(binary.len() - 1)
+    });
+    Args {
+        values: vec![value],
+        binary,
+    }
+}
+
+/// A BROADCAST request `{uid, requestId, type: 7, packet, opts}`
+/// (msgpack, as the Node adapter's `broadcastWithAck` writes it).
+pub fn encode_broadcast_request(
+    uid: &str,
+    request_id: &str,
+    packet: &Packet,
+    rooms: &[String],
+    except: &[String],
+    flags: &Flags,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    msgpack::encode_map_header(5, &mut out);
+    msgpack::encode_str("uid", &mut out);
+    msgpack::encode_str(uid, &mut out);
+    msgpack::encode_str("requestId", &mut out);
+    msgpack::encode_str(request_id, &mut out);
+    msgpack::encode_str("type", &mut out);
+    msgpack::encode_value(&Value::from(RequestType::Broadcast as u8), &[], &mut out);
+    msgpack::encode_str("packet", &mut out);
+    msgpack::encode_into(packet, &mut out);
+    msgpack::encode_str("opts", &mut out);
+    msgpack::encode_map_header(3, &mut out);
+    msgpack::encode_str("rooms", &mut out);
+    strings(rooms, &mut out);
+    msgpack::encode_str("except", &mut out);
+    strings(except, &mut out);
+    msgpack::encode_str("flags", &mut out);
+    msgpack::encode_value(&flags_value(flags), &[], &mut out);
+    out
 }
 
 /// A JSON response `{requestId, ...fields}`, as `publishResponse` sends it.
@@ -783,6 +830,30 @@ mod tests {
         assert_eq!((r.kind, r.close), (RequestType::RemoteDisconnect, false));
         let r = request("emitter-server-side-emit");
         assert_eq!(r.uid.as_deref(), Some("emitter"));
+    }
+
+    #[test]
+    fn broadcast_requests_encode_as_node_does() {
+        let (_, bytes) = fixture("broadcast-ack", "socket.io-request#");
+        let r = decode_request(&bytes, &Limits::default()).unwrap();
+        let packet = event_packet("/", r.event.as_deref().unwrap(), &r.args);
+        let ours = encode_broadcast_request(
+            r.uid.as_deref().unwrap(),
+            r.request_id.as_deref().unwrap(),
+            &packet,
+            &r.rooms,
+            &r.except,
+            &r.flags,
+        );
+        assert_eq!(Bytes::from(ours), bytes);
+        let ack = encode_broadcast_ack("id", &Args::new().bytes(vec![1u8]));
+        let (fields, binary) = decode_response(&Bytes::from(ack), &Limits::default()).unwrap();
+        assert_eq!(fields["type"], json!(9));
+        let args = args_of(fields["packet"].clone(), &binary);
+        assert_eq!(
+            (args.values, args.binary),
+            (vec![placeholder(0)], vec![Bytes::from_static(&[1])])
+        );
     }
 
     #[test]

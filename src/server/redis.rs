@@ -245,6 +245,17 @@ struct Pending {
     done: Option<oneshot::Sender<()>>,
 }
 
+/// A broadcast with acks of this node, waiting for the other nodes'
+/// client counts and their clients' acks.
+struct AckPending {
+    /// Servers that have not said how many clients they asked.
+    servers_waiting: usize,
+    /// Acks still expected (client counts so far, less the acks received).
+    acks_waiting: i64,
+    acks: Vec<Args>,
+    done: Option<oneshot::Sender<()>>,
+}
+
 /// Why a request to the other nodes did not get every answer: the
 /// reference's timeout error, with the answers that came.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,6 +282,8 @@ struct Inner {
     namespaces: Mutex<HashMap<String, Arc<NspLink>>>,
     /// This node's requests waiting for answers, by request id.
     pending: Mutex<HashMap<String, Pending>>,
+    /// This node's broadcasts with acks waiting for answers, by request id.
+    ack_pending: Mutex<HashMap<String, AckPending>>,
     /// The `serverSideEmit` listeners, by namespace.
     server_side: Mutex<HashMap<String, ServerSideHandler>>,
     /// Wakes the subscriber when a namespace is added.
@@ -312,6 +325,7 @@ impl RedisCluster {
             namespaces: Mutex::default(),
             server_side: Mutex::default(),
             pending: Mutex::default(),
+            ack_pending: Mutex::default(),
             new_namespace: Notify::new(),
             out,
             publisher_up: AtomicBool::new(false),
@@ -659,6 +673,79 @@ impl RedisCluster {
             link.channels.request.clone(),
             request.to_string().into_bytes(),
         );
+    }
+
+    /// A broadcast with acks to the sockets of every node in `rooms`
+    /// (none: all) but those in `except`: each client's ack (its first
+    /// argument), or, at `timeout`, the reference's "operation has timed
+    /// out" with the acks that came (the reference's
+    /// `io.timeout(t).emit(event, ..., callback)` on a cluster: every
+    /// server says how many clients it asked, then their acks follow).
+    pub async fn broadcast_with_ack(
+        &self,
+        namespace: &str,
+        rooms: &[String],
+        except: &[String],
+        event: &str,
+        args: Args,
+        timeout: Duration,
+    ) -> Result<Vec<Args>, (String, Vec<Args>)> {
+        let link = self.link(namespace);
+        let Some(io) = self.inner.io.get() else {
+            return Ok(Vec::new());
+        };
+        let local = select(io, &link.name, rooms, except)
+            .local()
+            .ack(event, args.clone(), timeout);
+        let id = uid();
+        let (tx, rx) = oneshot::channel();
+        let others = self.others(namespace).await;
+        if others > 0 {
+            lock(&self.inner.ack_pending).insert(
+                id.clone(),
+                AckPending {
+                    servers_waiting: others,
+                    acks_waiting: 0,
+                    acks: Vec::new(),
+                    done: Some(tx),
+                },
+            );
+            let packet = codec::event_packet(&link.name, event, &args);
+            let flags = Flags {
+                timeout: Some(timeout.as_millis() as u64),
+                ..Flags::default()
+            };
+            self.inner.queue(
+                link.channels.request.clone(),
+                codec::encode_broadcast_request(&link.uid, &id, &packet, rooms, except, &flags),
+            );
+        } else {
+            let _ = tx.send(());
+        }
+        let remote_done = tokio::time::timeout(timeout, rx).await.is_ok();
+        let local = local.await;
+        let remote = lock(&self.inner.ack_pending).remove(&id);
+        let complete = remote_done
+            && remote
+                .as_ref()
+                .is_none_or(|r| r.servers_waiting == 0 && r.acks_waiting <= 0);
+        let mut acks: Vec<Args> = Vec::new();
+        let local_ok = match local {
+            Ok(replies) => {
+                acks.extend(replies.into_iter().map(Args::only_first));
+                true
+            }
+            Err((_, replies)) => {
+                acks.extend(replies.into_iter().map(Args::only_first));
+                false
+            }
+        };
+        acks.extend(remote.map(|r| r.acks).unwrap_or_default());
+        if local_ok && complete {
+            Ok(acks)
+        } else {
+            Err(("operation has timed out".to_owned(), acks))
+        }
     }
 
     /// The adapter's state and counters.
@@ -1214,7 +1301,7 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
 
 /// An answer to a request: collected when it is one of this node's.
 fn on_response(inner: &Inner, payload: &Bytes) {
-    let Ok(mut response) = codec::decode_response(payload, &inner.config.limits) else {
+    let Ok((mut response, binary)) = codec::decode_response(payload, &inner.config.limits) else {
         inner.malformed.fetch_add(1, Ordering::Relaxed);
         return;
     };
@@ -1225,6 +1312,26 @@ fn on_response(inner: &Inner, payload: &Bytes) {
     else {
         return;
     };
+    let kind = response.get("type").and_then(Value::as_u64);
+    if let Some(acks) = lock(&inner.ack_pending).get_mut(&id) {
+        inner.received.fetch_add(1, Ordering::Relaxed);
+        if kind == Some(RequestType::BroadcastClientCount as u64) {
+            let count = response.get("clientCount").and_then(Value::as_u64);
+            acks.servers_waiting = acks.servers_waiting.saturating_sub(1);
+            acks.acks_waiting += count.unwrap_or(0) as i64;
+        } else if kind == Some(RequestType::BroadcastAck as u64) {
+            let packet = response.remove("packet").unwrap_or(Value::Null);
+            acks.acks.push(codec::args_of(packet, &binary));
+            acks.acks_waiting -= 1;
+        }
+        if acks.servers_waiting == 0
+            && acks.acks_waiting <= 0
+            && let Some(done) = acks.done.take()
+        {
+            let _ = done.send(());
+        }
+        return;
+    }
     let mut pending = lock(&inner.pending);
     let Some(p) = pending.get_mut(&id) else {
         return; // another node's, or too late

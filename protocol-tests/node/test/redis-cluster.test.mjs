@@ -190,9 +190,24 @@ describe('a cluster on Redis', () => {
     for (const name of ['a', 'b', 'node']) {
       clients[name].on('q', (data, ack) => ack(`${name}:${data}`));
     }
-    assert.deepEqual(
-      await ask('node', 'ask-all', { event: 'q', data: 1, timeout: 1500 }),
-      { err: null, replies: ['a:1', 'b:1', 'node:1'] },
-    );
+    for (const from of ['node', 'a']) {
+      assert.deepEqual(
+        await ask(from, 'ask-all', { event: 'q', data: from, timeout: 1500 }),
+        { err: null, replies: [`a:${from}`, `b:${from}`, `node:${from}`] },
+        `asked from ${from}`,
+      );
+    }
+  });
+
+  test('a broadcast with acks times out with the acks that came', async () => {
+    clients.b.off('q');
+    clients.b.on('q', () => {}); // b's client never answers
+    for (const from of ['node', 'a']) {
+      assert.deepEqual(
+        await ask(from, 'ask-all', { event: 'q', data: 't', timeout: 300 }),
+        { err: 'operation has timed out', replies: ['a:t', 'node:t'] },
+        `asked from ${from}`,
+      );
+    }
   });
 });
