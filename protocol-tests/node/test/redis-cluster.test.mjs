@@ -122,6 +122,40 @@ describe('a cluster on Redis', () => {
     }
   });
 
+  test("the redis emitter's socketsJoin, socketsLeave and disconnectSockets reach every node", async () => {
+    const publisher = redis.client();
+    try {
+      const emitter = new Emitter(publisher);
+      emitter.in('r').socketsJoin('ej');
+      await roomsUntil('a', (rooms) => rooms.includes('ej'));
+      await roomsUntil('node', (rooms) => rooms.includes('ej'));
+      assert.ok(!(await ask('b', 'rooms')).includes('ej'), 'b is not in r');
+      emitter.in('ej').socketsLeave('ej');
+      await roomsUntil('a', (rooms) => !rooms.includes('ej'));
+      await roomsUntil('node', (rooms) => !rooms.includes('ej'));
+      const victim = connect(nodes.a.url, { forceNew: true, reconnection: false, transports: ['websocket'] });
+      await once(victim, 'connect');
+      const gone = once(victim, 'disconnect', { timeoutMs: 2000 });
+      emitter.in(victim.id).disconnectSockets();
+      assert.equal((await gone)[0], 'io server disconnect');
+      victim.close();
+    } finally {
+      publisher.disconnect();
+    }
+  });
+
+  test('a polling request that reaches another node gets Session ID unknown, at once', async () => {
+    const open = await fetch(`${nodes.a.url}/socket.io/?EIO=4&transport=polling`);
+    const { sid } = JSON.parse((await open.text()).slice(1));
+    for (const other of ['b', 'node']) {
+      const answer = await fetch(`${nodes[other].url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      assert.equal(answer.status, 400, other);
+      assert.deepEqual(await answer.json(), { code: 1, message: 'Session ID unknown' }, other);
+    }
+  });
+
   // Requests of the adapter, asked from the Node node and from node a (a
   // siobridge node when SIOBRIDGE_TESTAPP is set): each waits for an answer
   // from every subscribed server (requestsTimeout, 5 s, is longer than
