@@ -122,6 +122,29 @@ describe('a cluster on Redis', () => {
     }
   });
 
+  test('another namespace joins the cluster on its first connection', async () => {
+    const custom = {};
+    try {
+      for (const name of ['a', 'b', 'node']) {
+        custom[name] = connect(`${nodes[name].url}/custom`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+        await once(custom[name], 'connect');
+      }
+      await waitForServers(redis, 3, { nsp: '/custom' });
+      const publisher = redis.client();
+      try {
+        const got = ['a', 'b', 'node'].map((name) => once(custom[name], 'c', { timeoutMs: 2000 }).then(([v]) => v));
+        const root = silent('a', 'c');
+        new Emitter(publisher).of('/custom').emit('c', 'to /custom');
+        assert.deepEqual(await Promise.all(got), ['to /custom', 'to /custom', 'to /custom']);
+        await root;
+      } finally {
+        publisher.disconnect();
+      }
+    } finally {
+      for (const socket of Object.values(custom)) socket.close();
+    }
+  });
+
   test("the redis emitter's socketsJoin, socketsLeave and disconnectSockets reach every node", async () => {
     const publisher = redis.client();
     try {
