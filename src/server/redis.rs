@@ -341,6 +341,33 @@ impl RedisCluster {
         Ok(RedisCluster { inner })
     }
 
+    /// The cluster without its connection tasks, and the queue they would
+    /// send: for tests that play Redis's part.
+    #[cfg(test)]
+    fn detached(config: RedisConfig) -> (RedisCluster, mpsc::Receiver<Outgoing>) {
+        let endpoint = parse_url(&config.url).expect("a test URL");
+        let (out, rx) = mpsc::channel(config.publish_queue.max(1));
+        let inner = Arc::new(Inner {
+            config,
+            endpoint,
+            io: OnceLock::new(),
+            namespaces: Mutex::default(),
+            server_side: Mutex::default(),
+            pending: Mutex::default(),
+            ack_pending: Mutex::default(),
+            new_namespace: Notify::new(),
+            out,
+            publisher_up: AtomicBool::new(false),
+            subscriber_up: AtomicBool::new(false),
+            published: AtomicU64::new(0),
+            publish_dropped: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+        });
+        (RedisCluster { inner }, rx)
+    }
+
     /// A Socket.IO server whose namespaces use this cluster's adapter,
     /// reading the real clock: [`SocketIo::with_adapter`] with
     /// [`adapter`](Self::adapter), then [`attach`](Self::attach).
@@ -1400,6 +1427,260 @@ fn remote_socket(info: &crate::socketio::SocketInfo) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::socketio::testing::{ManualClock, TestClient};
+    use crate::socketio::{Config, PacketType};
+
+    /// A server in a cluster whose Redis is the test: what the adapter
+    /// publishes is read from the queue, what Redis would deliver is
+    /// given to `on_push`. Clients join the room their `join` event names.
+    struct Node {
+        cluster: RedisCluster,
+        rx: mpsc::Receiver<Outgoing>,
+        io: SocketIo,
+        clock: ManualClock,
+    }
+
+    impl Node {
+        fn new() -> Node {
+            let (cluster, rx) = RedisCluster::detached(RedisConfig::new("redis://127.0.0.1"));
+            let clock = ManualClock::new();
+            let c = cluster.clone();
+            let io = SocketIo::with_adapter(Config::default(), clock.clock(), move |name| {
+                Box::new(c.adapter(name))
+            });
+            cluster.attach(&io);
+            io.namespace("/").on("join", |socket, args, _| {
+                socket.join(args.first().and_then(Value::as_str).unwrap_or_default())
+            });
+            Node {
+                cluster,
+                rx,
+                io,
+                clock,
+            }
+        }
+
+        fn client(&self, rooms: &[&str]) -> (TestClient, String) {
+            let client = TestClient::open(&self.io);
+            let id = client.connect("/", None).unwrap();
+            for room in rooms {
+                client.emit("/", "join", json!([room]));
+            }
+            (client, id)
+        }
+
+        fn uid(&self) -> String {
+            self.cluster.uid("/").unwrap()
+        }
+
+        /// Redis delivering `payload` on `channel`.
+        fn deliver(&self, channel: &str, payload: Vec<u8>) {
+            let push = if channel.starts_with("socket.io#") {
+                Push::PMessage {
+                    channel: Bytes::from(channel.to_owned()),
+                    payload: Bytes::from(payload),
+                }
+            } else {
+                Push::Message {
+                    channel: Bytes::from(channel.to_owned()),
+                    payload: Bytes::from(payload),
+                }
+            };
+            on_push(&self.cluster.inner, push);
+        }
+
+        /// What was queued for Redis: `(channel, message)`.
+        fn published(&mut self) -> Vec<(String, Bytes)> {
+            let mut out = Vec::new();
+            while let Ok(item) = self.rx.try_recv() {
+                if let Outgoing::Publish { channel, message } = item {
+                    out.push((channel, Bytes::from(message)));
+                }
+            }
+            out
+        }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn remote(rooms: &[&str], except: &[&str], volatile: bool) -> Vec<u8> {
+        let packet = codec::event_packet("/", "news", &Args::new().arg("x").bytes(vec![7u8]));
+        let flags = Flags {
+            volatile,
+            ..Flags::default()
+        };
+        codec::encode_broadcast("other", &packet, &strings(rooms), &strings(except), &flags)
+    }
+
+    #[test]
+    fn broadcasts_of_other_nodes_reach_the_sockets_they_target() {
+        let node = Node::new();
+        let (a, a_id) = node.client(&["r"]);
+        let (b, _) = node.client(&["r", "s"]);
+        let (c, _) = node.client(&[]);
+        node.deliver("socket.io#/#r#", remote(&["r"], &["s"], false));
+        let binary = json!({"_placeholder": true, "num": 0});
+        assert_eq!(
+            a.events("/"),
+            [("news".to_owned(), vec![json!("x"), binary])]
+        );
+        assert!(b.events("/").is_empty() && c.events("/").is_empty());
+        node.deliver("socket.io#/#", remote(&[], &[a_id.as_str()], true));
+        assert_eq!(
+            (
+                a.events("/").len(),
+                b.events("/").len(),
+                c.events("/").len()
+            ),
+            (0, 1, 1)
+        );
+        // Its own, another namespace's, garbage: nothing delivered.
+        let packet = codec::event_packet("/", "news", &Args::new());
+        let own = codec::encode_broadcast(&node.uid(), &packet, &[], &[], &Flags::default());
+        node.deliver("socket.io#/#", own);
+        let elsewhere = codec::event_packet("/other", "news", &Args::new());
+        let elsewhere = codec::encode_broadcast("x", &elsewhere, &[], &[], &Flags::default());
+        node.deliver("socket.io#/#", elsewhere);
+        node.deliver("socket.io#/#", b"\xc1".to_vec());
+        assert!(a.events("/").is_empty() && b.events("/").is_empty() && c.events("/").is_empty());
+        let stats = node.cluster.stats();
+        assert_eq!((stats.received, stats.malformed), (3, 1));
+    }
+
+    #[test]
+    fn broadcasts_here_are_published_as_node_does_and_local_ones_are_not() {
+        let mut node = Node::new();
+        let (_a, a_id) = node.client(&["r"]);
+        let _ = node.published();
+        node.io
+            .of("/")
+            .to("r")
+            .emit("e", Args::new().bytes(vec![1u8, 2]));
+        let published = node.published();
+        assert_eq!(published.len(), 1);
+        let (channel, bytes) = &published[0];
+        assert_eq!(channel, "socket.io#/#r#");
+        let b = codec::decode_broadcast(bytes, &Limits::default()).unwrap();
+        assert_eq!(
+            (b.uid, b.rooms, b.event),
+            (Some(node.uid()), strings(&["r"]), "e".to_owned())
+        );
+        assert_eq!(b.args.binary, [Bytes::from_static(&[1, 2])]);
+        node.io
+            .of("/")
+            .volatile()
+            .except("x")
+            .emit("v", Args::new());
+        let b = codec::decode_broadcast(&node.published()[0].1, &Limits::default()).unwrap();
+        assert!(b.flags.volatile);
+        assert_eq!(b.except, ["x"]);
+        node.io
+            .socket("/", &a_id)
+            .unwrap()
+            .broadcast()
+            .emit("s", Args::new());
+        let b = codec::decode_broadcast(&node.published()[0].1, &Limits::default()).unwrap();
+        assert_eq!(b.except, [a_id.clone()], "the sender, by its room");
+        node.io.of("/").local().emit("l", Args::new());
+        node.io.socket("/", &a_id).unwrap().emit("one", Args::new());
+        assert!(
+            node.published().is_empty(),
+            "local and one-socket emits stay here"
+        );
+    }
+
+    #[test]
+    fn requests_of_other_nodes_are_answered() {
+        let mut node = Node::new();
+        let (a, a_id) = node.client(&["r"]);
+        let (_b, b_id) = node.client(&[]);
+        let _ = node.published();
+        let request = |body: Value| body.to_string().into_bytes();
+        node.deliver(
+            "socket.io-request#/#",
+            request(json!({"uid": "n", "requestId": "f1", "type": 5, "opts": {"rooms": ["r"], "except": []}})),
+        );
+        let answer = node.published();
+        assert_eq!(answer[0].0, "socket.io-response#/#");
+        let answer: Value = serde_json::from_slice(&answer[0].1).unwrap();
+        assert_eq!(answer["requestId"], "f1");
+        assert_eq!(answer["sockets"][0]["id"], a_id.as_str());
+        let mut rooms = vec![a_id.clone(), "r".to_owned()];
+        rooms.sort();
+        assert_eq!(answer["sockets"][0]["rooms"], json!(rooms));
+        assert_eq!(answer["sockets"].as_array().map(Vec::len), Some(1));
+        node.deliver(
+            "socket.io-request#/#",
+            request(json!({"uid": "n", "requestId": "r1", "type": 1})),
+        );
+        let answer: Value = serde_json::from_slice(&node.published()[0].1).unwrap();
+        let mut rooms = vec![a_id.clone(), b_id.clone(), "r".to_owned()];
+        rooms.sort();
+        assert_eq!(answer["rooms"], json!(rooms));
+        // The emitter's socketsJoin (no uid), then the old one-socket shape.
+        node.deliver(
+            "socket.io-request#/#",
+            request(json!({"type": 2, "opts": {"rooms": ["r"], "except": []}, "rooms": ["j"]})),
+        );
+        assert!(
+            node.io
+                .socket("/", &a_id)
+                .unwrap()
+                .rooms()
+                .contains(&"j".to_owned())
+        );
+        assert!(node.published().is_empty(), "no answer to the new shape");
+        node.deliver(
+            "socket.io-request#/#",
+            request(json!({"uid": "n", "type": 3, "sid": a_id, "room": "j", "requestId": "l1"})),
+        );
+        assert!(
+            !node
+                .io
+                .socket("/", &a_id)
+                .unwrap()
+                .rooms()
+                .contains(&"j".to_owned())
+        );
+        let answer: Value = serde_json::from_slice(&node.published()[0].1).unwrap();
+        assert_eq!(answer, json!({"requestId": "l1"}));
+        // Its own requests are not applied twice.
+        node.deliver(
+            "socket.io-request#/#",
+            request(json!({"uid": node.uid(), "type": 4, "opts": {"rooms": [], "except": []}, "close": false})),
+        );
+        assert!(node.io.socket("/", &b_id).is_some());
+        // A broadcast with acks: the client count at once, the ack when it comes.
+        let packet = codec::event_packet("/", "q", &Args::new().arg(1));
+        let flags = Flags {
+            timeout: Some(1000),
+            ..Flags::default()
+        };
+        let ask =
+            codec::encode_broadcast_request("n", "b1", &packet, &strings(&["r"]), &[], &flags);
+        node.deliver("socket.io-request#/#", ask);
+        let count: Value = serde_json::from_slice(&node.published()[0].1).unwrap();
+        assert_eq!(
+            count,
+            json!({"type": 8, "requestId": "b1", "clientCount": 1})
+        );
+        let asked = a
+            .take_packets()
+            .into_iter()
+            .find(|p| p.kind == PacketType::Event)
+            .unwrap();
+        a.send(&Packet::ack("/", vec![json!("yes")], asked.ack_id.unwrap()));
+        let (fields, _) =
+            codec::decode_response(&node.published()[0].1, &Limits::default()).unwrap();
+        assert_eq!(
+            (fields["type"].clone(), fields["packet"].clone()),
+            (json!(9), json!("yes"))
+        );
+        node.clock.advance(&node.io, Duration::from_secs(2));
+    }
 
     #[test]
     fn urls() {
