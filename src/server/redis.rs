@@ -1583,7 +1583,7 @@ mod tests {
             .broadcast()
             .emit("s", Args::new());
         let b = codec::decode_broadcast(&node.published()[0].1, &Limits::default()).unwrap();
-        assert_eq!(b.except, [a_id.clone()], "the sender, by its room");
+        assert_eq!(b.except, vec![a_id.clone()], "the sender, by its room");
         node.io.of("/").local().emit("l", Args::new());
         node.io.socket("/", &a_id).unwrap().emit("one", Args::new());
         assert!(
