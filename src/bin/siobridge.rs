@@ -11,7 +11,7 @@ use siobridge::admin::{AdminConfig, EngineStats, UiFiles, instrument};
 use siobridge::bridge::{ApiRequest, Bridge, HttpApi};
 use siobridge::cli::{self, Admin, Command, DEFAULT_ADMIN_UI_DIR, Options, Refusal, USAGE};
 use siobridge::server::log::{Level, Log, Logged, log_sockets};
-use siobridge::server::redis::RedisCluster;
+use siobridge::server::redis::{RedisCluster, RedisEvent};
 use siobridge::server::{
     HttpRequest, HttpResponse, Server, ServerMetrics, SocketIoHandler, Tls, shutdown_signal,
     socket_io,
@@ -105,6 +105,14 @@ async fn serve(
                     "joining the Redis cluster with key prefix {:?}",
                     config.prefix
                 )
+            });
+            cluster.on_state_change(move |event| match event {
+                RedisEvent::Up(connection) => log.at(Level::Info, "redis", || {
+                    format!("Redis {connection} connection up")
+                }),
+                RedisEvent::Down(connection, why) => log.at(Level::Warn, "redis", || {
+                    format!("Redis {connection} connection down ({why}); retrying, local service goes on")
+                }),
             });
             Some(cluster)
         }

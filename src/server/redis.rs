@@ -196,6 +196,20 @@ pub struct RedisStats {
     pub connects: u64,
 }
 
+/// A change of a connection's state, told to the listener set with
+/// [`RedisCluster::on_state_change`] (for the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisEvent {
+    /// The connection (`"publisher"` or `"subscriber"`) is up.
+    Up(&'static str),
+    /// The connection is lost, or could not be made, and is tried again;
+    /// with why. Told once per outage, not at each attempt.
+    Down(&'static str, String),
+}
+
+/// Told of every [`RedisEvent`].
+type StateListener = Arc<dyn Fn(RedisEvent) + Send + Sync>;
+
 /// One process's membership in a Redis cluster: its two connections and
 /// the namespaces they serve. Cheap to clone.
 #[derive(Clone)]
@@ -284,6 +298,8 @@ struct Inner {
     pending: Mutex<HashMap<String, Pending>>,
     /// This node's broadcasts with acks waiting for answers, by request id.
     ack_pending: Mutex<HashMap<String, AckPending>>,
+    /// Told when a connection goes up or down.
+    state_listener: Mutex<Option<StateListener>>,
     /// The `serverSideEmit` listeners, by namespace.
     server_side: Mutex<HashMap<String, ServerSideHandler>>,
     /// Wakes the subscriber when a namespace is added.
@@ -324,6 +340,7 @@ impl RedisCluster {
             io: OnceLock::new(),
             namespaces: Mutex::default(),
             server_side: Mutex::default(),
+            state_listener: Mutex::default(),
             pending: Mutex::default(),
             ack_pending: Mutex::default(),
             new_namespace: Notify::new(),
@@ -353,6 +370,7 @@ impl RedisCluster {
             io: OnceLock::new(),
             namespaces: Mutex::default(),
             server_side: Mutex::default(),
+            state_listener: Mutex::default(),
             pending: Mutex::default(),
             ack_pending: Mutex::default(),
             new_namespace: Notify::new(),
@@ -775,6 +793,13 @@ impl RedisCluster {
         }
     }
 
+    /// Calls `f` whenever a connection to Redis goes up or down (the
+    /// binary logs it). It runs on the connection's task: it must not
+    /// block.
+    pub fn on_state_change(&self, f: impl Fn(RedisEvent) + Send + Sync + 'static) {
+        *lock(&self.inner.state_listener) = Some(Arc::new(f));
+    }
+
     /// The adapter's state and counters.
     pub fn stats(&self) -> RedisStats {
         let i = &self.inner;
@@ -798,6 +823,13 @@ impl RedisCluster {
 }
 
 impl Inner {
+    fn tell(&self, event: RedisEvent) {
+        let listener = lock(&self.state_listener).clone();
+        if let Some(listener) = listener {
+            listener(event);
+        }
+    }
+
     fn queue(&self, channel: String, message: Vec<u8>) {
         if self
             .out
@@ -992,13 +1024,20 @@ async fn publisher(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outgoing>) {
                 attempt = 0;
                 inner.connects.fetch_add(1, Ordering::Relaxed);
                 inner.publisher_up.store(true, Ordering::Relaxed);
+                inner.tell(RedisEvent::Up("publisher"));
                 let result = publish_loop(&inner, &mut stream, &mut buf, &mut rx, &mut batch).await;
                 inner.publisher_up.store(false, Ordering::Relaxed);
-                if result.is_ok() {
-                    return; // every adapter is gone
+                match result {
+                    Ok(()) => return, // every adapter is gone
+                    Err(e) => inner.tell(RedisEvent::Down("publisher", e.to_string())),
                 }
             }
-            Err(_) => attempt += 1,
+            Err(e) => {
+                if attempt == 0 {
+                    inner.tell(RedisEvent::Down("publisher", e.to_string()));
+                }
+                attempt += 1;
+            }
         }
         tokio::time::sleep(backoff(attempt.max(1), inner.config.reconnect_max)).await;
     }
@@ -1077,10 +1116,19 @@ async fn subscriber(inner: Arc<Inner>) {
             Ok((mut stream, mut buf)) => {
                 attempt = 0;
                 inner.connects.fetch_add(1, Ordering::Relaxed);
-                let _ = subscribe_loop(&inner, &mut stream, &mut buf).await;
+                inner.tell(RedisEvent::Up("subscriber"));
+                let result = subscribe_loop(&inner, &mut stream, &mut buf).await;
                 inner.subscriber_up.store(false, Ordering::Relaxed);
+                if let Err(e) = result {
+                    inner.tell(RedisEvent::Down("subscriber", e.to_string()));
+                }
             }
-            Err(_) => attempt += 1,
+            Err(e) => {
+                if attempt == 0 {
+                    inner.tell(RedisEvent::Down("subscriber", e.to_string()));
+                }
+                attempt += 1;
+            }
         }
         tokio::time::sleep(backoff(attempt.max(1), inner.config.reconnect_max)).await;
     }
