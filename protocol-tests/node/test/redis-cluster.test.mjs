@@ -10,6 +10,7 @@
 // adapter's serverCount() counts).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { io as connect } from 'socket.io-client';
 import { Emitter } from '@socket.io/redis-emitter';
@@ -265,6 +266,47 @@ describe('a cluster on Redis', () => {
         { err: 'operation has timed out', replies: ['a:t', 'node:t'] },
         `asked from ${from}`,
       );
+    }
+  });
+});
+
+// The same cluster with socket.io-msgpack-parser between every node and its
+// clients (SIOBRIDGE_PARSER=msgpack): the adapter's format does not depend
+// on it, and binary still reaches clients as binary.
+describe('a cluster on Redis, with the msgpack parser', () => {
+  const parser = createRequire(import.meta.url)('socket.io-msgpack-parser');
+  let redis;
+  const nodes = {};
+  const clients = {};
+
+  before(async () => {
+    redis = await startRedis();
+    const env = { SIOBRIDGE_REDIS: redis.url, SIOBRIDGE_PARSER: 'msgpack' };
+    nodes.a = await startServer({ app: 'testapp', env });
+    nodes.node = await launch({ executable: REFERENCE_APP, env: { ...env, CONFORMANCE_PORT: '0' } });
+    await waitForServers(redis, 2);
+    for (const name of Object.keys(nodes)) {
+      clients[name] = connect(nodes[name].url, { forceNew: true, reconnection: false, transports: ['websocket'], parser });
+      await once(clients[name], 'connect');
+    }
+  });
+
+  after(async () => {
+    for (const client of Object.values(clients)) client.close();
+    await Promise.all(Object.values(nodes).map((n) => n.stop()));
+    await redis?.stop();
+  });
+
+  test('broadcasts with binary cross nodes both ways', async () => {
+    const bytes = Buffer.from([1, 2, 3]);
+    for (const from of ['a', 'node']) {
+      const got = ['a', 'node'].map((name) => once(clients[name], 'm', { timeoutMs: 2000 }).then(([v]) => v));
+      await clients[from].timeout(2000).emitWithAck('to-all', { event: 'm', data: { bytes, from } });
+      for (const value of await Promise.all(got)) {
+        assert.ok(Buffer.isBuffer(value.bytes), `a Buffer from ${from}`);
+        assert.deepEqual([...value.bytes], [1, 2, 3]);
+        assert.equal(value.from, from);
+      }
     }
   });
 });
