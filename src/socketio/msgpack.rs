@@ -479,15 +479,17 @@ impl Reader<'_> {
             (-1, true, 8) if self.timestamps => {
                 let raw = self.be_u64(8)?;
                 let (nanos, seconds) = (raw >> 34, raw & 0x3_ffff_ffff);
+                // As `new Date(s * 1e3 + ns / 1e6)`: the sum, then
+                // truncated (`iso_date`).
                 Ok(Decoded::Value(iso_date(
-                    seconds as f64 * 1000.0 + (nanos / 1_000_000) as f64,
+                    seconds as f64 * 1000.0 + nanos as f64 / 1e6,
                 )))
             }
             (-1, false, 12) if self.timestamps => {
                 let nanos = self.be_u64(4)?;
                 let seconds = self.int(8)? as f64;
                 Ok(Decoded::Value(iso_date(
-                    seconds * 1000.0 + (nanos / 1_000_000) as f64,
+                    seconds * 1000.0 + nanos as f64 / 1e6,
                 )))
             }
             (0, true, 1) => {
@@ -762,6 +764,43 @@ mod tests {
             unreachable!()
         };
         Packet::event(ns, args, id)
+    }
+
+    /// Known answers: notepack.io 3.0.1's `encode(new Date(ms))` (the
+    /// timestamp extension, 32, 64 and 96 bits), decoded to what
+    /// `JSON.stringify` of its `decode` writes; other ext types are
+    /// `[type, <binary>]`, as notepack decodes them.
+    #[test]
+    fn values_decode_dates_as_notepack_3_does() {
+        let limits = Limits::default();
+        for (bytes, iso) in [
+            ("d6ff00000000", "1970-01-01T00:00:00.000Z"),
+            ("d6ff6553f100", "2023-11-14T22:13:20.000Z"),
+            ("d7ffa1a5d60065937d25", "2024-01-02T03:04:05.678Z"),
+            ("c70cff1dcd6500fffffffffffffffe", "1969-12-31T23:59:58.500Z"),
+            (
+                "c70cff000000000000003afff44180",
+                "+010000-01-01T00:00:00.000Z",
+            ),
+            (
+                "c70cff00000000fffffff184aa5080",
+                "-000001-01-01T00:00:00.000Z",
+            ),
+        ] {
+            assert_eq!(
+                decode_value(&hex(bytes), &limits),
+                Ok((json!(iso), vec![])),
+                "{bytes}"
+            );
+        }
+        let (value, binary) = decode_value(&hex("92d5050102c0"), &limits).unwrap();
+        assert_eq!(value, json!([[5, placeholder(0)], null]));
+        assert_eq!(binary, [Bytes::from_static(&[1, 2])]);
+        // The client parser's wire keeps reading ext −1 as other ext types.
+        assert!(matches!(
+            decode(&hex("83a474797065 02a464617461 92a165d6ff00000000 a36e7370a12f".replace(' ', "").as_str()), &limits),
+            Ok(p) if p.data == Some(json!(["e", [-1, placeholder(0)]]))
+        ));
     }
 
     /// Known answers: the bytes are `socket.io-msgpack-parser` 3.0.2's
