@@ -589,14 +589,10 @@ impl RedisCluster {
         let Some(io) = self.inner.io.get() else {
             return Vec::new();
         };
-        let mut ops = io.of(&link.name);
-        for room in rooms {
-            ops = ops.to(room);
-        }
-        for room in except {
-            ops = ops.except(room);
-        }
-        let wanted: HashSet<String> = ops.socket_ids().into_iter().collect();
+        let wanted: HashSet<String> = select(io, &link.name, rooms, except)
+            .socket_ids()
+            .into_iter()
+            .collect();
         io.socket_infos()
             .into_iter()
             .filter(|s| *s.namespace == *link.name && wanted.contains(&*s.id))
@@ -1251,16 +1247,7 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
     }
     inner.received.fetch_add(1, Ordering::Relaxed);
     let Some(io) = inner.io.get() else { return };
-    let targets = || {
-        let mut ops = io.of(&link.name);
-        for room in &request.rooms {
-            ops = ops.to(room);
-        }
-        for room in &request.except {
-            ops = ops.except(room);
-        }
-        ops
-    };
+    let targets = || select(io, &link.name, &request.rooms, &request.except);
     let respond = |message: Vec<u8>| inner.queue(link.channels.response.clone(), message);
     let id = request.request_id.as_deref();
     match request.kind {
@@ -1341,34 +1328,28 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
             let (Some(id), Some(event)) = (id, &request.event) else {
                 return;
             };
-            let mut ops = targets();
-            if request.flags.volatile {
-                ops = ops.volatile();
-            }
-            let count = ops.socket_ids().len();
-            respond(codec::encode_client_count(id, count));
-            if count == 0 {
-                return;
-            }
+            // One ack request per socket, so that each ack is published as
+            // it comes, as the Node adapter's `broadcastWithAck` does.
+            let sockets: Vec<crate::socketio::Socket> = targets()
+                .socket_ids()
+                .iter()
+                .filter_map(|sid| io.socket(&link.name, sid))
+                .collect();
+            respond(codec::encode_client_count(id, sockets.len()));
             let timeout = Duration::from_millis(request.flags.timeout.unwrap_or(5000));
-            let (channel, out, id) = (
-                link.channels.response.clone(),
-                inner.out.clone(),
-                id.to_owned(),
-            );
-            ops.local()
-                .emit_with_ack(event, request.args.clone(), timeout, move |acks| {
-                    let replies = match acks {
-                        Ok(replies) | Err((_, replies)) => replies,
-                    };
-                    for reply in replies {
+            for socket in sockets {
+                let (channel, out, id) = (
+                    link.channels.response.clone(),
+                    inner.out.clone(),
+                    id.to_owned(),
+                );
+                socket.emit_with_ack(event, request.args.clone(), timeout, move |reply| {
+                    if let Ok(reply) = reply {
                         let message = codec::encode_broadcast_ack(&id, &reply);
-                        let _ = out.try_send(Outgoing::Publish {
-                            channel: channel.clone(),
-                            message,
-                        });
+                        let _ = out.try_send(Outgoing::Publish { channel, message });
                     }
                 });
+            }
         }
         RequestType::BroadcastClientCount | RequestType::BroadcastAck => {}
     }
