@@ -77,7 +77,12 @@ fn cors_from_env() -> Cors {
     }
 }
 
+/// `welcome`, unless the CONNECT payload says `silent: true` (a client
+/// that must receive no event, as connection state recovery's tests need).
 fn welcome(socket: &Socket) {
+    if socket.handshake().auth.get("silent") == Some(&json!(true)) {
+        return;
+    }
     socket.emit(
         "welcome",
         json!({ "id": socket.id(), "nsp": socket.namespace(), "auth": socket.handshake().auth }),

@@ -33,10 +33,14 @@ export const FEATURES = [
   ['disconnect', 'server-side and client-side disconnects, each with its reason'],
   ['reconnect', 'the client reconnects, as a new socket, after the server drops the connection'],
   ['cors-refused', 'a page from an origin the server does not list is refused; a listed one connects'],
+  ['state-recovery', 'with connection state recovery on, a real network blip within the window is recovered (same id, rooms, every missed event once and in order with its offset) and one past it is a new session (python-socketio, which cannot recover: it works unchanged and sees the offset as one more argument)'],
 ];
 
 const NOT_A_BROWSER = 'CORS is a browser policy: this client sends no Origin header';
 const PYTHON_SCOPE = 'not covered by the Python suite (connect, auth, acks, broadcast, binary, disconnect)';
+// Connection state recovery is socket.io 4.6+ (Socket.IO protocol v5).
+const NO_RECOVERY_V4 = 'Socket.IO protocol v4 (socket.io 2.x) predates connection state recovery (socket.io 4.6+)';
+const RECOVERY_JSON_ONLY = 'the recovery suites run with the default parser; msgpack changes nothing they check';
 const ALL_TRANSPORTS = ['polling', 'websocket', 'upgrade'];
 
 /**
@@ -48,21 +52,26 @@ export const CLIENTS = [
   { client: 'socket.io-client 4.7 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.8 + msgpack (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
   { client: 'socket.io-client 4.8 (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
-  { client: 'socket.io-client 4.8 + msgpack (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
+  { client: 'socket.io-client 4.8 + msgpack (Chromium)', transports: ALL_TRANSPORTS, notApplicable: { 'state-recovery': RECOVERY_JSON_ONLY } },
   // socket.io 2.x clients (Engine.IO v3, Socket.IO protocol v4), against the
   // servers with allow_eio3.
-  { client: 'socket.io-client 2.5 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER } },
-  { client: 'socket.io-client 2.5 (Chromium)', transports: ALL_TRANSPORTS, notApplicable: {} },
+  { client: 'socket.io-client 2.5 (Node)', transports: ALL_TRANSPORTS, notApplicable: { 'cors-refused': NOT_A_BROWSER, 'state-recovery': NO_RECOVERY_V4 } },
+  { client: 'socket.io-client 2.5 (Chromium)', transports: ALL_TRANSPORTS, notApplicable: { 'state-recovery': NO_RECOVERY_V4 } },
   ...['python-socketio Client 5.x', 'python-socketio AsyncClient 5.x',
     'python-socketio Client 5.x + msgpack', 'python-socketio AsyncClient 5.x + msgpack'].map((client) => ({
     client,
     transports: ['polling', 'websocket'],
-    notApplicable: { volatile: PYTHON_SCOPE, reconnect: PYTHON_SCOPE, 'cors-refused': NOT_A_BROWSER },
+    notApplicable: {
+      volatile: PYTHON_SCOPE,
+      reconnect: PYTHON_SCOPE,
+      'cors-refused': NOT_A_BROWSER,
+      ...(client.endsWith('msgpack') && { 'state-recovery': RECOVERY_JSON_ONLY }),
+    },
   })),
   {
     client: 'python-socketio Client 4.x',
     transports: ['polling', 'websocket'],
-    notApplicable: { volatile: PYTHON_SCOPE, reconnect: PYTHON_SCOPE, 'cors-refused': NOT_A_BROWSER },
+    notApplicable: { volatile: PYTHON_SCOPE, reconnect: PYTHON_SCOPE, 'cors-refused': NOT_A_BROWSER, 'state-recovery': NO_RECOVERY_V4 },
   },
 ];
 

@@ -7,6 +7,12 @@
 //! server-side emits, and of time steps (see `src/sio_script.rs`).
 //! Consecutive messages from one client go in as one batch
 //! (`SocketIo::handle_messages`), as from one read of its connection.
+//! A connection opened with the top bit of its capacity byte takes wakes
+//! (`MemoryConn::waking`): broadcasts wait for it in the server until the
+//! client's next read flushes them, as the server's own driver does.
+//! Scripts of an odd number of steps run with connection state recovery
+//! on (every emit logged with its offset, sessions kept for the window,
+//! the sweep), so the existing seeds cover both.
 //!
 //! Checks:
 //! - no panic, no deadlock (a hang is reported by libFuzzer's `-timeout`);
@@ -35,8 +41,8 @@ use serde_json::{Value, json};
 use siobridge::engineio::{CloseReason, Data, Sid};
 use siobridge::socketio::testing::MemoryConn;
 use siobridge::socketio::{
-    Args, Clock, Config, Conn, ConnectError, Decoder, Limits, Namespace, PacketType, Socket,
-    SocketIo, decode_text,
+    Args, Clock, Config, Conn, ConnectError, Decoder, Limits, Namespace, PacketType,
+    RecoveryConfig, Socket, SocketIo, decode_text,
 };
 use siobridge_fuzz::sio_script::{SLOTS, Script, Step};
 
@@ -47,7 +53,7 @@ fuzz_target!(|script: Script| {
     if std::env::var_os("FUZZ_DEBUG").is_some() {
         eprintln!("{script:#?}");
     }
-    let mut h = Harness::new();
+    let mut h = Harness::new(script.steps.len() % 2 == 1);
     let mut steps = script.steps.iter().peekable();
     while let Some(step) = steps.next() {
         // Messages in a row from one client arrive as one batch, as from
@@ -167,15 +173,19 @@ fn client_limits() -> Limits {
 }
 
 impl Harness {
-    fn new() -> Harness {
+    fn new(recovery: bool) -> Harness {
         let now = Arc::new(Mutex::new(Instant::now()));
         let clock: Clock = {
             let now = now.clone();
             Arc::new(move || *lock(&now))
         };
-        let config = Config::default()
+        let mut config = Config::default()
             .with_connect_timeout(Duration::from_millis(2000))
             .with_rng_seed([5; 32]);
+        if recovery {
+            config =
+                config.with_state_recovery(RecoveryConfig::with_window(Duration::from_secs(5)));
+        }
         let io = SocketIo::new(config, clock);
         let woken = Arc::new(AtomicBool::new(false));
         {
@@ -252,10 +262,15 @@ impl Harness {
                     self.end(old);
                 }
                 self.opened += 1;
-                let conn = Arc::new(MemoryConn::new(
-                    sid_for(self.opened),
-                    1 + usize::from(capacity % 16),
-                ));
+                let conn = MemoryConn::new(sid_for(self.opened), 1 + usize::from(capacity % 16));
+                // The top bit: a connection that takes wakes, as the
+                // server's sessions do (broadcasts wait in the machine until
+                // the driver flushes, on the client's next read here).
+                let conn = Arc::new(if capacity & 0x80 != 0 {
+                    conn.waking()
+                } else {
+                    conn
+                });
                 self.io.handle_open(conn.clone());
                 self.slots[i] = Some(Client {
                     conn,
@@ -282,6 +297,10 @@ impl Harness {
             }
             Step::Read { slot } => {
                 if let Some(client) = &mut self.slots[usize::from(slot % SLOTS)] {
+                    // The driver was woken: it flushes before it writes.
+                    if client.conn.wakes() > 0 {
+                        self.io.flush(client.conn.sid());
+                    }
                     client.read();
                 }
             }
@@ -375,6 +394,11 @@ impl Harness {
         assert_eq!(self.io.socket_count(), 0, "sockets left");
         assert_eq!(model.pending_acks, 0, "ack callbacks never called");
         assert_eq!(self.io.poll_timeout(), None, "timers left");
+        assert_eq!(
+            self.io.recovery_kept(),
+            Default::default(),
+            "recovery kept something past its window"
+        );
     }
 }
 

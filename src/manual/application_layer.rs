@@ -18,6 +18,7 @@
 //! | `app/socket.rs` | [`Socket`](crate::app::Socket) and [`AckSender`](crate::app::AckSender) |
 //! | `app/operators.rs` | [`Operators`](crate::app::Operators): `to`, `except`, `volatile`, broadcasts with acks |
 //! | `app/observe.rs`, `app/conn.rs` | what tools see ([`SocketInfo`](crate::app::SocketInfo), [`SocketEvent`](crate::app::SocketEvent)) and the [`Conn`](crate::app::Conn) a client's transmits go to |
+//! | `app/recovery.rs` | connection state recovery over the pure log ([`socketio::recovery`](crate::socketio::recovery)): replayable emits, kept sessions, recovering CONNECTs, the sweep |
 //! | `app/testing.rs` | the test kit: [`MemoryConn`](crate::app::testing::MemoryConn), [`TestClient`](crate::app::testing::TestClient), [`ManualClock`](crate::app::testing::ManualClock) |
 //!
 //! ## One event, from the machine to the handler and back
@@ -104,6 +105,43 @@
 //! - [`Namespace::on_typed`](crate::app::Namespace::on_typed): arguments
 //!   are deserialised with serde ([`Args::parse`](crate::socketio::Args::parse));
 //!   ones that do not fit get `{"error": ...}` in the ack, never a panic.
+//!
+//! ## Connection state recovery
+//!
+//! With [`Config::state_recovery`](crate::socketio::Config::state_recovery)
+//! on, each live namespace also holds a recovery log
+//! ([`Recovery`](crate::socketio::recovery::Recovery), pure, on `now`
+//! arguments) and an `order` lock, and three paths change (`app/recovery.rs`,
+//! `app/dispatch.rs`):
+//!
+//! - **An emit that can be replayed** (no ack, not volatile; a socket's
+//!   own [`Socket::emit`](crate::app::Socket::emit) too, logged to the room
+//!   of its id as the reference's adapter sees it) takes `order`, resolves
+//!   its receivers, has the log give it an offset (`<tag>-<n>`) which
+//!   becomes its last argument, is logged encoded, and is queued on every
+//!   receiver before `order` is let go. So every receiver gets a
+//!   namespace's replayable packets in offset order, and the last offset a
+//!   client saw means "everything before it arrived".
+//! - **A socket that leaves** for a reason the reference keeps sessions for
+//!   (a lost or closed connection) leaves its id, rooms and data in the log
+//!   as it leaves its namespace's table, still under its client's lock.
+//!   Handlers learn of it with [`Socket::may_recover`](crate::app::Socket::may_recover)
+//!   in `on_disconnect`, and of a session that ended without recovering
+//!   with [`Namespace::on_session_end`](crate::app::Namespace::on_session_end).
+//! - **A CONNECT with `pid`** (and `offset`, or none when its client had
+//!   received nothing) first closes any socket still holding that `pid`,
+//!   then takes `order`, restores the session (before the middleware, which
+//!   is skipped, or after it), accepts the socket with its old id (the
+//!   answer carries `pid` again), puts it back in its rooms with its data,
+//!   and queues what it missed right after the answer, all before `order`
+//!   is let go: no replayable packet falls between the replay and the
+//!   socket's membership.
+//!
+//! Expired sessions and packets are reclaimed by a sweep in the timer
+//! table (`Timer::Sweep`), at the log's own
+//! [`poll_timeout`](crate::socketio::recovery::Recovery::poll_timeout).
+//! The `order` lock serialises a namespace's replayable emits with each
+//! other (never with anything else), and only when recovery is on.
 //!
 //! ## On top
 //!

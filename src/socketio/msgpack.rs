@@ -466,8 +466,9 @@ impl Reader<'_> {
         Ok(map)
     }
 
-    /// An ext value of `n` data bytes: its type byte, then the data.
-    fn ext(&mut self, n: usize, fixed: bool) -> Result<Decoded, DecodeError> {
+    /// An ext value of `n` data bytes at nesting `depth`: its type byte,
+    /// then the data.
+    fn ext(&mut self, n: usize, fixed: bool, depth: usize) -> Result<Decoded, DecodeError> {
         let kind = self.byte()? as i8;
         match (kind, fixed, n) {
             // The timestamp extension (MessagePack spec, "Timestamp
@@ -505,6 +506,9 @@ impl Reader<'_> {
                 Ok(Decoded::Value(self.attach(data)?))
             }
             _ => {
+                // `[type, data]`, an array as deep as any other: encoded
+                // again it is one (found by fuzz/sio_msgpack).
+                self.nest(depth)?;
                 let data = self.bytes(n)?;
                 let bin = self.attach(data)?;
                 Ok(Decoded::Value(Value::Array(vec![Value::from(kind), bin])))
@@ -530,13 +534,13 @@ impl Reader<'_> {
             }
             0xc7..=0xc9 => {
                 let n = self.be(1 << (b - 0xc7))?;
-                return self.ext(n, false);
+                return self.ext(n, false, depth);
             }
             0xca => Self::float(f64::from(f32::from_bits(self.be_u64(4)? as u32))),
             0xcb => Self::float(f64::from_bits(self.be_u64(8)?)),
             0xcc..=0xcf => Value::from(self.be_u64(1 << (b - 0xcc))?),
             0xd0..=0xd3 => Value::from(self.int(1 << (b - 0xd0))?),
-            0xd4..=0xd8 => return self.ext(1 << (b - 0xd4), true),
+            0xd4..=0xd8 => return self.ext(1 << (b - 0xd4), true, depth),
             0xd9..=0xdb => {
                 let n = self.be(1 << (b - 0xd9))?;
                 Value::String(self.string(n)?)
@@ -1002,6 +1006,20 @@ mod tests {
             decode(&Bytes::from(deep), &l),
             Err(DecodeError::NestingTooDeep { max: 32 })
         );
+        // An ext of a type other than 0 is `[type, data]`: one level more.
+        // In `["e", [[...]]]`, 30 arrays around it make it 32 deep, 31 too
+        // deep.
+        for (arrays, ok) in [(30, true), (31, false)] {
+            let mut ext = hex("83a47479706502a36e7370a12fa46461746192a165").to_vec();
+            ext.extend(std::iter::repeat_n(0x91, arrays));
+            ext.extend_from_slice(&[0xd4, 0x02, 0xff]);
+            let decoded = decode(&Bytes::from(ext), &l);
+            assert_eq!(decoded.is_ok(), ok, "{arrays}: {decoded:?}");
+            if let Ok(packet) = decoded {
+                let again = decode(&Bytes::from(encode(&packet)), &l);
+                assert!(again.is_ok(), "encoded again: {again:?}");
+            }
+        }
         // Eleven binary values.
         let mut p = hex("83a47479706502a36e7370a12fa4646174619c").to_vec();
         p.extend_from_slice(&[0xa1, b'e']);

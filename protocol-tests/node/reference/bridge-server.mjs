@@ -8,9 +8,10 @@
 //   bridge-server.mjs [--listen ADDR] [--profile NAMESPACE=PROFILE]...
 //                     [--api-token TOKEN] [--cors-origin ORIGIN]...
 //                     [--parser json|msgpack] [--allow-eio3]
+//                     [--state-recovery SECONDS]
 // with the environment variables SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES,
 // SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS, SIOBRIDGE_PARSER,
-// SIOBRIDGE_ALLOW_EIO3 and SIOBRIDGE_LOG as fallbacks
+// SIOBRIDGE_ALLOW_EIO3, SIOBRIDGE_STATE_RECOVERY and SIOBRIDGE_LOG as fallbacks
 // for the flags. Bad flags exit with status 2 and a message on stderr. The
 // first stdout line is `listening on <ip>:<port>`; SIGTERM and SIGINT shut
 // down gracefully with status 0.
@@ -21,7 +22,7 @@ import net from 'node:net';
 import { Server } from 'socket.io';
 
 const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token TOKEN] [--cors-origin ORIGIN]...
-                 [--parser json|msgpack] [--allow-eio3]
+                 [--parser json|msgpack] [--allow-eio3] [--state-recovery SECONDS]
 
   --listen ADDR              address to listen on (default 127.0.0.1:3000; port 0 = any free port)
   --profile NAMESPACE=PROFILE
@@ -33,11 +34,14 @@ const USAGE = `usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]...
                              (instrument() of @socket.io/admin-ui, basic auth)
   --parser json|msgpack      socket.io-parser (default) or socket.io-msgpack-parser, for every client
   --allow-eio3               also serve socket.io 2.x clients (allowEIO3)
+  --state-recovery SECONDS   connection state recovery for every profile, with that window
+                             (connectionStateRecovery, middlewares skipped; default: off)
 
 Environment (used when the flag is absent):
   SIOBRIDGE_LISTEN, SIOBRIDGE_PROFILES (comma-separated NAMESPACE=PROFILE),
   SIOBRIDGE_API_TOKEN, SIOBRIDGE_CORS_ORIGINS (comma-separated), SIOBRIDGE_ADMIN,
-  SIOBRIDGE_PARSER (json|msgpack), SIOBRIDGE_ALLOW_EIO3 (1), SIOBRIDGE_LOG (error|warn|info|debug, default info)
+  SIOBRIDGE_PARSER (json|msgpack), SIOBRIDGE_ALLOW_EIO3 (1), SIOBRIDGE_STATE_RECOVERY (SECONDS),
+  SIOBRIDGE_LOG (error|warn|info|debug, default info)
 `;
 
 const EXIT_USAGE = 2;
@@ -53,7 +57,7 @@ function usageError(message) {
 
 /** Reads the flags, falling back to the environment for each absent one. */
 function parseConfig(argv, env) {
-  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], admin: undefined, parser: undefined, allowEIO3: false };
+  const flags = { listen: undefined, profiles: [], apiToken: undefined, corsOrigins: [], admin: undefined, parser: undefined, allowEIO3: false, stateRecovery: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '-h' || arg === '--help') {
@@ -75,6 +79,7 @@ function parseConfig(argv, env) {
       case '--admin': flags.admin = value(); break;
       case '--parser': flags.parser = value(); break;
       case '--allow-eio3': flags.allowEIO3 = true; break;
+      case '--state-recovery': flags.stateRecovery = value(); break;
       default: usageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
@@ -90,10 +95,19 @@ function parseConfig(argv, env) {
     admin: parseAdmin(flags.admin ?? (env.SIOBRIDGE_ADMIN || undefined)),
     parser: flags.parser ?? (env.SIOBRIDGE_PARSER || 'json'),
     allowEIO3: flags.allowEIO3 || env.SIOBRIDGE_ALLOW_EIO3 === '1',
+    stateRecovery: parseSeconds(flags.stateRecovery ?? (env.SIOBRIDGE_STATE_RECOVERY || undefined)),
   };
   if (!['json', 'msgpack'].includes(config.parser)) usageError(`--parser ${JSON.stringify(config.parser)}: expected json or msgpack`);
   if (config.apiToken === '') usageError('--api-token must not be empty');
   return config;
+}
+
+/** The window of --state-recovery, in milliseconds (undefined: off). */
+function parseSeconds(text) {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(seconds > 0)) usageError(`invalid --state-recovery ${JSON.stringify(text)}: expected a positive number of seconds`);
+  return seconds * 1000;
 }
 
 /** `USER:PASSWORD` into `{ username, password }`. */
@@ -174,8 +188,9 @@ const RESERVED_EVENTS = ['connect', 'connect_error', 'disconnect', 'disconnectin
 function mountDigitalAuto(nsp) {
   /** provider_id -> { socketId, providerId, name } (R-A2). */
   const providers = new Map();
-  /** provider_id -> Set of subscribed sockets (R-A3). */
-  const subscribers = new Map();
+  // R-A3: the subscribers of a provider id are a Socket.IO room, as in the
+  // sibling, so that a socket that recovers its session keeps them.
+  const subscribers = (providerId) => `subscribers of ${providerId}`;
 
   const heldBy = (socket) => [...providers.values()].filter((entry) => entry.socketId === socket.id).map((entry) => entry.providerId);
 
@@ -189,9 +204,7 @@ function mountDigitalAuto(nsp) {
     // A-e2: additive and idempotent; the provider need not exist yet.
     socket.on('register_client', (payload) => {
       if (!isObject(payload) || !isNonEmptyString(payload.master_provider_id)) return;
-      const group = subscribers.get(payload.master_provider_id) ?? new Set();
-      group.add(socket);
-      subscribers.set(payload.master_provider_id, group);
+      socket.join(subscribers(payload.master_provider_id));
     });
 
     // A-e3 -> A-e4: every key kept, `request_from` set by the server (R-A4).
@@ -215,19 +228,16 @@ function mountDigitalAuto(nsp) {
       const held = heldBy(socket);
       const targets = isNonEmptyString(payload.provider_id) ? [payload.provider_id].filter((id) => held.includes(id)) : held;
       for (const id of targets) {
-        for (const subscriber of subscribers.get(id) ?? []) subscriber.emit('message_from_provider', payload);
+        nsp.to(subscribers(id)).emit('message_from_provider', payload);
       }
     };
     socket.on('sent_to_my_clients', broadcast);
     socket.on('send_to_all_clients', broadcast);
 
-    // R-A2: drop every entry still held by this socket; R-A3: end its subscriptions.
+    // R-A2: drop every entry still held by this socket. R-A3: leaving the
+    // rooms ends its subscriptions (Socket.IO does it).
     socket.on('disconnect', () => {
       for (const id of heldBy(socket)) providers.delete(id);
-      for (const [id, group] of subscribers) {
-        group.delete(socket);
-        if (group.size === 0) subscribers.delete(id);
-      }
     });
   });
 }
@@ -443,7 +453,10 @@ function mountChat(nsp) {
       const history = histories.get(payload.room) ?? [];
       history.push(payload.content ?? null);
       histories.set(payload.room, history);
-      nsp.to(payload.room).emit(`newMessage/${payload.room}`, { all_messages: history });
+      // A copy: with connection state recovery, socket.io keeps the packet
+      // (the object itself) to replay it, and a later push must not change
+      // what this one said.
+      nsp.to(payload.room).emit(`newMessage/${payload.room}`, { all_messages: [...history] });
     });
     // A disconnect leaves the rooms silently (Socket.IO does it).
   });
@@ -567,6 +580,9 @@ io = new Server(httpServer, {
   transports: ['polling', 'websocket'],
   cors: { origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*' },
   allowEIO3: config.allowEIO3,
+  ...(config.stateRecovery !== undefined && {
+    connectionStateRecovery: { maxDisconnectionDuration: config.stateRecovery, skipMiddlewares: true },
+  }),
   // One parser for the whole server, as siobridge's --parser.
   ...(config.parser === 'msgpack' ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') } : {}),
 });

@@ -8,6 +8,8 @@
 //   status 0 on SIGTERM;
 // - Socket.IO at /socket.io/ with pingInterval 300 ms, pingTimeout 200 ms
 //   (TESTAPP_PING_INTERVAL_MS / TESTAPP_PING_TIMEOUT_MS change them),
+//   connection state recovery when SIOBRIDGE_STATE_RECOVERY gives its window
+//   in seconds (decimals allowed; middlewares skipped on recovery; unset: off),
 //   connectTimeout 1000 ms, maxHttpBufferSize 1,000,000 bytes and CORS
 //   reflecting the request's origin, credentials allowed; when
 //   TESTAPP_CORS_ORIGINS lists origins (comma-separated), only those are
@@ -34,6 +36,16 @@ if (!['json', 'msgpack'].includes(parserName)) {
 const parserOption = parserName === 'msgpack'
   ? { parser: createRequire(import.meta.url)('socket.io-msgpack-parser') }
   : {};
+
+// SIOBRIDGE_STATE_RECOVERY=SECONDS turns connection state recovery on with
+// that window, as siobridge's test app and binary do with the same variable.
+const recoverySeconds = process.env.SIOBRIDGE_STATE_RECOVERY;
+if (recoverySeconds !== undefined && !(Number(recoverySeconds) > 0)) {
+  throw new Error(`SIOBRIDGE_STATE_RECOVERY: expected a positive number of seconds, got ${recoverySeconds}`);
+}
+const recoveryOption = recoverySeconds === undefined
+  ? {}
+  : { connectionStateRecovery: { maxDisconnectionDuration: Number(recoverySeconds) * 1000, skipMiddlewares: true } };
 
 const notFound = (req, res) => {
   res.writeHead(404).end();
@@ -94,10 +106,14 @@ const io = new Server(httpServer, {
   allowEIO3: process.env.SIOBRIDGE_ALLOW_EIO3 === '1',
   ...corsOptions,
   ...parserOption,
+  ...recoveryOption,
   ...adapterOption,
 });
 
+// Not when the handshake auth says `silent: true`: a client that has received
+// no event yet (the state-recovery suite needs one).
 function welcome(socket) {
+  if (socket.handshake.auth?.silent === true) return;
   socket.emit('welcome', { id: socket.id, nsp: socket.nsp.name, auth: socket.handshake.auth });
 }
 

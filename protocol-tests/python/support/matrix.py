@@ -27,6 +27,7 @@ FEATURES = (
     "broadcast",
     "binary",
     "disconnect",
+    "state-recovery",
 )
 
 
