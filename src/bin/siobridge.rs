@@ -124,6 +124,9 @@ async fn serve(
     let mut bridge = Bridge::new(&io);
     for (namespace, profile) in &options.profiles {
         bridge.mount(namespace, *profile);
+        if let Some(cluster) = &cluster {
+            cluster.subscribe(namespace);
+        }
         log.event(Level::Info, "mount", || {
             (
                 format!("serving {profile} on namespace {namespace}"),

@@ -416,6 +416,13 @@ impl RedisCluster {
         self.link("/");
     }
 
+    /// Subscribes namespace `name` now, before its first connection (as a
+    /// Node server subscribes every namespace it declares with `io.of`), so
+    /// that the other nodes' `serverCount()` counts this node there.
+    pub fn subscribe(&self, name: &str) {
+        self.link(name);
+    }
+
     fn link(&self, name: &str) -> Arc<NspLink> {
         let mut namespaces = lock(&self.inner.namespaces);
         if let Some(link) = namespaces.get(name) {

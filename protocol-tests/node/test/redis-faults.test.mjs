@@ -78,7 +78,7 @@ describe('a cluster through a Redis restart', () => {
 describe('the binary shows the adapter state', { skip: !process.env.SIOBRIDGE_BIN && 'siobridge only (SIOBRIDGE_BIN unset): the reference has no /healthz' }, () => {
   test('/healthz and /metrics follow the Redis connection', async () => {
     const redis = await startRedis();
-    const bridge = await startBridge({ args: ['--redis', redis.url] });
+    const bridge = await startBridge({ args: ['--redis', redis.url, '--profile', '/=digital-auto', '--profile', '/chat=chat'] });
     try {
       const health = async () => (await fetch(`${bridge.url}/healthz`)).json();
       const metric = async (name) => {
@@ -94,6 +94,9 @@ describe('the binary shows the adapter state', { skip: !process.env.SIOBRIDGE_BI
         }
       };
       await until(async () => (await health()).redis === 'connected', 'connected');
+      // Every mounted namespace is subscribed before its first client, as a
+      // Node server's: counted by serverCount() there.
+      await waitForServers(redis, 1, { nsp: '/chat' });
       assert.deepEqual(await health(), { status: 'ok', redis: 'connected' });
       assert.equal(await metric('siobridge_redis_up{connection="subscriber"}'), 1);
       const connects = await metric('siobridge_redis_connects_total');
