@@ -33,7 +33,17 @@
 //!
 //! The main namespace `/` subscribes when the cluster is attached to a
 //! server, as Node's main namespace does when the server starts; other
-//! namespaces on their first connection.
+//! namespaces on their first connection, or before with
+//! [`RedisCluster::subscribe`] (the binary subscribes every mounted one).
+//!
+//! What only a cluster can do (requests to the other nodes, broadcasts
+//! with acks across them) is [`RedisCluster`]'s async API; the namespace
+//! operators (`io.of(ns)...`) stay this process's.
+//!
+//! Tested by the in-memory tests below (Redis played by the test), and
+//! end to end by `protocol-tests/node/test/redis-cluster.test.mjs` and
+//! `redis-faults.test.mjs` against a real `redis-server`, Node socket.io
+//! servers with the adapter, and the emitter.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -211,7 +221,22 @@ pub enum RedisEvent {
 type StateListener = Arc<dyn Fn(RedisEvent) + Send + Sync>;
 
 /// One process's membership in a Redis cluster: its two connections and
-/// the namespaces they serve. Cheap to clone.
+/// the namespaces they serve. Cheap to clone. Its tasks run for as long as
+/// the runtime does (a process joins one cluster for its lifetime).
+///
+/// ```no_run
+/// # async fn f() -> Result<(), String> {
+/// use siobridge::server::redis::{RedisCluster, RedisConfig};
+/// use siobridge::socketio::Config;
+///
+/// let cluster = RedisCluster::start(RedisConfig::new("redis://127.0.0.1:6379"))?;
+/// let io = cluster.socket_io(Config::default());
+/// io.of("/").to("room1").emit("hello", "world"); // every node's room1
+/// let sockets = cluster.fetch_sockets("/", &[], &[]).await; // every node's
+/// # let _ = sockets;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RedisCluster {
     inner: Arc<Inner>,
