@@ -1744,6 +1744,110 @@ mod tests {
     }
 
     #[test]
+    fn a_full_queue_drops_broadcasts_and_counts_them() {
+        let (cluster, _rx) = RedisCluster::detached(RedisConfig {
+            publish_queue: 2,
+            ..RedisConfig::new("redis://127.0.0.1")
+        });
+        let io = cluster.socket_io(Config::default());
+        io.namespace("/");
+        let client = TestClient::open(&io);
+        client.connect("/", None).unwrap();
+        for _ in 0..5 {
+            io.of("/").emit("e", Args::new());
+        }
+        assert_eq!(client.events("/").len(), 5, "local delivery never waits");
+        assert_eq!(cluster.stats().publish_dropped, 3);
+    }
+
+    /// Plays Redis and two other nodes for this node's requests: PUBSUB
+    /// NUMSUB says 3 servers; a request gets `answers` answers (each
+    /// `answer(request)`), published back as responses.
+    fn other_nodes(
+        cluster: &RedisCluster,
+        mut rx: mpsc::Receiver<Outgoing>,
+        answers: usize,
+        answer: impl Fn(&Value) -> Value + Send + 'static,
+    ) {
+        let inner = cluster.inner.clone();
+        tokio::spawn(async move {
+            while let Some(item) = rx.recv().await {
+                match item {
+                    Outgoing::Command { reply, .. } => {
+                        let _ = reply.send(Reply::Array(Some(vec![
+                            Reply::Bulk(Some(Bytes::from_static(b"socket.io-request#/#"))),
+                            Reply::Integer(3),
+                        ])));
+                    }
+                    Outgoing::Publish { channel, message } if channel.contains("-request#") => {
+                        let request: Value = serde_json::from_slice(&message).unwrap();
+                        for _ in 0..answers {
+                            let response = answer(&request).to_string();
+                            on_response(&inner, &Bytes::from(response));
+                        }
+                    }
+                    Outgoing::Publish { .. } => {}
+                }
+            }
+        });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_collect_every_answer_or_time_out_with_those_that_came() {
+        let (cluster, rx) = RedisCluster::detached(RedisConfig::new("redis://127.0.0.1"));
+        let io = cluster.socket_io(Config::default());
+        io.namespace("/");
+        let client = TestClient::open(&io);
+        let here = client.connect("/", None).unwrap();
+        other_nodes(&cluster, rx, 2, |request| {
+            json!({"requestId": request["requestId"], "sockets": [{"id": "remote"}],
+                "rooms": ["far"], "data": {"pong": request["data"][1]}})
+        });
+        assert_eq!(cluster.server_count("/").await.unwrap(), 3);
+        let sockets = cluster.fetch_sockets("/", &[], &[]).await.unwrap();
+        let ids: Vec<&str> = sockets.iter().filter_map(|s| s["id"].as_str()).collect();
+        assert_eq!(ids, [here.as_str(), "remote", "remote"]);
+        let rooms = cluster.all_rooms("/").await.unwrap();
+        let mut expected = vec!["far".to_owned(), here.clone()];
+        expected.sort();
+        assert_eq!(rooms, expected);
+        let replies = cluster
+            .server_side_emit_with_ack("/", "ping", Args::new().arg(5))
+            .await
+            .unwrap();
+        assert_eq!(replies, [json!({"pong": 5}), json!({"pong": 5})]);
+
+        let (cluster, rx) = RedisCluster::detached(RedisConfig::new("redis://127.0.0.1"));
+        let _io = cluster.socket_io(Config::default());
+        other_nodes(
+            &cluster,
+            rx,
+            1,
+            |request| json!({"requestId": request["requestId"], "data": "only one"}),
+        );
+        let error = cluster
+            .server_side_emit_with_ack("/", "ping", Args::new())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            RequestTimeout {
+                message: "timeout reached: only 1 responses received out of 2".into(),
+                partial: vec![json!("only one")],
+            }
+        );
+        let error = cluster.fetch_sockets("/", &[], &[]).await.unwrap_err();
+        assert_eq!(
+            error.message,
+            "timeout reached while waiting for fetchSockets response"
+        );
+        assert!(
+            lock(&cluster.inner.pending).is_empty(),
+            "nothing left waiting"
+        );
+    }
+
+    #[test]
     fn urls() {
         let e = parse_url("redis://127.0.0.1:6380/2").unwrap();
         assert_eq!(
