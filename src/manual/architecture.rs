@@ -63,6 +63,7 @@
 //! | `server/admission.rs` | the session and connection caps |
 //! | `server/proxy.rs`, `server/tls.rs` | [`TrustProxy`](crate::server::TrustProxy) (client addresses behind proxies), [`Tls`](crate::server::Tls) (rustls) |
 //! | `server/socketio.rs` | [`SocketIoHandler`](crate::server::SocketIoHandler): the Socket.IO layer as an Engine.IO handler, and the task that drives its timers |
+//! | `server/redis.rs` | [`RedisCluster`](crate::server::redis::RedisCluster) and [`RedisAdapter`](crate::server::redis::RedisAdapter): a cluster on Redis (below, "Scale-out on Redis") |
 //! | `server/metrics.rs`, `server/log.rs` | [`ServerMetrics`](crate::server::ServerMetrics) (the `/metrics` page), [`server::log`](crate::server::log) (text or JSON log lines) |
 //!
 //! ## State and locks (Engine.IO side)
