@@ -1234,7 +1234,14 @@ fn on_push(inner: &Inner, push: Push) {
     }
 }
 
-fn on_broadcast(inner: &Inner, link: &NspLink, _room: Option<&str>, payload: &Bytes) {
+fn on_broadcast(inner: &Inner, link: &NspLink, room: Option<&str>, payload: &Bytes) {
+    // A room's channel, and no socket of the room here: dropped unread, as
+    // the Node adapter's `hasRoom` check does.
+    if let (Some(room), Some(io)) = (room, inner.io.get())
+        && io.of(&link.name).to(room).socket_ids().is_empty()
+    {
+        return;
+    }
     let message = match codec::decode_broadcast(payload, &inner.config.limits) {
         Ok(m) => m,
         Err(_) => {
@@ -1606,6 +1613,8 @@ mod tests {
         let elsewhere = codec::encode_broadcast("x", &elsewhere, &[], &[], &Flags::default());
         node.deliver("socket.io#/#", elsewhere);
         node.deliver("socket.io#/#", b"\xc1".to_vec());
+        // On the channel of a room nobody here is in: not even read.
+        node.deliver("socket.io#/#nobody#", b"\xc1".to_vec());
         assert!(a.events("/").is_empty() && b.events("/").is_empty() && c.events("/").is_empty());
         let stats = node.cluster.stats();
         assert_eq!((stats.received, stats.malformed), (3, 1));
