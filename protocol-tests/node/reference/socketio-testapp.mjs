@@ -229,6 +229,12 @@ if (process.env.SIOBRIDGE_REDIS) {
       io.in(room).disconnectSockets(close);
       ack();
     });
+    // A Date crosses as notepack's timestamp extension; every node writes
+    // it to its clients as JSON.stringify does.
+    socket.on('cluster-emit-date', ({ event, ms }, ack) => {
+      io.emit(event, new Date(ms));
+      ack();
+    });
     socket.on('cluster-server-side-emit', ({ event, data }, ack) => reply(ack, io.serverSideEmitWithAck(event, data)
       .then((replies) => [...replies].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))))));
   });

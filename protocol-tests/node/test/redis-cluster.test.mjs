@@ -103,6 +103,13 @@ describe('a cluster on Redis', () => {
     }
   });
 
+  test('a Date from a Node node reaches every client as its ISO string', async () => {
+    const got = ['a', 'b', 'node'].map((name) => next(name, 'dt'));
+    await ask('node', 'cluster-emit-date', { event: 'dt', ms: 1700000000123 });
+    const iso = '2023-11-14T22:13:20.123Z';
+    assert.deepEqual(await Promise.all(got), [iso, iso, iso]);
+  });
+
   test('the redis emitter reaches every node, to all and to a room', async () => {
     const publisher = redis.client();
     try {
