@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use siobridge::engineio;
-use siobridge::server::{Cors, Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io};
+use siobridge::server::redis::RedisCluster;
+use siobridge::server::{Cors, Server, ServerConfig, SocketIoHandler, shutdown_signal};
 use siobridge::socketio::{self, AckSender, Args, ConnectError, Namespace, Socket, SocketIo};
 
 #[path = "common/limits.rs"]
@@ -33,10 +34,16 @@ async fn main() -> std::io::Result<()> {
     let shutdown = shutdown_signal();
     println!("listening on {}", listener.local_addr()?);
 
-    let io = socket_io(limits::socketio_limits(
+    let (io, cluster) = limits::socket_io(limits::socketio_limits(
         socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)),
-    )?);
+    )?)?;
     register(&io);
+    // In a cluster: `ping-servers` from another node's serverSideEmit is
+    // answered with `{pong: <its first argument>}`, as the Node test app
+    // answers it.
+    if let Some(cluster) = &cluster {
+        register_cluster(&io, cluster);
+    }
     let engine = limits::engine_limits(
         engineio::Config::default()
             .with_heartbeat(Duration::from_millis(300), Duration::from_millis(200)),
@@ -275,4 +282,122 @@ fn register(io: &SocketIo) {
     });
     dynamic.on_connect(welcome);
     echo(&dynamic);
+}
+
+/// In a cluster (`SIOBRIDGE_REDIS`): `ping-servers` from another node's
+/// `serverSideEmit` is answered with `{pong: <its first argument>}`, and the
+/// `cluster-*` events run the adapter's requests from this node, answering
+/// `{err, value}` as the Node test app does.
+fn register_cluster(io: &SocketIo, cluster: &RedisCluster) {
+    cluster.on_server_side_emit("/", |event, args| {
+        (event == "ping-servers").then(|| json!({ "pong": args.first() }).into())
+    });
+    let main = io.namespace("/");
+    let reply = |ack: Option<AckSender>, result: Result<Value, String>| match result {
+        Ok(value) => done(ack, json!({ "err": null, "value": value })),
+        Err(err) => done(ack, json!({ "err": err, "value": null })),
+    };
+    let rooms_of = |args: &Args| -> Vec<String> {
+        match args.first().map(|v| &v["room"]) {
+            Some(Value::String(room)) => vec![room.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let c = cluster.clone();
+    main.on_async("cluster-count", move |_socket, _args, ack| {
+        let c = c.clone();
+        async move {
+            let count = c.server_count("/").await.map_err(|e| e.to_string());
+            reply(ack, count.map(Value::from));
+        }
+    });
+    let c = cluster.clone();
+    main.on_async("cluster-fetch", move |_socket, args, ack| {
+        let c = c.clone();
+        async move {
+            let fetched = c.fetch_sockets("/", &rooms_of(&args), &[]).await;
+            let value = fetched
+                .map(|sockets| {
+                    let mut sockets: Vec<Value> = sockets
+                        .into_iter()
+                        .map(|s| {
+                            json!({ "id": s["id"], "rooms": s["rooms"], "auth": s["handshake"]["auth"] })
+                        })
+                        .collect();
+                    sockets.sort_by_key(|s| s["id"].to_string());
+                    Value::from(sockets)
+                })
+                .map_err(|e| e.to_string());
+            reply(ack, value);
+        }
+    });
+    let c = cluster.clone();
+    main.on_async("cluster-all-rooms", move |_socket, _args, ack| {
+        let c = c.clone();
+        async move {
+            let rooms = c.all_rooms("/").await.map_err(|e| e.to_string());
+            reply(ack, rooms.map(Value::from));
+        }
+    });
+    for (event, leave) in [("cluster-join", false), ("cluster-leave", true)] {
+        let c = cluster.clone();
+        main.on(event, move |_socket, args, ack| {
+            let target = field(&args, "target").to_owned();
+            c.sockets_join_or_leave("/", &rooms_of(&args), &[], &[target], leave);
+            done(ack, ());
+        });
+    }
+    let c = cluster.clone();
+    main.on("cluster-disconnect", move |_socket, args, ack| {
+        let close = args.first().is_some_and(|v| v["close"] == true);
+        c.disconnect_sockets("/", &rooms_of(&args), &[], close);
+        done(ack, ());
+    });
+    // `ask-all` across the cluster: every client of every node, as the Node
+    // test app's `io.timeout(t).emit(...)` does on a cluster.
+    let c = cluster.clone();
+    main.on_async("ask-all", move |_socket, args, ack| {
+        let c = c.clone();
+        async move {
+            let timeout = args
+                .first()
+                .and_then(|v| v["timeout"].as_u64())
+                .unwrap_or(1000);
+            let result = c
+                .broadcast_with_ack(
+                    "/",
+                    &[],
+                    &[],
+                    field(&args, "event"),
+                    data(&args),
+                    Duration::from_millis(timeout),
+                )
+                .await;
+            let (err, replies) = match result {
+                Ok(replies) => (Value::Null, replies),
+                Err((e, replies)) => (Value::from(e), replies),
+            };
+            let mut replies: Vec<Value> = replies
+                .into_iter()
+                .filter_map(|r| r.first().cloned())
+                .collect();
+            replies.sort_by_key(|v| v.to_string());
+            done(ack, json!({ "err": err, "replies": replies }));
+        }
+    });
+    let c = cluster.clone();
+    main.on_async("cluster-server-side-emit", move |_socket, args, ack| {
+        let c = c.clone();
+        async move {
+            let event = field(&args, "event").to_owned();
+            let result = c.server_side_emit_with_ack("/", &event, data(&args)).await;
+            let value = result
+                .map(|mut replies| {
+                    replies.sort_by_key(|r| r.to_string());
+                    Value::from(replies)
+                })
+                .map_err(|e| e.to_string());
+            reply(ack, value);
+        }
+    });
 }

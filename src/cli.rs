@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::bridge::Profile;
 use crate::server::log::{Format, Level, Log};
+use crate::server::redis::RedisConfig;
 use crate::server::{Cors, ServerConfig, TrustProxy};
 use crate::socketio;
 
@@ -19,7 +20,7 @@ usage: siobridge [--listen ADDR] [--profile NAMESPACE=PROFILE]... [--api-token T
                  [--cors-origin ORIGIN]... [--parser json|msgpack]
                  [--tls-cert FILE --tls-key FILE]
                  [--trust-proxy CIDR]... [--log-format text|json] [--allow-eio3]
-                 [--state-recovery SECONDS]
+                 [--state-recovery SECONDS] [--redis URL [--redis-prefix PREFIX]]
        siobridge conform [--eio3] URL
                          check the server at URL against the protocol specs
 
@@ -68,6 +69,12 @@ long-polling and WebSocket, with a routing profile on each namespace.
                             connection for up to SECONDS (Node: 120) comes back
                             with its id, rooms and missed events (default: off)
                             [env SIOBRIDGE_STATE_RECOVERY]
+  --redis URL               join a cluster on Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]):
+                            broadcasts reach the clients of every node, siobridge
+                            or Node's @socket.io/redis-adapter 8.3 (default: one
+                            process) [env SIOBRIDGE_REDIS]
+  --redis-prefix PREFIX     the cluster's channel prefix, Node's `key`
+                            (default socket.io) [env SIOBRIDGE_REDIS_PREFIX]
   --log-format FORMAT       text (default) or json: one JSON object per line
                             [env SIOBRIDGE_LOG_FORMAT]
   --max-poll-packets N      packets per polling response at most (default: as many
@@ -128,6 +135,8 @@ pub struct Options {
     pub allow_eio3: bool,
     /// `--state-recovery SECONDS`: connection state recovery's window.
     pub state_recovery: Option<std::time::Duration>,
+    /// `--redis URL` and `--redis-prefix`: the Redis cluster to join.
+    pub redis: Option<RedisConfig>,
 }
 
 /// `json` or `msgpack`.
@@ -155,6 +164,8 @@ impl std::fmt::Debug for Options {
             .field("parser", &self.parser)
             .field("allow_eio3", &self.allow_eio3)
             .field("state_recovery", &self.state_recovery)
+            // The URL may hold a password.
+            .field("redis_prefix", &self.redis.as_ref().map(|r| &r.prefix))
             .finish()
     }
 }
@@ -292,6 +303,8 @@ pub fn parse(
         Some(other) => return Err(format!("SIOBRIDGE_ALLOW_EIO3 {other:?}: expected 1 or 0")),
     };
     let mut state_recovery = env("SIOBRIDGE_STATE_RECOVERY");
+    let mut redis_url = env("SIOBRIDGE_REDIS").filter(|u| !u.is_empty());
+    let mut redis_prefix = env("SIOBRIDGE_REDIS_PREFIX").filter(|p| !p.is_empty());
     let mut limit_values: Vec<(&str, String)> = [
         ("--max-sessions", "SIOBRIDGE_MAX_SESSIONS"),
         ("--max-sessions-per-ip", "SIOBRIDGE_MAX_SESSIONS_PER_IP"),
@@ -337,6 +350,8 @@ pub fn parse(
             "--log-format" => log_format = value()?,
             "--allow-eio3" if inline.is_none() => allow_eio3 = true,
             "--state-recovery" => state_recovery = Some(value()?),
+            "--redis" => redis_url = Some(value()?),
+            "--redis-prefix" => redis_prefix = Some(value()?),
             "--max-poll-packets" => limit_values.push(("--max-poll-packets", value()?)),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}")),
@@ -436,7 +451,20 @@ pub fn parse(
             }
         },
     };
+    let redis = match (redis_url, redis_prefix) {
+        (None, Some(_)) => return Err("--redis-prefix needs --redis URL".into()),
+        (None, None) => None,
+        (Some(url), prefix) => {
+            let mut config = RedisConfig::new(url);
+            if let Some(prefix) = prefix {
+                config = config.with_prefix(prefix);
+            }
+            config.validate().map_err(|e| format!("--redis: {e}"))?;
+            Some(config)
+        }
+    };
     let options = Options {
+        redis,
         state_recovery,
         listen,
         profiles: mounted,
@@ -644,6 +672,34 @@ mod tests {
                 .allow_eio3
         );
         assert!(parse_with(&[], &[("SIOBRIDGE_ALLOW_EIO3", "yes")]).is_err());
+    }
+
+    #[test]
+    fn redis() {
+        assert_eq!(parse(&[]).unwrap().redis, None);
+        let redis = parse(&["--redis", "redis://127.0.0.1:6380"])
+            .unwrap()
+            .redis
+            .unwrap();
+        assert_eq!(
+            (redis.url.as_str(), redis.prefix.as_str()),
+            ("redis://127.0.0.1:6380", "socket.io")
+        );
+        let redis = parse_with(
+            &["--redis-prefix", "app"],
+            &[("SIOBRIDGE_REDIS", "redis://h")],
+        )
+        .unwrap()
+        .redis
+        .unwrap();
+        assert_eq!(
+            (redis.url.as_str(), redis.prefix.as_str()),
+            ("redis://h", "app")
+        );
+        assert!(parse(&["--redis", "http://h"]).is_err());
+        assert!(parse(&["--redis-prefix", "app"]).is_err());
+        let shown = format!("{:?}", parse(&["--redis", "redis://:secret@h"]).unwrap());
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

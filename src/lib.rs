@@ -19,6 +19,8 @@
 //! - [`conform`]: `siobridge conform URL`, a conformance runner that checks
 //!   any Engine.IO v4 / Socket.IO v5 server over the wire (`server` feature).
 //! - [`cli`]: the `siobridge` binary's command line (`server` feature).
+//! - [`cluster`]: the wire format of Node's Redis adapter (pure); the
+//!   adapter itself is [`server::redis`] (`server` feature).
 //! - [`manual`]: how it all fits together and how the protocols run through
 //!   it, chapter by chapter (`server` feature).
 //!
@@ -34,6 +36,7 @@ pub mod app;
 pub mod bridge;
 #[cfg(feature = "server")]
 pub mod cli;
+pub mod cluster;
 #[cfg(feature = "server")]
 pub mod conform;
 pub mod engineio;

@@ -22,12 +22,14 @@
 //! | `SIOBRIDGE_MAX_POLL_PACKETS` | `engineio::Config::max_poll_packets` |
 //! | `SIOBRIDGE_ALLOW_EIO3` | `engineio::Config::allow_eio3`: `1` serves socket.io 2.x clients |
 //! | `TESTAPP_PING_INTERVAL_MS`, `TESTAPP_PING_TIMEOUT_MS` | `engineio::Config::ping_interval`, `ping_timeout` |
+//! | `SIOBRIDGE_REDIS`, `SIOBRIDGE_REDIS_PREFIX` | a Redis cluster (`server::redis::RedisConfig`): its URL and key prefix |
 
 use std::io::{Error, ErrorKind};
 use std::str::FromStr;
 use std::time::Duration;
 
 use siobridge::engineio;
+use siobridge::server::redis::{RedisCluster, RedisConfig};
 use siobridge::server::{ServerConfig, Tls, TrustProxy};
 use siobridge::socketio;
 
@@ -165,4 +167,23 @@ pub fn socketio_limits(config: socketio::Config) -> std::io::Result<socketio::Co
             format!("SIOBRIDGE_EVENT_RATE: expected PER_SECOND/BURST, got {rate:?}"),
         )),
     }
+}
+
+/// The Socket.IO server of `config`: alone, or in the Redis cluster that
+/// `SIOBRIDGE_REDIS` (a `redis://` URL) names, with key prefix
+/// `SIOBRIDGE_REDIS_PREFIX` (default `socket.io`), with that cluster.
+#[allow(dead_code)] // not every example joins a cluster
+pub fn socket_io(
+    config: socketio::Config,
+) -> std::io::Result<(socketio::SocketIo, Option<RedisCluster>)> {
+    let Some(url) = var::<String>("SIOBRIDGE_REDIS")? else {
+        return Ok((siobridge::server::socket_io(config), None));
+    };
+    let mut redis = RedisConfig::new(url);
+    if let Some(prefix) = var::<String>("SIOBRIDGE_REDIS_PREFIX")? {
+        redis = redis.with_prefix(prefix);
+    }
+    let cluster = RedisCluster::start(redis)
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("SIOBRIDGE_REDIS: {e}")))?;
+    Ok((cluster.socket_io(config), Some(cluster)))
 }

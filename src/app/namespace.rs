@@ -541,15 +541,22 @@ impl Nsp {
 
     /// Hands a broadcast delivered here to the adapter, for the other
     /// processes it serves ([`Adapter::publish`]).
-    pub(super) fn publish(&self, packet: &crate::socketio::Packet, target: &Target<'_>) {
+    pub(super) fn publish(
+        &self,
+        packet: &crate::socketio::Packet,
+        target: &Target<'_>,
+        volatile: bool,
+    ) {
         let state = read(&self.state);
         match target.except_socket {
-            None => state.adapter.publish(packet, target.options),
+            None => state
+                .adapter
+                .publish_volatile(packet, target.options, volatile),
             Some(own) => {
                 // Remote nodes know the sender by its room.
                 let mut options = target.options.clone();
                 options.except.push(own.to_owned());
-                state.adapter.publish(packet, &options);
+                state.adapter.publish_volatile(packet, &options, volatile);
             }
         }
     }

@@ -167,7 +167,7 @@ impl Operators {
                 args,
             );
             if self.only.is_none() && !self.local {
-                nsp.publish(&packet, &self.target());
+                nsp.publish(&packet, &self.target(), self.volatile);
             }
             return reached;
         }
@@ -182,7 +182,7 @@ impl Operators {
             && !self.local
             && let Some(nsp) = self.nsp()
         {
-            nsp.publish(&packet, &self.target());
+            nsp.publish(&packet, &self.target(), self.volatile);
         }
         receivers.len()
     }

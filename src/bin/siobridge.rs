@@ -11,6 +11,7 @@ use siobridge::admin::{AdminConfig, EngineStats, UiFiles, instrument};
 use siobridge::bridge::{ApiRequest, Bridge, HttpApi};
 use siobridge::cli::{self, Admin, Command, DEFAULT_ADMIN_UI_DIR, Options, Refusal, USAGE};
 use siobridge::server::log::{Level, Log, Logged, log_sockets};
+use siobridge::server::redis::{RedisCluster, RedisEvent};
 use siobridge::server::{
     HttpRequest, HttpResponse, Server, ServerMetrics, SocketIoHandler, Tls, shutdown_signal,
     socket_io,
@@ -30,6 +31,7 @@ fn operations(
     metrics: &ServerMetrics,
     api: &HttpApi,
     admin_ui: Option<&UiFiles>,
+    redis: Option<&RedisCluster>,
 ) -> HttpResponse {
     if request.method == "GET"
         && let Some(ui) = admin_ui
@@ -38,7 +40,20 @@ fn operations(
         return answer;
     }
     match (request.method, request.path) {
-        ("GET", "/healthz") => json_response(200, json!({"status": "ok"})),
+        // Local service goes on without Redis: still "ok", with the
+        // adapter's state beside it.
+        ("GET", "/healthz") => match redis {
+            None => json_response(200, json!({"status": "ok"})),
+            Some(cluster) => {
+                let stats = cluster.stats();
+                let state = if stats.publisher_up && stats.subscriber_up {
+                    "connected"
+                } else {
+                    "reconnecting"
+                };
+                json_response(200, json!({"status": "ok", "redis": state}))
+            }
+        },
         ("GET", "/metrics") => metrics.response(),
         (method, path) if HttpApi::owns(path) => {
             let authorization = request
@@ -80,10 +95,38 @@ async fn serve(
     // The first stdout line: tests and scripts read the port from it.
     println!("listening on {}", listener.local_addr()?);
 
-    let io = socket_io(options.socketio_config());
+    let cluster = match &options.redis {
+        None => None,
+        Some(config) => {
+            let cluster = siobridge::server::redis::RedisCluster::start(config.clone())
+                .map_err(std::io::Error::other)?;
+            log.at(Level::Info, "redis", || {
+                format!(
+                    "joining the Redis cluster with key prefix {:?}",
+                    config.prefix
+                )
+            });
+            cluster.on_state_change(move |event| match event {
+                RedisEvent::Up(connection) => log.at(Level::Info, "redis", || {
+                    format!("Redis {connection} connection up")
+                }),
+                RedisEvent::Down(connection, why) => log.at(Level::Warn, "redis", || {
+                    format!("Redis {connection} connection down ({why}); retrying, local service goes on")
+                }),
+            });
+            Some(cluster)
+        }
+    };
+    let io = match &cluster {
+        None => socket_io(options.socketio_config()),
+        Some(cluster) => cluster.socket_io(options.socketio_config()),
+    };
     let mut bridge = Bridge::new(&io);
     for (namespace, profile) in &options.profiles {
         bridge.mount(namespace, *profile);
+        if let Some(cluster) = &cluster {
+            cluster.subscribe(namespace);
+        }
         log.event(Level::Info, "mount", || {
             (
                 format!("serving {profile} on namespace {namespace}"),
@@ -119,6 +162,9 @@ async fn serve(
     }
     let server = Server::new(config, Logged::new(SocketIoHandler::new(io.clone()), log));
     let mut metrics = ServerMetrics::new(&server).with_socket_io(&io);
+    if let Some(cluster) = &cluster {
+        metrics = metrics.with_redis(cluster);
+    }
     for (namespace, profile) in bridge.mounts() {
         metrics = metrics.with_namespace(namespace, &[("profile", profile.name())]);
     }
@@ -162,8 +208,9 @@ async fn serve(
             }
         }
     };
-    let server =
-        server.with_fallback(move |request| operations(request, &metrics, &api, admin_ui.as_ref()));
+    let server = server.with_fallback(move |request| {
+        operations(request, &metrics, &api, admin_ui.as_ref(), cluster.as_ref())
+    });
     let result = server.serve(listener, shutdown).await;
     log.at(Level::Info, "stopped", || "stopped".into());
     result

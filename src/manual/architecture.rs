@@ -63,6 +63,7 @@
 //! | `server/admission.rs` | the session and connection caps |
 //! | `server/proxy.rs`, `server/tls.rs` | [`TrustProxy`](crate::server::TrustProxy) (client addresses behind proxies), [`Tls`](crate::server::Tls) (rustls) |
 //! | `server/socketio.rs` | [`SocketIoHandler`](crate::server::SocketIoHandler): the Socket.IO layer as an Engine.IO handler, and the task that drives its timers |
+//! | `server/redis.rs` | [`RedisCluster`](crate::server::redis::RedisCluster) and [`RedisAdapter`](crate::server::redis::RedisAdapter): a cluster on Redis (below, "Scale-out on Redis") |
 //! | `server/metrics.rs`, `server/log.rs` | [`ServerMetrics`](crate::server::ServerMetrics) (the `/metrics` page), [`server::log`](crate::server::log) (text or JSON log lines) |
 //!
 //! ## State and locks (Engine.IO side)
@@ -95,3 +96,48 @@
 //! [`admin`](crate::admin) serves the Socket.IO Admin UI and
 //! [`conform`](crate::conform) is `siobridge conform URL`, a checker of any
 //! Engine.IO v4 / Socket.IO v5 server over the wire.
+//!
+//! ## Scale-out on Redis
+//!
+//! With `--redis URL` ([`server::redis`](crate::server::redis)), several
+//! processes serve one set of clients, sharing a Redis with Node socket.io
+//! servers that use `@socket.io/redis-adapter` 8.3 and with back ends that
+//! use `@socket.io/redis-emitter` 5.1. Where each part sits:
+//!
+//! - the wire format is pure, like the protocol cores:
+//!   [`cluster::codec`](crate::cluster::codec) turns the adapter's notepack
+//!   broadcasts `[uid, packet, {rooms, except, flags}]` and its JSON or
+//!   msgpack requests into typed values and back (known-answer tests on
+//!   bytes Node really published; the fuzz target `cluster_message`), and
+//!   [`cluster::resp`](crate::cluster::resp) is the Redis protocol as
+//!   bytes, with bounded lengths;
+//! - the namespace's [`Adapter`](crate::socketio::Adapter) is a
+//!   [`RedisAdapter`](crate::server::redis::RedisAdapter): rooms in memory,
+//!   as without Redis, and every broadcast delivered here that is not
+//!   `local` queued for publishing. [`Adapter::publish`](crate::socketio::Adapter::publish)
+//!   is called with the namespace's lock held, so it only encodes and
+//!   queues; it never waits for Redis;
+//! - the connections are two tasks of [`RedisCluster`](crate::server::redis::RedisCluster)
+//!   under `server/`: one publishes, one subscribes (per namespace, the
+//!   pattern `socket.io#/ns#*` and the request and response channels) and
+//!   delivers what other nodes publish through the namespace's ordinary
+//!   operators (`io.of(ns).to(..).except(..).local().emit(..)`: marked
+//!   local, so it is not published back), and answers their requests
+//!   (`fetchSockets`, `socketsJoin`, `serverSideEmit`, broadcasts with
+//!   acks...) from this node's sockets. `bridge/`, `app/` and `socketio/`
+//!   know nothing of Redis.
+//!
+//! **During a Redis outage**, each node goes on serving its own clients:
+//! connections, emits, rooms, acks and broadcasts among its own sockets are
+//! untouched (nothing local passes through Redis). Across nodes, pub/sub
+//! has no replay: what other nodes publish while this node's subscriber is
+//! disconnected never reaches it, and a request (`fetchSockets`...) made
+//! meanwhile gets no answer from it. Broadcasts this node makes while its
+//! publisher is down wait in a bounded queue
+//! ([`RedisConfig::publish_queue`](crate::server::redis::RedisConfig::publish_queue),
+//! 4,096 messages; beyond, they are dropped and counted) and are published
+//! when the connection is back, as ioredis's offline queue does for a Node
+//! node; they reach only the nodes already subscribed again by then. Both
+//! connections are tried again every 50 ms more, at most every 2 s, and the
+//! subscriber subscribes every namespace again. `/healthz` says
+//! `"reconnecting"` meanwhile, and `siobridge_redis_up{connection}` is 0.

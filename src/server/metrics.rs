@@ -181,6 +181,8 @@ pub struct ServerMetrics {
     /// The namespaces listed in `siobridge_sockets`, each with its extra
     /// labels; empty: every namespace that has sockets.
     namespaces: Vec<(String, Vec<(String, String)>)>,
+    /// The Redis adapter, when the process is in a cluster.
+    redis: Option<super::redis::RedisCluster>,
 }
 
 impl std::fmt::Debug for ServerMetrics {
@@ -199,7 +201,15 @@ impl ServerMetrics {
             server: server.clone(),
             io: None,
             namespaces: Vec::new(),
+            redis: None,
         }
+    }
+
+    /// Adds the state and traffic of the Redis adapter
+    /// (`siobridge_redis_*`).
+    pub fn with_redis(mut self, cluster: &super::redis::RedisCluster) -> ServerMetrics {
+        self.redis = Some(cluster.clone());
+        self
     }
 
     /// Adds the Socket.IO metrics of `io` (sockets by namespace,
@@ -320,6 +330,9 @@ impl ServerMetrics {
         ] {
             page.sample("siobridge_refused_total", &[("cap", cap)], count);
         }
+        if let Some(redis) = &self.redis {
+            redis_metrics(&mut page, &redis.stats());
+        }
         page.finish()
     }
 
@@ -370,6 +383,56 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// `siobridge_redis_*`: whether each connection is up, and the cross-node
+/// traffic.
+fn redis_metrics(page: &mut Prometheus, stats: &super::redis::RedisStats) {
+    page.metric(
+        "siobridge_redis_up",
+        "gauge",
+        "Whether the Redis adapter's connection is up (1) or being retried (0), by connection.",
+    );
+    for (connection, up) in [
+        ("publisher", stats.publisher_up),
+        ("subscriber", stats.subscriber_up),
+    ] {
+        page.sample(
+            "siobridge_redis_up",
+            &[("connection", connection)],
+            u64::from(up),
+        );
+    }
+    for (name, help, value) in [
+        (
+            "siobridge_redis_published_total",
+            "Messages published to the other nodes.",
+            stats.published,
+        ),
+        (
+            "siobridge_redis_publish_dropped_total",
+            "Broadcasts not published: the queue to Redis was full.",
+            stats.publish_dropped,
+        ),
+        (
+            "siobridge_redis_received_total",
+            "Messages received from the other nodes.",
+            stats.received,
+        ),
+        (
+            "siobridge_redis_malformed_total",
+            "Messages from Redis that could not be decoded, dropped.",
+            stats.malformed,
+        ),
+        (
+            "siobridge_redis_connects_total",
+            "Connections to Redis established (first ones and reconnections).",
+            stats.connects,
+        ),
+    ] {
+        page.metric(name, "counter", help);
+        page.sample(name, &[], value);
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ mod http;
 pub mod log;
 mod metrics;
 mod proxy;
+pub mod redis;
 mod rfc3339;
 mod socketio;
 mod timed_io;

@@ -82,6 +82,14 @@ pub trait Adapter: Send + Sync + 'static {
     fn publish(&self, packet: &Packet, options: &BroadcastOptions) {
         let _ = (packet, options);
     }
+
+    /// [`publish`](Adapter::publish) of a broadcast that was `volatile`
+    /// (the reference's `BroadcastFlags.volatile`, which travels with the
+    /// broadcast to the other nodes). By default the same as `publish`.
+    fn publish_volatile(&self, packet: &Packet, options: &BroadcastOptions, volatile: bool) {
+        let _ = volatile;
+        self.publish(packet, options);
+    }
 }
 
 /// The default adapter: memberships in two maps, room to sockets and socket

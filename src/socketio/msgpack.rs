@@ -74,6 +74,7 @@ pub fn decode(input: &Bytes, limits: &Limits) -> Result<Packet, DecodeError> {
         limits,
         max_depth: limits.max_json_depth.min(MAX_DEPTH),
         attachments: Vec::new(),
+        timestamps: false,
     };
     let fields = match reader.byte()? {
         b @ 0x80..=0x8f => usize::from(b & 0x0f),
@@ -176,6 +177,57 @@ pub fn decode(input: &Bytes, limits: &Limits) -> Result<Packet, DecodeError> {
     })
 }
 
+/// One MessagePack value that is the whole of `input`, mapped to JSON as
+/// [`decode`] maps a packet's fields: each `bin` (and ext type 0 of any
+/// length) becomes a placeholder into the returned attachments, in the
+/// order read; the timestamp extension (type −1, notepack 3's `Date`) is
+/// its ISO 8601 string, as `JSON.stringify` writes a `Date`; `undefined`
+/// is `null` (at the top too). The same limits as [`decode`]: nesting
+/// (the value itself is depth 1), the number of binary values, lengths
+/// checked against the bytes left. For the messages of other servers'
+/// adapters ([`crate::cluster`]), which are notepack values.
+pub fn decode_value(input: &Bytes, limits: &Limits) -> Result<(Value, Vec<Bytes>), DecodeError> {
+    let mut reader = Reader {
+        input,
+        pos: 0,
+        limits,
+        max_depth: limits.max_json_depth.min(MAX_DEPTH),
+        attachments: Vec::new(),
+        timestamps: true,
+    };
+    let value = match reader.value(0)? {
+        Decoded::Value(v) => v,
+        Decoded::Undefined => Value::Null,
+    };
+    if reader.pos != input.len() {
+        return Err(DecodeError::TrailingData);
+    }
+    Ok((value, reader.attachments))
+}
+
+/// Appends the MessagePack encoding of `value` to `out` as notepack writes
+/// the same JavaScript value: integers in their smallest form, maps with
+/// their keys in order, each valid placeholder replaced by its attachment
+/// in `attachments` as `bin` (an invalid one is `nil`).
+pub fn encode_value(value: &Value, attachments: &[Bytes], out: &mut Vec<u8>) {
+    self::value(out, value, attachments);
+}
+
+/// Appends a MessagePack array header of `n` elements.
+pub fn encode_array_header(n: usize, out: &mut Vec<u8>) {
+    array_header(out, n);
+}
+
+/// Appends a MessagePack map header of `n` entries.
+pub fn encode_map_header(n: usize, out: &mut Vec<u8>) {
+    map_header(out, n);
+}
+
+/// Appends a MessagePack string.
+pub fn encode_str(s: &str, out: &mut Vec<u8>) {
+    str(out, s);
+}
+
 /// The msgpack encoding of `packet`: one binary Engine.IO message.
 pub fn encode(packet: &Packet) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
@@ -253,6 +305,9 @@ struct Reader<'a> {
     limits: &'a Limits,
     max_depth: usize,
     attachments: Vec<Bytes>,
+    /// Reads ext type −1 (the MessagePack timestamp, notepack 3's `Date`)
+    /// as its ISO 8601 string.
+    timestamps: bool,
 }
 
 impl Reader<'_> {
@@ -416,6 +471,28 @@ impl Reader<'_> {
     fn ext(&mut self, n: usize, fixed: bool, depth: usize) -> Result<Decoded, DecodeError> {
         let kind = self.byte()? as i8;
         match (kind, fixed, n) {
+            // The timestamp extension (MessagePack spec, "Timestamp
+            // extension type"): 32, 64 or 96 bits.
+            (-1, true, 4) if self.timestamps => {
+                let seconds = self.be_u64(4)? as f64;
+                Ok(Decoded::Value(iso_date(seconds * 1000.0)))
+            }
+            (-1, true, 8) if self.timestamps => {
+                let raw = self.be_u64(8)?;
+                let (nanos, seconds) = (raw >> 34, raw & 0x3_ffff_ffff);
+                // As `new Date(s * 1e3 + ns / 1e6)`: the sum, then
+                // truncated (`iso_date`).
+                Ok(Decoded::Value(iso_date(
+                    seconds as f64 * 1000.0 + nanos as f64 / 1e6,
+                )))
+            }
+            (-1, false, 12) if self.timestamps => {
+                let nanos = self.be_u64(4)?;
+                let seconds = self.int(8)? as f64;
+                Ok(Decoded::Value(iso_date(
+                    seconds * 1000.0 + nanos as f64 / 1e6,
+                )))
+            }
             (0, true, 1) => {
                 self.take(1)?;
                 Ok(Decoded::Undefined)
@@ -535,6 +612,20 @@ fn map_header(out: &mut Vec<u8>, n: usize) {
     }
 }
 
+fn array_header(out: &mut Vec<u8>, n: usize) {
+    match n {
+        0..=15 => out.push(0x90 | n as u8),
+        16..=0xffff => {
+            out.push(0xdc);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0xdd);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+}
+
 fn str(out: &mut Vec<u8>, s: &str) {
     let n = s.len();
     match n {
@@ -632,18 +723,7 @@ fn value(out: &mut Vec<u8>, v: &Value, attachments: &[Bytes]) {
         }
         Value::String(s) => str(out, s),
         Value::Array(items) => {
-            let n = items.len();
-            match n {
-                0..=15 => out.push(0x90 | n as u8),
-                16..=0xffff => {
-                    out.push(0xdc);
-                    out.extend_from_slice(&(n as u16).to_be_bytes());
-                }
-                _ => {
-                    out.push(0xdd);
-                    out.extend_from_slice(&(n as u32).to_be_bytes());
-                }
-            }
+            array_header(out, items.len());
             for item in items {
                 value(out, item, attachments);
             }
@@ -688,6 +768,43 @@ mod tests {
             unreachable!()
         };
         Packet::event(ns, args, id)
+    }
+
+    /// Known answers: notepack.io 3.0.1's `encode(new Date(ms))` (the
+    /// timestamp extension, 32, 64 and 96 bits), decoded to what
+    /// `JSON.stringify` of its `decode` writes; other ext types are
+    /// `[type, <binary>]`, as notepack decodes them.
+    #[test]
+    fn values_decode_dates_as_notepack_3_does() {
+        let limits = Limits::default();
+        for (bytes, iso) in [
+            ("d6ff00000000", "1970-01-01T00:00:00.000Z"),
+            ("d6ff6553f100", "2023-11-14T22:13:20.000Z"),
+            ("d7ffa1a5d60065937d25", "2024-01-02T03:04:05.678Z"),
+            ("c70cff1dcd6500fffffffffffffffe", "1969-12-31T23:59:58.500Z"),
+            (
+                "c70cff000000000000003afff44180",
+                "+010000-01-01T00:00:00.000Z",
+            ),
+            (
+                "c70cff00000000fffffff184aa5080",
+                "-000001-01-01T00:00:00.000Z",
+            ),
+        ] {
+            assert_eq!(
+                decode_value(&hex(bytes), &limits),
+                Ok((json!(iso), vec![])),
+                "{bytes}"
+            );
+        }
+        let (value, binary) = decode_value(&hex("92d5050102c0"), &limits).unwrap();
+        assert_eq!(value, json!([[5, placeholder(0)], null]));
+        assert_eq!(binary, [Bytes::from_static(&[1, 2])]);
+        // The client parser's wire keeps reading ext −1 as other ext types.
+        assert!(matches!(
+            decode(&hex("83a474797065 02a464617461 92a165d6ff00000000 a36e7370a12f".replace(' ', "").as_str()), &limits),
+            Ok(p) if p.data == Some(json!(["e", [-1, placeholder(0)]]))
+        ));
     }
 
     /// Known answers: the bytes are `socket.io-msgpack-parser` 3.0.2's

@@ -77,6 +77,24 @@ const corsOptions = allowedOrigins.length > 0
     }
   : { cors: { origin: true, credentials: true } };
 
+// SIOBRIDGE_REDIS (a redis:// URL) joins a Redis cluster with
+// @socket.io/redis-adapter, key prefix SIOBRIDGE_REDIS_PREFIX (default
+// socket.io), as siobridge's test app does with the same variables.
+let adapterOption = {};
+if (process.env.SIOBRIDGE_REDIS) {
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const { Redis } = await import('ioredis');
+  const pub = new Redis(process.env.SIOBRIDGE_REDIS);
+  const sub = pub.duplicate();
+  for (const client of [pub, sub]) client.on('error', () => {});
+  adapterOption = {
+    adapter: createAdapter(pub, sub, {
+      key: process.env.SIOBRIDGE_REDIS_PREFIX || 'socket.io',
+      requestsTimeout: Number(process.env.SIOBRIDGE_REDIS_REQUESTS_TIMEOUT_MS ?? 5000),
+    }),
+  };
+}
+
 const io = new Server(httpServer, {
   path: '/socket.io/',
   pingInterval: Number(process.env.TESTAPP_PING_INTERVAL_MS ?? 300),
@@ -89,6 +107,7 @@ const io = new Server(httpServer, {
   ...corsOptions,
   ...parserOption,
   ...recoveryOption,
+  ...adapterOption,
 });
 
 // Not when the handshake auth says `silent: true`: a client that has received
@@ -180,6 +199,46 @@ io.on('connection', (socket) => {
     ack({ item, quantity });
   });
 });
+
+// In a cluster (SIOBRIDGE_REDIS): what the Node adapter asks the other
+// nodes, run from this node on a client's request, so that the cluster suite
+// can check that every node answers (a node that does not makes these wait
+// for requestsTimeout and fail).
+if (process.env.SIOBRIDGE_REDIS) {
+  io.on('ping-servers', (arg, ack) => ack?.({ pong: arg }));
+  io.on('connection', (socket) => {
+    const reply = (ack, promise) => promise.then(
+      (value) => ack({ err: null, value }),
+      (err) => ack({ err: err.message, value: null }),
+    );
+    socket.on('cluster-count', (ack) => reply(ack, io.of('/').adapter.serverCount()));
+    socket.on('cluster-fetch', ({ room }, ack) => reply(ack, io.in(room).fetchSockets().then(
+      (sockets) => sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), auth: s.handshake.auth }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
+    )));
+    socket.on('cluster-all-rooms', (ack) => reply(ack, io.of('/').adapter.allRooms().then((rooms) => [...rooms].sort())));
+    socket.on('cluster-join', ({ room, target }, ack) => {
+      io.in(room).socketsJoin(target);
+      ack();
+    });
+    socket.on('cluster-leave', ({ room, target }, ack) => {
+      io.in(room).socketsLeave(target);
+      ack();
+    });
+    socket.on('cluster-disconnect', ({ room, close }, ack) => {
+      io.in(room).disconnectSockets(close);
+      ack();
+    });
+    // A Date crosses as notepack's timestamp extension; every node writes
+    // it to its clients as JSON.stringify does.
+    socket.on('cluster-emit-date', ({ event, ms }, ack) => {
+      io.emit(event, new Date(ms));
+      ack();
+    });
+    socket.on('cluster-server-side-emit', ({ event, data }, ack) => reply(ack, io.serverSideEmitWithAck(event, data)
+      .then((replies) => [...replies].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))))));
+  });
+}
 
 io.of('/custom').on('connection', (socket) => {
   welcome(socket);
