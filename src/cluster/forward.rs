@@ -14,7 +14,8 @@
 //! The encoding is binary and length-prefixed, every integer big-endian:
 //!
 //! ```text
-//! Request:  0x01 id:u64 from:str sid:str method:u8 body:bytes
+//! Request:  0x01 id:u64 from:str sid:str method:u8 query:str body:bytes
+//!           (method: 0 GET, 1 POST)
 //! Accepted: 0x02 id:u64
 //! Response: 0x03 id:u64 status:u16 content_type:str body:bytes
 //! str, bytes: len:u32 then len bytes (str: UTF-8)
@@ -48,6 +49,8 @@ pub enum Forward {
         sid: String,
         /// GET or POST.
         method: ForwardMethod,
+        /// The request's query string, for the owner's routing checks.
+        query: String,
         /// The POST body (empty for a GET).
         body: Bytes,
     },
@@ -95,6 +98,7 @@ pub fn encode(message: &Forward) -> Vec<u8> {
             from,
             sid,
             method,
+            query,
             body,
         } => {
             out.push(1);
@@ -105,6 +109,7 @@ pub fn encode(message: &Forward) -> Vec<u8> {
                 ForwardMethod::Get => 0,
                 ForwardMethod::Post => 1,
             });
+            put_bytes(&mut out, query.as_bytes());
             put_bytes(&mut out, body);
         }
         Forward::Accepted { id } => {
@@ -175,6 +180,7 @@ pub fn decode(input: &[u8]) -> Result<Forward, ForwardError> {
                 1 => ForwardMethod::Post,
                 _ => return Err(ForwardError("unknown method")),
             },
+            query: r.string()?,
             body: Bytes::copy_from_slice(r.bytes()?),
         },
         2 => Forward::Accepted { id: r.u64()? },
@@ -203,6 +209,7 @@ mod tests {
                 from: "a1b2c3".into(),
                 sid: "AAAAAAAAAAAAAAAAAAAA".into(),
                 method: ForwardMethod::Get,
+                query: "EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA".into(),
                 body: Bytes::new(),
             },
             Forward::Request {
@@ -210,6 +217,7 @@ mod tests {
                 from: "n".into(),
                 sid: "s".into(),
                 method: ForwardMethod::Post,
+                query: String::new(),
                 body: Bytes::from_static(b"4hello\x1e4\xc3\xa9"),
             },
             Forward::Accepted { id: 0 },
@@ -246,13 +254,14 @@ mod tests {
             from: "ab".into(),
             sid: "x".into(),
             method: ForwardMethod::Post,
+            query: "q".into(),
             body: Bytes::from_static(b"4"),
         });
         assert_eq!(
             r,
             [
                 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, b'a', b'b', 0, 0, 0, 1, b'x', 1, 0, 0, 0, 1,
-                b'4'
+                b'q', 0, 0, 0, 1, b'4'
             ]
         );
     }
@@ -280,6 +289,7 @@ mod tests {
             from: String::new(),
             sid: String::new(),
             method: ForwardMethod::Get,
+            query: String::new(),
             body: Bytes::new(),
         });
         bad_method[17] = 5;

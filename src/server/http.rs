@@ -278,7 +278,8 @@ async fn forward_to_owner(shared: &Shared, req: Request<Incoming>) -> Response<B
     let Some(forwarder) = shared.forward.get() else {
         return rejected(Rejection::UnknownSid, None);
     };
-    let query = crate::engineio::Query::parse(req.uri().query().unwrap_or(""));
+    let raw_query = req.uri().query().unwrap_or("").to_owned();
+    let query = crate::engineio::Query::parse(&raw_query);
     let Some(sid) = query.sid.and_then(Sid::parse) else {
         return rejected(Rejection::UnknownSid, None);
     };
@@ -296,7 +297,7 @@ async fn forward_to_owner(shared: &Shared, req: Request<Incoming>) -> Response<B
         }
         _ => return rejected(Rejection::UnknownSid, None),
     };
-    match forwarder.forward(&sid, method, body).await {
+    match forwarder.forward(&sid, method, &raw_query, body).await {
         None => rejected(Rejection::UnknownSid, None),
         Some((status, content_type, body)) => {
             let mut response = Response::new(Full::new(body));
@@ -311,28 +312,45 @@ async fn forward_to_owner(shared: &Shared, req: Request<Incoming>) -> Response<B
 }
 
 /// A polling request another node forwarded for a session of this one
-/// (`redis_forward`): answered as if it had come here.
+/// (`redis_forward`): routed and answered as if it had come here.
 pub(super) async fn answer_forwarded(
     shared: &Shared,
-    handle: Arc<SessionHandle>,
     method: ForwardMethod,
+    query: &str,
     body: Bytes,
 ) -> Response<Body> {
-    if handle.transport() != TransportKind::Polling {
-        return rejected(Rejection::BadRequest, None);
-    }
-    match method {
-        ForwardMethod::Get => poll(handle).await,
-        ForwardMethod::Post => {
-            let max = shared.config.engine.max_payload;
-            let declared = Some(body.len() as u64);
-            let read = if body.len() > max {
-                BodyRead::TooLarge
-            } else {
-                BodyRead::Complete(body)
-            };
-            post_answer(&handle, read, declared, max)
-        }
+    let head = RequestHead {
+        method: match method {
+            ForwardMethod::Get => Method::Get,
+            ForwardMethod::Post => Method::Post,
+        },
+        query: Some(query),
+        websocket_upgrade: false,
+    };
+    let route = route(&head, &shared.config.engine, |sid| {
+        shared.session(sid).map(|s| s.transport())
+    });
+    match route {
+        Err(rejection) => rejected(rejection, None),
+        Ok(Route::Poll(sid)) => match shared.session(&sid) {
+            None => rejected(Rejection::UnknownSid, None),
+            Some(handle) => poll(handle).await,
+        },
+        Ok(Route::Post(sid)) => match shared.session(&sid) {
+            None => rejected(Rejection::UnknownSid, None),
+            Some(handle) => {
+                let max = shared.config.engine.max_payload;
+                let declared = Some(body.len() as u64);
+                let read = if body.len() > max {
+                    BodyRead::TooLarge
+                } else {
+                    BodyRead::Complete(body)
+                };
+                post_answer(&handle, read, declared, max)
+            }
+        },
+        // A handshake or an upgrade is never forwarded.
+        Ok(_) => rejected(Rejection::BadRequest, None),
     }
 }
 

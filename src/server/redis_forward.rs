@@ -139,6 +139,7 @@ impl Forwarder {
         &self,
         sid: &Sid,
         method: ForwardMethod,
+        query: &str,
         body: Bytes,
     ) -> Option<(u16, String, Bytes)> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -165,6 +166,7 @@ impl Forwarder {
                 from: self.node.clone(),
                 sid: sid.as_str().to_owned(),
                 method,
+                query: query.to_owned(),
                 body,
             },
         );
@@ -190,6 +192,7 @@ impl Forwarder {
                 from,
                 sid,
                 method,
+                query,
                 body,
             } => {
                 if from == self.node {
@@ -199,14 +202,14 @@ impl Forwarder {
                     return;
                 };
                 let Some(sid) = Sid::parse(&sid) else { return };
-                let Some(handle) = shared.session(&sid) else {
+                if shared.session(&sid).is_none() {
                     return;
-                };
+                }
                 let channel = self.reply_channel(&from);
                 self.publish(channel.clone(), &Forward::Accepted { id });
                 let this = self.clone();
                 tokio::spawn(async move {
-                    let response = http::answer_forwarded(&shared, handle, method, body).await;
+                    let response = http::answer_forwarded(&shared, method, &query, body).await;
                     let status = response.status().as_u16();
                     let content_type = response
                         .headers()
