@@ -159,6 +159,18 @@ describe('three test apps behind a round-robin proxy', { skip }, () => {
     t.diagnostic(`outcomes: ${outcomes.join(', ')}`);
   });
 
+  test('a bad request for a session of another node gets the answer its owner gives', async () => {
+    const open = await fetch(`${nodes[0].url}/socket.io/?EIO=4&transport=polling`);
+    const { sid } = JSON.parse((await open.text()).slice(1));
+    // transport=websocket without an Upgrade header, on a polling session.
+    const path = `/socket.io/?EIO=4&transport=websocket&sid=${sid}`;
+    const direct = await fetch(`${nodes[0].url}${path}`);
+    const forwarded = await fetch(`${nodes[1].url}${path}`);
+    assert.equal(direct.status, 400);
+    assert.equal(forwarded.status, direct.status);
+    assert.deepEqual(await forwarded.json(), await direct.json());
+  });
+
   test('a sid no node holds gets 400 Session ID unknown after the forwarding timeout', async () => {
     const started = Date.now();
     const res = await fetch(`${nodes[0].url}/socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA`);
