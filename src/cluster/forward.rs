@@ -10,6 +10,10 @@
 //! requester's channel, then [`Forward::Response`] when its local answer is
 //! ready (for a long-poll GET: when there is something to send, at the
 //! latest the next PING). Nodes that do not hold the session say nothing.
+//! When the client goes away before the answer, the requester publishes
+//! [`Forward::Abort`] on the shared channel and the owner drops the request
+//! as it drops a local one whose client went away (for a pending GET: the
+//! session ends, as the reference ends it).
 //!
 //! The encoding is binary and length-prefixed, every integer big-endian:
 //!
@@ -18,6 +22,7 @@
 //!           (method: 0 GET, 1 POST)
 //! Accepted: 0x02 id:u64
 //! Response: 0x03 id:u64 status:u16 content_type:str body:bytes
+//! Abort:    0x04 id:u64 from:str
 //! str, bytes: len:u32 then len bytes (str: UTF-8)
 //! ```
 //!
@@ -69,6 +74,13 @@ pub enum Forward {
         content_type: String,
         /// The answer's body.
         body: Bytes,
+    },
+    /// The client of request `id` of node `from` went away.
+    Abort {
+        /// The request's number.
+        id: u64,
+        /// The requesting node's id.
+        from: String,
     },
 }
 
@@ -127,6 +139,11 @@ pub fn encode(message: &Forward) -> Vec<u8> {
             out.extend_from_slice(&status.to_be_bytes());
             put_bytes(&mut out, content_type.as_bytes());
             put_bytes(&mut out, body);
+        }
+        Forward::Abort { id, from } => {
+            out.push(4);
+            out.extend_from_slice(&id.to_be_bytes());
+            put_bytes(&mut out, from.as_bytes());
         }
     }
     out
@@ -190,6 +207,10 @@ pub fn decode(input: &[u8]) -> Result<Forward, ForwardError> {
             content_type: r.string()?,
             body: Bytes::copy_from_slice(r.bytes()?),
         },
+        4 => Forward::Abort {
+            id: r.u64()?,
+            from: r.string()?,
+        },
         _ => return Err(ForwardError("unknown message type")),
     };
     if !r.0.is_empty() {
@@ -221,6 +242,10 @@ mod tests {
                 body: Bytes::from_static(b"4hello\x1e4\xc3\xa9"),
             },
             Forward::Accepted { id: 0 },
+            Forward::Abort {
+                id: 9,
+                from: "a1b2c3".into(),
+            },
             Forward::Response {
                 id: 42,
                 status: 200,

@@ -81,16 +81,32 @@ pub(super) struct Forwarder {
     config: ForwardConfig,
     out: mpsc::Sender<(String, Vec<u8>)>,
     pending: Mutex<HashMap<u64, Pending>>,
+    /// The requests of other nodes this node is serving, by (node, id).
+    serving: Mutex<HashMap<(String, u64), tokio::task::AbortHandle>>,
     next_id: AtomicU64,
     shared: Weak<Shared>,
 }
 
-/// Removes a pending request when its wait ends, however it ends.
+/// Removes a pending request when its wait ends, however it ends; when
+/// the owner took it and its answer has not come (the client went away),
+/// tells the owner to drop it.
 struct PendingGuard<'a>(&'a Forwarder, u64);
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        lock(&self.0.pending).remove(&self.1);
+        let removed = lock(&self.0.pending).remove(&self.1);
+        if let Some(p) = removed
+            && p.accepted.is_none()
+            && p.done.is_some()
+        {
+            self.0.publish(
+                self.0.all.clone(),
+                &Forward::Abort {
+                    id: self.1,
+                    from: self.0.node.clone(),
+                },
+            );
+        }
     }
 }
 
@@ -113,6 +129,7 @@ impl Forwarder {
             config,
             out,
             pending: Mutex::new(HashMap::new()),
+            serving: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             shared: Arc::downgrade(shared),
         });
@@ -208,7 +225,9 @@ impl Forwarder {
                 let channel = self.reply_channel(&from);
                 self.publish(channel.clone(), &Forward::Accepted { id });
                 let this = self.clone();
-                tokio::spawn(async move {
+                let key = (from.clone(), id);
+                let mut serving = lock(&self.serving);
+                let task = tokio::spawn(async move {
                     let response = http::answer_forwarded(&shared, method, &query, body).await;
                     let status = response.status().as_u16();
                     let content_type = response
@@ -221,6 +240,7 @@ impl Forwarder {
                         Ok(c) => c.to_bytes(),
                         Err(never) => match never {},
                     };
+                    lock(&this.serving).remove(&(from, id));
                     this.publish(
                         channel,
                         &Forward::Response {
@@ -231,6 +251,13 @@ impl Forwarder {
                         },
                     );
                 });
+                // Registered under the lock the task takes to unregister.
+                serving.insert(key, task.abort_handle());
+            }
+            Forward::Abort { id, from } => {
+                if let Some(task) = lock(&self.serving).remove(&(from, id)) {
+                    task.abort();
+                }
             }
             Forward::Accepted { id } => {
                 if let Some(p) = lock(&self.pending).get_mut(&id)

@@ -14,6 +14,7 @@ import { startServer } from '../lib/server.mjs';
 import { startBridge } from '../lib/bridge.mjs';
 import { startRedis, waitForServers } from '../lib/redis.mjs';
 import { first, once } from '../lib/wait.mjs';
+import { eventually } from '../lib/hostile.mjs';
 
 const FORWARD_CHANNEL = 'socket.io-forward#/socket.io/#';
 
@@ -212,5 +213,26 @@ describe('two siobridge --redis binaries (chat) behind a round-robin proxy', { s
       assert.deepEqual(await Promise.all(got), [{ n }, { n }]);
     }
     proxy.hits.forEach((h, i) => assert.ok(h - before[i] >= 2, `node ${i} got ${h - before[i]} requests: ${proxy.hits}`));
+  });
+
+  test('a forwarded long poll whose client goes away ends the session on its owner, as a local one does', async () => {
+    // The binary's heartbeat is 25 s: the session would otherwise live on.
+    for (const via of [0, 1]) {
+      const open = await fetch(`${nodes[0].url}/socket.io/?EIO=4&transport=polling`);
+      const { sid } = JSON.parse((await open.text()).slice(1));
+      const poll = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+      // A GET held (nothing to send before the PING), then dropped.
+      const controller = new AbortController();
+      const held = fetch(`${nodes[via].url}${poll}`, { signal: controller.signal }).catch((e) => e.name);
+      await new Promise((r) => setTimeout(r, 100));
+      controller.abort();
+      assert.equal(await held, 'AbortError');
+      // A NOOP posted to the owner: 200 while the session lives, 400 once it ended.
+      const answer = await eventually(async () => {
+        const r = await fetch(`${nodes[0].url}${poll}`, { method: 'POST', body: '6', signal: AbortSignal.timeout(2000) });
+        return r.status === 400 && r.json();
+      }, { timeoutMs: 3000, what: `the session to end after its ${via ? 'forwarded' : 'local'} poll was dropped` });
+      assert.deepEqual(answer, { code: 1, message: 'Session ID unknown' });
+    }
   });
 });
