@@ -13,7 +13,12 @@
 //! For experiments only (`benches/run` never sets it):
 //! `BENCH_WS_READ_BUFFER=BYTES` overrides
 //! [`ServerConfig::ws_read_buffer_size`].
+//!
+//! `BENCH_REDIS=redis://HOST:PORT` makes the server one node of a cluster
+//! on that Redis ([`RedisCluster`], as `siobridge --redis`): `benches/run`'s
+//! `cluster-fanout` scenario starts two such nodes.
 
+use siobridge::server::redis::{RedisCluster, RedisConfig};
 use siobridge::server::{Server, ServerConfig, SocketIoHandler, shutdown_signal, socket_io};
 use siobridge::socketio::{self, SocketIo};
 
@@ -26,7 +31,12 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
 
-    let io = socket_io(socketio::Config::default());
+    let io = match std::env::var("BENCH_REDIS") {
+        Ok(url) if !url.is_empty() => RedisCluster::start(RedisConfig::new(url))
+            .map_err(std::io::Error::other)?
+            .socket_io(socketio::Config::default()),
+        _ => socket_io(socketio::Config::default()),
+    };
     register(&io);
     let mut config = ServerConfig::default().with_path("/socket.io/");
     if let Some(size) = std::env::var("BENCH_WS_READ_BUFFER")

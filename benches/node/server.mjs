@@ -11,6 +11,16 @@ import { Server } from "socket.io";
 const httpServer = createServer();
 const io = new Server(httpServer);
 
+// REDIS_URL=redis://HOST:PORT: one node of a cluster on that Redis, with
+// @socket.io/redis-adapter's defaults (benches/run's cluster-fanout).
+if (process.env.REDIS_URL) {
+  const { Redis } = await import("ioredis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pub = new Redis(process.env.REDIS_URL);
+  const sub = pub.duplicate();
+  io.adapter(createAdapter(pub, sub));
+}
+
 io.on("connection", (socket) => {
   socket.on("echo", (...args) => {
     const ack = typeof args.at(-1) === "function" ? args.pop() : null;

@@ -6,6 +6,10 @@
 //! sockets, and delivered/expected once the sender stops (1.0 when nothing
 //! was lost).
 //!
+//! With a second node (`--addr2`, the same cluster on Redis), half the
+//! receivers connect to it: every broadcast then crosses the cluster to reach
+//! them, and the server CPU is both nodes'.
+//!
 //! Each socket gets its `msg`s in order (one WebSocket), so a socket's n-th
 //! `msg` is broadcast n: counting per broadcast needs no parsing, only a
 //! ring of `window` counters.
@@ -57,8 +61,22 @@ impl Shared {
 }
 
 /// Runs the scenario and returns delivered/s and delivered/expected.
-pub async fn run(target: &Target, options: &Options) -> io::Result<Outcome> {
-    let mut sockets = connect_all(target, options.receivers + 1, options.concurrency).await?;
+pub async fn run(
+    target: &Target,
+    second: Option<&Target>,
+    options: &Options,
+) -> io::Result<Outcome> {
+    let remote = if second.is_some() {
+        options.receivers / 2
+    } else {
+        0
+    };
+    let mut sockets = match second {
+        Some(second) => connect_all(second, remote, options.concurrency).await?,
+        None => Vec::new(),
+    };
+    // The sender is the last socket, on the first node.
+    sockets.extend(connect_all(target, options.receivers - remote + 1, options.concurrency).await?);
     let shared = Arc::new(Shared {
         sockets: sockets.len() as u32,
         ring: (0..options.window).map(|_| AtomicU32::new(0)).collect(),
@@ -77,7 +95,7 @@ pub async fn run(target: &Target, options: &Options) -> io::Result<Outcome> {
 
     tokio::time::sleep(options.warmup).await;
     let (start, before) = (Instant::now(), shared.delivered.load(Ordering::SeqCst));
-    let cpu = CpuMeter::start(options.server_pid);
+    let cpu = CpuMeter::start_all(&[options.server_pid, options.server_pid2]);
     tokio::time::sleep(options.duration).await;
     let (elapsed, during) = (
         start.elapsed(),
@@ -97,6 +115,7 @@ pub async fn run(target: &Target, options: &Options) -> io::Result<Outcome> {
     outcome
         .set("sockets", shared.sockets)
         .set("window", options.window)
+        .set("remote_receivers", remote)
         .rate("delivered_per_s", during, elapsed)
         .set("broadcasts", sent)
         .set(

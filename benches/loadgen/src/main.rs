@@ -16,6 +16,9 @@
 //! --receivers 1000     fanout receivers    --window 64 unfinished broadcasts
 //! --connections 10000  idle connections    --concurrency 32 (connect loops; connects at once)
 //! --server-pid PID     the server, whose memory idle reads
+//! --addr2 HOST:PORT    fanout: a second node of the same cluster; half the
+//!                      receivers connect there (the sender stays on --addr)
+//! --server-pid2 PID    that node, whose CPU time is added to the server's
 //! ```
 
 mod client;
@@ -39,6 +42,7 @@ use crate::client::{Target, Ws};
 #[derive(Debug, Clone)]
 pub struct Options {
     addr: Option<SocketAddr>,
+    addr2: Option<SocketAddr>,
     path: String,
     warmup: Duration,
     duration: Duration,
@@ -49,12 +53,14 @@ pub struct Options {
     connections: usize,
     concurrency: usize,
     server_pid: Option<u32>,
+    server_pid2: Option<u32>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             addr: None,
+            addr2: None,
             path: "/socket.io/".to_owned(),
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(10),
@@ -65,6 +71,7 @@ impl Default for Options {
             connections: 10_000,
             concurrency: 32,
             server_pid: None,
+            server_pid2: None,
         }
     }
 }
@@ -84,6 +91,8 @@ impl Options {
             let count = |v: &str| v.parse::<usize>().map_err(|e| bad(&e));
             match flag.as_str() {
                 "--addr" => options.addr = Some(value.parse().map_err(|e| bad(&e))?),
+                "--addr2" => options.addr2 = Some(value.parse().map_err(|e| bad(&e))?),
+                "--server-pid2" => options.server_pid2 = Some(value.parse().map_err(|e| bad(&e))?),
                 "--path" => options.path = value.clone(),
                 "--warmup" => options.warmup = secs(value)?,
                 "--duration" => options.duration = secs(value)?,
@@ -118,7 +127,10 @@ async fn run_scenario(scenario: &str, options: &Options) -> io::Result<stats::Ou
     match scenario {
         "echo" => echo::run(&target, options, 1).await,
         "echo-pipelined" => echo::run(&target, options, options.depth).await,
-        "fanout" => fanout::run(&target, options).await,
+        "fanout" => {
+            let second = options.addr2.map(|addr| Target::new(addr, &options.path));
+            fanout::run(&target, second.as_ref(), options).await
+        }
         "idle" => conn::idle(&target, options).await,
         "connect" => conn::connect(&target, options).await,
         _ => Err(io::Error::other(format!("unknown scenario {scenario}"))),

@@ -127,6 +127,30 @@ const ROWS: &[Row] = &[
     ),
     share("fanout"),
     own_share("fanout"),
+    row(
+        "cluster-fanout",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "cluster-fanout",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "cluster-fanout",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg (both nodes)",
+        Better::Lower,
+    ),
+    share("cluster-fanout"),
+    own_share("cluster-fanout"),
     row("idle", "kib_per_conn", "RSS KiB/connection", Better::Lower),
     row("connect", "connects_per_s", "connects/s", Better::Higher),
     row("connect", "p50_us", "p50 µs", Better::Lower),
