@@ -34,7 +34,7 @@ use crate::{Options, connect_all};
 const STALL: Duration = Duration::from_secs(3);
 
 /// What the receivers share with the sender.
-struct Shared {
+pub(crate) struct Shared {
     /// Sockets each broadcast must reach: receivers plus the sender.
     sockets: u32,
     /// `ring[n % window]`: sockets that have broadcast n.
@@ -47,7 +47,7 @@ struct Shared {
 
 impl Shared {
     /// A socket got its `count`-th `msg` (counting from 0).
-    fn delivered(&self, count: u64) {
+    pub(crate) fn delivered(&self, count: u64) {
         self.delivered.fetch_add(1, Ordering::Relaxed);
         let slot = &self.ring[(count % self.ring.len() as u64) as usize];
         if slot.fetch_add(1, Ordering::AcqRel) + 1 == self.sockets {
@@ -77,21 +77,40 @@ pub async fn run(
     };
     // The sender is the last socket, on the first node.
     sockets.extend(connect_all(target, options.receivers - remote + 1, options.concurrency).await?);
+    let sender = sockets.split_off(sockets.len() - 1);
+    let count = sockets.len();
+    let mut outcome = run_with(sender, count, options, |shared| {
+        sockets
+            .into_iter()
+            .map(|ws| tokio::spawn(receiver(ws, shared.clone())))
+            .collect()
+    })
+    .await?;
+    outcome.set("remote_receivers", remote);
+    Ok(outcome)
+}
+
+/// The measurement, whatever the receivers' transport: `sender` (one
+/// WebSocket) and `receivers` receivers, which `spawn` starts, each calling
+/// [`Shared::delivered`] on its `msg`s in order.
+pub(crate) async fn run_with(
+    mut sender: Vec<Ws>,
+    receivers: usize,
+    options: &Options,
+    spawn: impl FnOnce(&Arc<Shared>) -> Vec<tokio::task::JoinHandle<io::Result<()>>>,
+) -> io::Result<Outcome> {
     let shared = Arc::new(Shared {
-        sockets: sockets.len() as u32,
+        sockets: receivers as u32 + 1,
         ring: (0..options.window).map(|_| AtomicU32::new(0)).collect(),
         finished: AtomicU64::new(0),
         delivered: AtomicU64::new(0),
         progress: Notify::new(),
     });
-    let (sink, stream) = sockets.pop().expect("one socket at least").split();
-    let mut receivers: Vec<_> = sockets
-        .into_iter()
-        .map(|ws| tokio::spawn(receiver(ws, shared.clone())))
-        .collect();
-    receivers.push(tokio::spawn(sender_receiver(stream, shared.clone())));
+    let (sink, stream) = sender.pop().expect("a sender").split();
+    let mut tasks = spawn(&shared);
+    tasks.push(tokio::spawn(sender_receiver(stream, shared.clone())));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sender = tokio::spawn(sender(sink, options.window, shared.clone(), stop_rx));
+    let sender = tokio::spawn(send(sink, options.window, shared.clone(), stop_rx));
 
     tokio::time::sleep(options.warmup).await;
     let (start, before) = (Instant::now(), shared.delivered.load(Ordering::SeqCst));
@@ -106,7 +125,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let sent = sender.await.map_err(io::Error::other)??;
     drain(&shared, sent).await;
-    for task in &receivers {
+    for task in &tasks {
         task.abort();
     }
 
@@ -115,7 +134,6 @@ pub async fn run(
     outcome
         .set("sockets", shared.sockets)
         .set("window", options.window)
-        .set("remote_receivers", remote)
         .rate("delivered_per_s", during, elapsed)
         .set("broadcasts", sent)
         .set(
@@ -147,7 +165,7 @@ fn broadcast_packet(seq: u64) -> Message {
 
 /// Keeps `window` broadcasts unfinished until told to stop (or until no
 /// broadcast finishes for [`STALL`]: one was lost). Returns how many it sent.
-async fn sender(
+async fn send(
     mut sink: futures_util::stream::SplitSink<Ws, Message>,
     window: usize,
     shared: Arc<Shared>,
@@ -176,7 +194,7 @@ async fn sender(
 }
 
 /// Whether a text frame is a `msg` EVENT.
-fn is_msg(text: &str) -> bool {
+pub(crate) fn is_msg(text: &str) -> bool {
     text.starts_with(r#"42["msg","#)
 }
 

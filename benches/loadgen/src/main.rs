@@ -7,8 +7,9 @@
 //! loadgen report RESULTS_FILE                        prints the markdown table
 //! ```
 //!
-//! Scenarios: `echo`, `echo-pipelined`, `fanout`, `idle`, `connect` (see
-//! each module). Options, with their defaults:
+//! Scenarios: `echo`, `echo-pipelined`, `fanout`, `idle`, `connect`, and
+//! over HTTP long-polling `echo-polling` and `fanout-polling` (see each
+//! module). Options, with their defaults:
 //!
 //! ```text
 //! --path /socket.io/   --warmup 2 --duration 10 (seconds)
@@ -26,6 +27,7 @@ mod conn;
 mod cpu;
 mod echo;
 mod fanout;
+mod polling;
 mod report;
 mod stats;
 
@@ -131,6 +133,8 @@ async fn run_scenario(scenario: &str, options: &Options) -> io::Result<stats::Ou
             let second = options.addr2.map(|addr| Target::new(addr, &options.path));
             fanout::run(&target, second.as_ref(), options).await
         }
+        "echo-polling" => polling::echo(&target, options).await,
+        "fanout-polling" => polling::fanout(&target, options).await,
         "idle" => conn::idle(&target, options).await,
         "connect" => conn::connect(&target, options).await,
         _ => Err(io::Error::other(format!("unknown scenario {scenario}"))),

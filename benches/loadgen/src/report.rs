@@ -127,6 +127,41 @@ const ROWS: &[Row] = &[
     ),
     share("fanout"),
     own_share("fanout"),
+    row("echo-polling", "acks_per_s", "acks/s", Better::Higher),
+    row("echo-polling", "p50_us", "p50 µs", Better::Lower),
+    row("echo-polling", "p99_us", "p99 µs", Better::Lower),
+    row(
+        "echo-polling",
+        "server_cpu_us_per_op",
+        "server CPU µs/ack",
+        Better::Lower,
+    ),
+    share("echo-polling"),
+    own_share("echo-polling"),
+    row(
+        "fanout-polling",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "fanout-polling",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "fanout-polling",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg",
+        Better::Lower,
+    ),
+    share("fanout-polling"),
+    own_share("fanout-polling"),
     row(
         "cluster-fanout",
         "delivered_per_s",
