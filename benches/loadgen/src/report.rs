@@ -187,6 +187,42 @@ const ROWS: &[Row] = &[
     share("cluster-fanout"),
     own_share("cluster-fanout"),
     row("idle", "kib_per_conn", "RSS KiB/connection", Better::Lower),
+    row(
+        "idle-max",
+        "kib_per_conn",
+        "RSS KiB/connection",
+        Better::Lower,
+    ),
+    row(
+        "idle-max",
+        "opened_per_s",
+        "connections opened/s",
+        Better::Higher,
+    ),
+    row(
+        "fanout-max",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "fanout-max",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "fanout-max",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg",
+        Better::Lower,
+    ),
+    share("fanout-max"),
+    own_share("fanout-max"),
     row("connect", "connects_per_s", "connects/s", Better::Higher),
     row("connect", "p50_us", "p50 µs", Better::Lower),
     row("connect", "p99_us", "p99 µs", Better::Lower),
