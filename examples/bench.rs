@@ -8,7 +8,10 @@
 //!
 //! - `echo`: acknowledged with the same arguments;
 //! - `broadcast`: re-emitted as `msg`, with the same arguments, to every
-//!   socket on `/`, the sender included.
+//!   socket on `/`, the sender included;
+//! - `join`: the socket joins the room its argument names, then acks;
+//! - `to-room`: its argument's `room` names a room; re-emitted as `msg`,
+//!   with the same arguments, to that room's sockets.
 //!
 //! For experiments only (`benches/run` never sets it):
 //! `BENCH_WS_READ_BUFFER=BYTES` overrides
@@ -60,5 +63,23 @@ fn register(io: &SocketIo) {
     let all = io.of("/");
     main.on("broadcast", move |_socket, args, _ack| {
         all.emit("msg", args);
+    });
+    main.on("join", |socket, args, ack| {
+        if let Some(room) = args.first().and_then(|room| room.as_str()) {
+            socket.join(room);
+        }
+        if let Some(ack) = ack {
+            ack.send(socketio::Args::new());
+        }
+    });
+    let io = io.clone();
+    main.on("to-room", move |_socket, args, _ack| {
+        let room = args
+            .first()
+            .and_then(|arg| arg["room"].as_str())
+            .map(str::to_owned);
+        if let Some(room) = room {
+            io.of("/").to(room.as_str()).emit("msg", args);
+        }
     });
 }

@@ -4,7 +4,9 @@
 //
 // - `echo`: acknowledged with the same arguments;
 // - `broadcast`: re-emitted as `msg`, with the same arguments, to every socket
-//   on `/`, the sender included.
+//   on `/`, the sender included;
+// - `join`: the socket joins the room its argument names, then acks;
+// - `to-room`: re-emitted as `msg` to the room its argument's `room` names.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 
@@ -29,6 +31,14 @@ io.on("connection", (socket) => {
   socket.on("broadcast", (...args) => {
     if (typeof args.at(-1) === "function") args.pop();
     io.emit("msg", ...args);
+  });
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    if (typeof ack === "function") ack();
+  });
+  socket.on("to-room", (...args) => {
+    if (typeof args.at(-1) === "function") args.pop();
+    io.to(args[0].room).emit("msg", ...args);
   });
 });
 

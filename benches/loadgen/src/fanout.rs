@@ -10,6 +10,9 @@
 //! receivers connect to it: every broadcast then crosses the cluster to reach
 //! them, and the server CPU is both nodes'.
 //!
+//! `fanout-rooms` ([`run_rooms`]) spreads the receivers over rooms, each
+//! with a sender of its own.
+//!
 //! Each socket gets its `msg`s in order (one WebSocket), so a socket's n-th
 //! `msg` is broadcast n: counting per broadcast needs no parsing, only a
 //! ring of `window` counters.
@@ -110,7 +113,13 @@ pub(crate) async fn run_with(
     let mut tasks = spawn(&shared);
     tasks.push(tokio::spawn(sender_receiver(stream, shared.clone())));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sender = tokio::spawn(send(sink, options.window, shared.clone(), stop_rx));
+    let sender = tokio::spawn(send(
+        sink,
+        options.window,
+        shared.clone(),
+        stop_rx,
+        broadcast_packet,
+    ));
 
     tokio::time::sleep(options.warmup).await;
     let (start, before) = (Instant::now(), shared.delivered.load(Ordering::SeqCst));
@@ -143,6 +152,121 @@ pub(crate) async fn run_with(
     Ok(outcome)
 }
 
+/// `fanout-rooms`: `--receivers` sockets spread evenly over `--rooms` rooms,
+/// each room with one sender of its own (also in the room) that emits
+/// `to-room`, which the server re-emits as `msg` to that room only; each
+/// sender keeps `--window` of its room's broadcasts unfinished. Delivered
+/// msgs/s across all rooms, and delivered/expected of all rooms together.
+pub async fn run_rooms(target: &Target, options: &Options) -> io::Result<Outcome> {
+    let rooms = options.rooms.max(1);
+    let mut sockets = connect_all(target, options.receivers + rooms, options.concurrency).await?;
+    // Socket i goes to room i % rooms; sockets 0..rooms are the senders.
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        join(ws, i % rooms).await?;
+    }
+    let mut groups: Vec<Vec<Ws>> = (0..rooms).map(|_| Vec::new()).collect();
+    for (i, ws) in sockets.into_iter().enumerate() {
+        groups[i % rooms].push(ws);
+    }
+    let mut all = Vec::new();
+    let mut senders = Vec::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for (room, mut members) in groups.into_iter().enumerate() {
+        // The first member of each room was connected first: the sender.
+        let sender = members.remove(0);
+        let shared = Arc::new(Shared {
+            sockets: members.len() as u32 + 1,
+            ring: (0..options.window).map(|_| AtomicU32::new(0)).collect(),
+            finished: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            progress: Notify::new(),
+        });
+        for ws in members {
+            tasks.push(tokio::spawn(receiver(ws, shared.clone())));
+        }
+        let (sink, stream) = sender.split();
+        tasks.push(tokio::spawn(sender_receiver(stream, shared.clone())));
+        senders.push(tokio::spawn(send(
+            sink,
+            options.window,
+            shared.clone(),
+            stop_rx.clone(),
+            move |seq| room_packet(room, seq),
+        )));
+        all.push(shared);
+    }
+    let delivered = |all: &[Arc<Shared>]| -> u64 {
+        all.iter()
+            .map(|shared| shared.delivered.load(Ordering::SeqCst))
+            .sum()
+    };
+
+    tokio::time::sleep(options.warmup).await;
+    let (start, before) = (Instant::now(), delivered(&all));
+    let cpu = CpuMeter::start(options.server_pid);
+    tokio::time::sleep(options.duration).await;
+    let (elapsed, during) = (start.elapsed(), delivered(&all) - before);
+    let mut outcome = Outcome::default();
+    cpu.finish(&mut outcome, elapsed, during);
+    let _ = stop_tx.send(true);
+    let mut expected = 0;
+    let mut broadcasts = 0;
+    for (sender, shared) in senders.into_iter().zip(&all) {
+        let sent = sender.await.map_err(io::Error::other)??;
+        drain(shared, sent).await;
+        expected += sent * u64::from(shared.sockets);
+        broadcasts += sent;
+    }
+    for task in &tasks {
+        task.abort();
+    }
+    outcome
+        .set("sockets", options.receivers + rooms)
+        .set("rooms", rooms)
+        .set("window", options.window)
+        .rate("delivered_per_s", during, elapsed)
+        .set("broadcasts", broadcasts)
+        .set(
+            "delivered_ratio",
+            format!("{:.4}", delivered(&all) as f64 / expected.max(1) as f64),
+        );
+    Ok(outcome)
+}
+
+/// Joins room `r<room>` with `42<n>["join","r<room>"]` and waits for its
+/// ack (answering heartbeats on the way).
+async fn join(ws: &mut Ws, room: usize) -> io::Result<()> {
+    ws.send(Message::text(format!(r#"420["join","r{room}"]"#)))
+        .await
+        .map_err(io::Error::other)?;
+    loop {
+        let Some(text) = text_of(frame(ws.next().await)?)? else {
+            continue;
+        };
+        if text.starts_with("430[") {
+            return Ok(());
+        }
+        if text.as_str() == PING {
+            ws.send(Message::text(PONG))
+                .await
+                .map_err(io::Error::other)?;
+        } else {
+            return Err(io::Error::other(format!(
+                "join: unexpected {:?}",
+                text.as_str()
+            )));
+        }
+    }
+}
+
+/// `42["to-room",{"room":"r<room>",...}]`.
+fn room_packet(room: usize, seq: u64) -> Message {
+    Message::text(format!(
+        r#"42["to-room",{{"room":"r{room}","seq":{seq},"text":"the quick brown fox jumps over the lazy dog"}}]"#
+    ))
+}
+
 /// Waits until every broadcast sent is finished, or a stall.
 async fn drain(shared: &Shared, sent: u64) {
     while shared.finished.load(Ordering::Acquire) < sent {
@@ -170,6 +294,7 @@ async fn send(
     window: usize,
     shared: Arc<Shared>,
     stop: tokio::sync::watch::Receiver<bool>,
+    packet: impl Fn(u64) -> Message,
 ) -> io::Result<u64> {
     let mut sent = 0u64;
     while !*stop.borrow() {
@@ -183,9 +308,7 @@ async fn send(
             continue;
         }
         for _ in 0..room {
-            sink.feed(broadcast_packet(sent))
-                .await
-                .map_err(io::Error::other)?;
+            sink.feed(packet(sent)).await.map_err(io::Error::other)?;
             sent += 1;
         }
         sink.flush().await.map_err(io::Error::other)?;

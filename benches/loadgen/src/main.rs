@@ -7,7 +7,8 @@
 //! loadgen report RESULTS_FILE                        prints the markdown table
 //! ```
 //!
-//! Scenarios: `echo`, `echo-pipelined`, `fanout`, `idle`, `connect`, and
+//! Scenarios: `echo`, `echo-pipelined`, `fanout`, `fanout-rooms`, `idle`,
+//! `connect`, and
 //! over HTTP long-polling `echo-polling` and `fanout-polling` (see each
 //! module). Options, with their defaults:
 //!
@@ -15,6 +16,7 @@
 //! --path /socket.io/   --warmup 2 --duration 10 (seconds)
 //! --clients 500        echo clients        --depth 16 acks in flight (echo-pipelined)
 //! --receivers 1000     fanout receivers    --window 64 unfinished broadcasts
+//! --rooms 100          fanout-rooms: rooms, one sender each
 //! --connections 10000  idle connections    --concurrency 32 (connect loops; connects at once)
 //! --server-pid PID     the server, whose memory idle reads
 //! --addr2 HOST:PORT    fanout: a second node of the same cluster; half the
@@ -51,6 +53,7 @@ pub struct Options {
     clients: usize,
     depth: usize,
     receivers: usize,
+    rooms: usize,
     window: usize,
     connections: usize,
     concurrency: usize,
@@ -69,6 +72,7 @@ impl Default for Options {
             clients: 500,
             depth: 16,
             receivers: 1000,
+            rooms: 100,
             window: 64,
             connections: 10_000,
             concurrency: 32,
@@ -101,6 +105,7 @@ impl Options {
                 "--clients" => options.clients = count(value)?,
                 "--depth" => options.depth = count(value)?,
                 "--receivers" => options.receivers = count(value)?,
+                "--rooms" => options.rooms = count(value)?.max(1),
                 "--window" => options.window = count(value)?.max(1),
                 "--connections" => options.connections = count(value)?,
                 "--concurrency" => options.concurrency = count(value)?.max(1),
@@ -133,6 +138,7 @@ async fn run_scenario(scenario: &str, options: &Options) -> io::Result<stats::Ou
             let second = options.addr2.map(|addr| Target::new(addr, &options.path));
             fanout::run(&target, second.as_ref(), options).await
         }
+        "fanout-rooms" => fanout::run_rooms(&target, options).await,
         "echo-polling" => polling::echo(&target, options).await,
         "fanout-polling" => polling::fanout(&target, options).await,
         "idle" => conn::idle(&target, options).await,

@@ -186,6 +186,30 @@ const ROWS: &[Row] = &[
     ),
     share("cluster-fanout"),
     own_share("cluster-fanout"),
+    row(
+        "fanout-rooms",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "fanout-rooms",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "fanout-rooms",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg",
+        Better::Lower,
+    ),
+    share("fanout-rooms"),
+    own_share("fanout-rooms"),
     row("idle", "kib_per_conn", "RSS KiB/connection", Better::Lower),
     row(
         "idle-max",

@@ -9,12 +9,19 @@
 //! - fanout: `42["broadcast",ARGS...]` re-sent as `42["msg",ARGS...]` to
 //!   every connection (one shared `Utf8Bytes`, through a tokio broadcast
 //!   channel), the sender included;
+//! - rooms: `42<id>["join","ROOM"]` subscribes the connection to that
+//!   room's channel and is answered `43<id>[]`; `42["to-room",ARGS...]`
+//!   (whose `"room":"ROOM"` comes first in its object) is re-sent as
+//!   `42["msg",ARGS...]` on that room's channel;
 //! - idle: what any Socket.IO server over tokio-tungstenite needs at least
 //!   per idle connection.
 //!
 //! Frames already read are answered together and flushed once, as siobridge
 //! writes what one read produced. `PORT=0 bare-ws` prints
 //! `listening on 127.0.0.1:PORT`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,18 +44,24 @@ async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
     let (all, _) = broadcast::channel::<Utf8Bytes>(BACKLOG);
+    let rooms = Rooms::default();
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve(stream, all.clone()));
+        tokio::spawn(serve(stream, all.clone(), rooms.clone()));
     }
 }
 
+/// Each room's channel, made by its first `join`.
+type Rooms = Arc<Mutex<HashMap<String, broadcast::Sender<Utf8Bytes>>>>;
+
 /// The answer to one frame: a reply to this connection, a frame for every
-/// connection, or nothing.
+/// connection or for a room's, a room to join, or nothing.
 enum Answer {
     Reply(String),
     Everyone(Utf8Bytes),
+    Room(String, Utf8Bytes),
+    Join(String, String),
     Nothing,
 }
 
@@ -61,18 +74,37 @@ fn answer(text: &str) -> Answer {
     if let Some(args) = text.strip_prefix(r#"42["broadcast""#) {
         return Answer::Everyone(format!(r#"42["msg"{args}"#).into());
     }
+    if let Some(args) = text.strip_prefix(r#"42["to-room""#) {
+        let room = args
+            .strip_prefix(r#",{"room":""#)
+            .and_then(|rest| rest.split('"').next());
+        return match room {
+            Some(room) => Answer::Room(room.to_owned(), format!(r#"42["msg"{args}"#).into()),
+            None => Answer::Nothing,
+        };
+    }
     let Some(rest) = text.strip_prefix("42") else {
         return Answer::Nothing;
     };
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    match rest[digits..].strip_prefix(r#"["echo","#) {
-        Some(args) if digits > 0 => Answer::Reply(format!("43{}[{args}", &rest[..digits])),
-        _ => Answer::Nothing,
+    if digits == 0 {
+        return Answer::Nothing;
+    }
+    let (id, call) = rest.split_at(digits);
+    if let Some(args) = call.strip_prefix(r#"["echo","#) {
+        return Answer::Reply(format!("43{id}[{args}"));
+    }
+    match call
+        .strip_prefix(r#"["join",""#)
+        .and_then(|rest| rest.strip_suffix(r#""]"#))
+    {
+        Some(room) => Answer::Join(room.to_owned(), format!("43{id}[]")),
+        None => Answer::Nothing,
     }
 }
 
 /// One connection, until it closes.
-async fn serve(stream: TcpStream, all: broadcast::Sender<Utf8Bytes>) {
+async fn serve(stream: TcpStream, all: broadcast::Sender<Utf8Bytes>, rooms: Rooms) {
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {
         return;
@@ -81,7 +113,14 @@ async fn serve(stream: TcpStream, all: broadcast::Sender<Utf8Bytes>) {
         return;
     }
     let mut from_others = all.subscribe();
+    let mut from_room: Option<broadcast::Receiver<Utf8Bytes>> = None;
     loop {
+        let room_frame = async {
+            match from_room.as_mut() {
+                Some(room) => room.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             message = ws.next() => {
                 let mut message = message;
@@ -97,6 +136,23 @@ async fn serve(stream: TcpStream, all: broadcast::Sender<Utf8Bytes>) {
                             Answer::Everyone(frame) => {
                                 let _ = all.send(frame);
                             }
+                            Answer::Room(room, frame) => {
+                                if let Some(channel) = rooms.lock().unwrap().get(&room) {
+                                    let _ = channel.send(frame);
+                                }
+                            }
+                            Answer::Join(room, reply) => {
+                                let channel = rooms
+                                    .lock()
+                                    .unwrap()
+                                    .entry(room)
+                                    .or_insert_with(|| broadcast::channel(BACKLOG).0)
+                                    .subscribe();
+                                from_room = Some(channel);
+                                if ws.feed(Message::text(reply)).await.is_err() {
+                                    return;
+                                }
+                            }
                             Answer::Nothing => {}
                         }
                     }
@@ -106,29 +162,46 @@ async fn serve(stream: TcpStream, all: broadcast::Sender<Utf8Bytes>) {
                     }
                 }
             }
+            frame = room_frame => {
+                let room = from_room.as_mut().expect("a room's frame");
+                if !write_all(&mut ws, frame, room).await {
+                    return;
+                }
+            }
             frame = from_others.recv() => {
-                let mut frame = frame;
-                loop {
-                    match frame {
-                        Ok(text) => {
-                            if ws.feed(Message::Text(text)).await.is_err() {
-                                return;
-                            }
-                        }
-                        // A connection this far behind has lost messages;
-                        // the scenario counts them as lost.
-                        Err(broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    }
-                    match from_others.try_recv() {
-                        Ok(text) => frame = Ok(text),
-                        Err(_) => break,
-                    }
+                if !write_all(&mut ws, frame, &mut from_others).await {
+                    return;
                 }
             }
         }
         if ws.flush().await.is_err() {
             return;
+        }
+    }
+}
+
+/// Feeds `frame` and every frame already waiting on `channel`; false when
+/// the connection or the channel is gone.
+async fn write_all(
+    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+    mut frame: Result<Utf8Bytes, broadcast::error::RecvError>,
+    channel: &mut broadcast::Receiver<Utf8Bytes>,
+) -> bool {
+    loop {
+        match frame {
+            Ok(text) => {
+                if ws.feed(Message::Text(text)).await.is_err() {
+                    return false;
+                }
+            }
+            // A connection this far behind has lost messages; the scenario
+            // counts them as lost.
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return false,
+        }
+        match channel.try_recv() {
+            Ok(text) => frame = Ok(text),
+            Err(_) => return true,
         }
     }
 }
@@ -157,5 +230,13 @@ mod tests {
             Answer::Everyone(text) if text.as_str() == r#"42["msg",{"a":1}]"#
         ));
         assert!(matches!(answer("41"), Answer::Nothing));
+        assert!(matches!(
+            answer(r#"423["join","r7"]"#),
+            Answer::Join(room, reply) if room == "r7" && reply == "433[]"
+        ));
+        assert!(matches!(
+            answer(r#"42["to-room",{"room":"r7","seq":1}]"#),
+            Answer::Room(room, text) if room == "r7" && text.as_str() == r#"42["msg",{"room":"r7","seq":1}]"#
+        ));
     }
 }
