@@ -331,6 +331,39 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
+/// The table's rows in order: each scenario of [`ROWS`] with its rows, and
+/// after it its variants (`SCENARIO@N`, the same scenario with `--clients
+/// N`), by N.
+fn rows_of(results: &HashMap<(String, String), Rounds>) -> Vec<(String, &'static Row)> {
+    let mut names: Vec<&str> = Vec::new();
+    for row in ROWS {
+        if !names.contains(&row.scenario) {
+            names.push(row.scenario);
+        }
+    }
+    let mut out = Vec::new();
+    for base in names {
+        let mut variants: Vec<(u64, &String)> = results
+            .keys()
+            .map(|(_, scenario)| scenario)
+            .filter_map(|scenario| {
+                let n = scenario.strip_prefix(base)?.strip_prefix('@')?;
+                Some((n.parse().ok()?, scenario))
+            })
+            .collect();
+        variants.sort();
+        variants.dedup();
+        let all =
+            std::iter::once(base.to_owned()).chain(variants.into_iter().map(|(_, s)| s.clone()));
+        for scenario in all {
+            for row in ROWS.iter().filter(|row| row.scenario == base) {
+                out.push((scenario.clone(), row));
+            }
+        }
+    }
+    out
+}
+
 /// The markdown table, then the failures.
 pub fn table(text: &str) -> String {
     let (servers, results) = parse(text);
@@ -344,10 +377,10 @@ pub fn table(text: &str) -> String {
     out += "\n|---|---|";
     out += &"---:|".repeat(servers.len() * 2 - 1);
     out += "\n";
-    for row in ROWS {
+    for (scenario, row) in rows_of(&results) {
         let values: Vec<_> = servers
             .iter()
-            .map(|s| figure(results.get(&(s.clone(), row.scenario.to_owned())), row))
+            .map(|s| figure(results.get(&(s.clone(), scenario.clone())), row))
             .collect();
         if values.iter().all(Option::is_none) {
             continue;
@@ -356,7 +389,7 @@ pub fn table(text: &str) -> String {
             Better::Higher => "↑",
             Better::Lower => "↓",
         };
-        out += &format!("| {} | {} {arrow} |", row.scenario, row.label);
+        out += &format!("| {scenario} | {} {arrow} |", row.label);
         for value in &values {
             out += &match value {
                 Some(Ok(v)) => format!(" {} |", show(row.key, *v)),
@@ -405,6 +438,20 @@ fn show(key: &str, v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variants_follow_their_scenario() {
+        let text = "a\techo@1000\tacks_per_s=3\n\
+                    a\techo@200\tacks_per_s=2\n\
+                    a\techo\tacks_per_s=1\n";
+        let table = table(text);
+        let at = |needle: &str| table.find(needle).expect(needle);
+        assert!(at("| echo | acks/s") < at("| echo@200 | acks/s"), "{table}");
+        assert!(
+            at("| echo@200 | acks/s") < at("| echo@1000 | acks/s"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn ratios_compare_the_first_server_with_each_other() {
