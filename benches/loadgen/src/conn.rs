@@ -1,7 +1,9 @@
 //! The connection scenarios.
 //!
 //! - idle: opens `connections` sockets on `/` and holds them; the server's
-//!   resident memory growth divided by the count is its cost per connection.
+//!   resident memory growth divided by the count is its cost per connection,
+//!   and the count over the time to open them all (`concurrency` at once)
+//!   the connect rate as connections pile up.
 //! - connect: `concurrency` loops each open a WebSocket, connect to `/` and
 //!   drop the connection, over and over; measures full connects per second
 //!   and the time of each (TCP + WebSocket upgrade + Engine.IO OPEN +
@@ -41,7 +43,9 @@ pub async fn idle(target: &Target, options: &Options) -> io::Result<Outcome> {
         .server_pid
         .ok_or_else(|| io::Error::other("idle needs --server-pid"))?;
     let before = rss_kib(pid)?;
+    let start = Instant::now();
     let sockets = connect_all(target, options.connections, options.concurrency).await?;
+    let opening = start.elapsed();
     let alive = Arc::new(AtomicUsize::new(sockets.len()));
     let holders: Vec<_> = sockets
         .into_iter()
@@ -65,7 +69,8 @@ pub async fn idle(target: &Target, options: &Options) -> io::Result<Outcome> {
         .set("connections", options.connections)
         .set("rss_before_kib", before)
         .set("rss_after_kib", after)
-        .set("kib_per_conn", format!("{per_connection:.2}"));
+        .set("kib_per_conn", format!("{per_connection:.2}"))
+        .rate("opened_per_s", options.connections as u64, opening);
     Ok(outcome)
 }
 

@@ -26,10 +26,21 @@ fn cpu_time(pid: u32) -> io::Result<Duration> {
     Ok(Duration::from_nanos(total))
 }
 
+/// The CPU time of every process in `pids`, or nothing when there is none
+/// or one cannot be read.
+fn total_cpu_time(pids: &[u32]) -> Option<Duration> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|&pid| cpu_time(pid).ok())
+        .sum::<Option<Duration>>()
+}
+
 /// The server's and the generator's CPU time from the start of a
 /// measurement.
 pub struct CpuMeter {
-    pid: Option<u32>,
+    pids: Vec<u32>,
     start: Duration,
     own_start: Duration,
 }
@@ -38,9 +49,16 @@ impl CpuMeter {
     /// Starts measuring process `pid` (the server; nothing to measure
     /// without one) and this process.
     pub fn start(pid: Option<u32>) -> CpuMeter {
-        let start = pid.and_then(|p| cpu_time(p).ok()).unwrap_or_default();
+        CpuMeter::start_all(&[pid])
+    }
+
+    /// Starts measuring every process in `pids` (the nodes of one cluster),
+    /// whose CPU times are summed, and this process.
+    pub fn start_all(pids: &[Option<u32>]) -> CpuMeter {
+        let pids: Vec<u32> = pids.iter().flatten().copied().collect();
+        let start = total_cpu_time(&pids).unwrap_or_default();
         CpuMeter {
-            pid,
+            pids,
             start,
             own_start: cpu_time(std::process::id()).unwrap_or_default(),
         }
@@ -52,11 +70,7 @@ impl CpuMeter {
     /// was not the bottleneck).
     pub fn finish(self, outcome: &mut Outcome, elapsed: Duration, ops: u64) {
         let share = |used: Duration| format!("{:.2}", used.as_secs_f64() / elapsed.as_secs_f64());
-        if let Some(used) = self
-            .pid
-            .and_then(|p| cpu_time(p).ok())
-            .map(|now| now.saturating_sub(self.start))
-        {
+        if let Some(used) = total_cpu_time(&self.pids).map(|now| now.saturating_sub(self.start)) {
             outcome.set("server_cpu_share", share(used));
             outcome.set(
                 "server_cpu_us_per_op",

@@ -7,15 +7,21 @@
 //! loadgen report RESULTS_FILE                        prints the markdown table
 //! ```
 //!
-//! Scenarios: `echo`, `echo-pipelined`, `fanout`, `idle`, `connect` (see
-//! each module). Options, with their defaults:
+//! Scenarios: `echo`, `echo-pipelined`, `fanout`, `fanout-rooms`, `idle`,
+//! `connect`, and
+//! over HTTP long-polling `echo-polling` and `fanout-polling` (see each
+//! module). Options, with their defaults:
 //!
 //! ```text
 //! --path /socket.io/   --warmup 2 --duration 10 (seconds)
 //! --clients 500        echo clients        --depth 16 acks in flight (echo-pipelined)
 //! --receivers 1000     fanout receivers    --window 64 unfinished broadcasts
+//! --rooms 100          fanout-rooms: rooms, one sender each
 //! --connections 10000  idle connections    --concurrency 32 (connect loops; connects at once)
 //! --server-pid PID     the server, whose memory idle reads
+//! --addr2 HOST:PORT    fanout: a second node of the same cluster; half the
+//!                      receivers connect there (the sender stays on --addr)
+//! --server-pid2 PID    that node, whose CPU time is added to the server's
 //! ```
 
 mod client;
@@ -23,6 +29,7 @@ mod conn;
 mod cpu;
 mod echo;
 mod fanout;
+mod polling;
 mod report;
 mod stats;
 
@@ -39,32 +46,38 @@ use crate::client::{Target, Ws};
 #[derive(Debug, Clone)]
 pub struct Options {
     addr: Option<SocketAddr>,
+    addr2: Option<SocketAddr>,
     path: String,
     warmup: Duration,
     duration: Duration,
     clients: usize,
     depth: usize,
     receivers: usize,
+    rooms: usize,
     window: usize,
     connections: usize,
     concurrency: usize,
     server_pid: Option<u32>,
+    server_pid2: Option<u32>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             addr: None,
+            addr2: None,
             path: "/socket.io/".to_owned(),
             warmup: Duration::from_secs(2),
             duration: Duration::from_secs(10),
             clients: 500,
             depth: 16,
             receivers: 1000,
+            rooms: 100,
             window: 64,
             connections: 10_000,
             concurrency: 32,
             server_pid: None,
+            server_pid2: None,
         }
     }
 }
@@ -84,12 +97,15 @@ impl Options {
             let count = |v: &str| v.parse::<usize>().map_err(|e| bad(&e));
             match flag.as_str() {
                 "--addr" => options.addr = Some(value.parse().map_err(|e| bad(&e))?),
+                "--addr2" => options.addr2 = Some(value.parse().map_err(|e| bad(&e))?),
+                "--server-pid2" => options.server_pid2 = Some(value.parse().map_err(|e| bad(&e))?),
                 "--path" => options.path = value.clone(),
                 "--warmup" => options.warmup = secs(value)?,
                 "--duration" => options.duration = secs(value)?,
                 "--clients" => options.clients = count(value)?,
                 "--depth" => options.depth = count(value)?,
                 "--receivers" => options.receivers = count(value)?,
+                "--rooms" => options.rooms = count(value)?.max(1),
                 "--window" => options.window = count(value)?.max(1),
                 "--connections" => options.connections = count(value)?,
                 "--concurrency" => options.concurrency = count(value)?.max(1),
@@ -118,7 +134,13 @@ async fn run_scenario(scenario: &str, options: &Options) -> io::Result<stats::Ou
     match scenario {
         "echo" => echo::run(&target, options, 1).await,
         "echo-pipelined" => echo::run(&target, options, options.depth).await,
-        "fanout" => fanout::run(&target, options).await,
+        "fanout" => {
+            let second = options.addr2.map(|addr| Target::new(addr, &options.path));
+            fanout::run(&target, second.as_ref(), options).await
+        }
+        "fanout-rooms" => fanout::run_rooms(&target, options).await,
+        "echo-polling" => polling::echo(&target, options).await,
+        "fanout-polling" => polling::fanout(&target, options).await,
         "idle" => conn::idle(&target, options).await,
         "connect" => conn::connect(&target, options).await,
         _ => Err(io::Error::other(format!("unknown scenario {scenario}"))),

@@ -127,7 +127,126 @@ const ROWS: &[Row] = &[
     ),
     share("fanout"),
     own_share("fanout"),
+    row("echo-polling", "acks_per_s", "acks/s", Better::Higher),
+    row("echo-polling", "p50_us", "p50 µs", Better::Lower),
+    row("echo-polling", "p99_us", "p99 µs", Better::Lower),
+    row(
+        "echo-polling",
+        "server_cpu_us_per_op",
+        "server CPU µs/ack",
+        Better::Lower,
+    ),
+    share("echo-polling"),
+    own_share("echo-polling"),
+    row(
+        "fanout-polling",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "fanout-polling",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "fanout-polling",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg",
+        Better::Lower,
+    ),
+    share("fanout-polling"),
+    own_share("fanout-polling"),
+    row(
+        "cluster-fanout",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "cluster-fanout",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "cluster-fanout",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg (both nodes)",
+        Better::Lower,
+    ),
+    share("cluster-fanout"),
+    own_share("cluster-fanout"),
+    row(
+        "fanout-rooms",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "fanout-rooms",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "fanout-rooms",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg",
+        Better::Lower,
+    ),
+    share("fanout-rooms"),
+    own_share("fanout-rooms"),
     row("idle", "kib_per_conn", "RSS KiB/connection", Better::Lower),
+    row(
+        "idle-max",
+        "kib_per_conn",
+        "RSS KiB/connection",
+        Better::Lower,
+    ),
+    row(
+        "idle-max",
+        "opened_per_s",
+        "connections opened/s",
+        Better::Higher,
+    ),
+    row(
+        "fanout-max",
+        "delivered_per_s",
+        "delivered msgs/s",
+        Better::Higher,
+    ),
+    Row {
+        combine: Combine::Worst,
+        compare: false,
+        ..row(
+            "fanout-max",
+            "delivered_ratio",
+            "delivered/expected",
+            Better::Higher,
+        )
+    },
+    row(
+        "fanout-max",
+        "server_cpu_us_per_op",
+        "server CPU µs/msg",
+        Better::Lower,
+    ),
+    share("fanout-max"),
+    own_share("fanout-max"),
     row("connect", "connects_per_s", "connects/s", Better::Higher),
     row("connect", "p50_us", "p50 µs", Better::Lower),
     row("connect", "p99_us", "p99 µs", Better::Lower),
@@ -212,6 +331,39 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
+/// The table's rows in order: each scenario of [`ROWS`] with its rows, and
+/// after it its variants (`SCENARIO@N`, the same scenario with `--clients
+/// N`), by N.
+fn rows_of(results: &HashMap<(String, String), Rounds>) -> Vec<(String, &'static Row)> {
+    let mut names: Vec<&str> = Vec::new();
+    for row in ROWS {
+        if !names.contains(&row.scenario) {
+            names.push(row.scenario);
+        }
+    }
+    let mut out = Vec::new();
+    for base in names {
+        let mut variants: Vec<(u64, &String)> = results
+            .keys()
+            .map(|(_, scenario)| scenario)
+            .filter_map(|scenario| {
+                let n = scenario.strip_prefix(base)?.strip_prefix('@')?;
+                Some((n.parse().ok()?, scenario))
+            })
+            .collect();
+        variants.sort();
+        variants.dedup();
+        let all =
+            std::iter::once(base.to_owned()).chain(variants.into_iter().map(|(_, s)| s.clone()));
+        for scenario in all {
+            for row in ROWS.iter().filter(|row| row.scenario == base) {
+                out.push((scenario.clone(), row));
+            }
+        }
+    }
+    out
+}
+
 /// The markdown table, then the failures.
 pub fn table(text: &str) -> String {
     let (servers, results) = parse(text);
@@ -225,10 +377,10 @@ pub fn table(text: &str) -> String {
     out += "\n|---|---|";
     out += &"---:|".repeat(servers.len() * 2 - 1);
     out += "\n";
-    for row in ROWS {
+    for (scenario, row) in rows_of(&results) {
         let values: Vec<_> = servers
             .iter()
-            .map(|s| figure(results.get(&(s.clone(), row.scenario.to_owned())), row))
+            .map(|s| figure(results.get(&(s.clone(), scenario.clone())), row))
             .collect();
         if values.iter().all(Option::is_none) {
             continue;
@@ -237,7 +389,7 @@ pub fn table(text: &str) -> String {
             Better::Higher => "↑",
             Better::Lower => "↓",
         };
-        out += &format!("| {} | {} {arrow} |", row.scenario, row.label);
+        out += &format!("| {scenario} | {} {arrow} |", row.label);
         for value in &values {
             out += &match value {
                 Some(Ok(v)) => format!(" {} |", show(row.key, *v)),
@@ -286,6 +438,20 @@ fn show(key: &str, v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variants_follow_their_scenario() {
+        let text = "a\techo@1000\tacks_per_s=3\n\
+                    a\techo@200\tacks_per_s=2\n\
+                    a\techo\tacks_per_s=1\n";
+        let table = table(text);
+        let at = |needle: &str| table.find(needle).expect(needle);
+        assert!(at("| echo | acks/s") < at("| echo@200 | acks/s"), "{table}");
+        assert!(
+            at("| echo@200 | acks/s") < at("| echo@1000 | acks/s"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn ratios_compare_the_first_server_with_each_other() {

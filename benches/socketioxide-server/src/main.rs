@@ -7,7 +7,9 @@
 //!
 //! - `echo`: acknowledged with the same argument;
 //! - `broadcast`: re-emitted as `msg`, with the same argument, to every socket
-//!   on `/`, the sender included.
+//!   on `/`, the sender included;
+//! - `join`: the socket joins the room its argument names, then acks;
+//! - `to-room`: re-emitted as `msg` to the room its argument's `room` names.
 //!
 //! The load generator sends one argument per event, so `Data<Value>` carries
 //! all of it.
@@ -49,5 +51,19 @@ async fn on_connect(socket: SocketRef) {
     });
     socket.on("broadcast", async |io: SocketIo, Data::<Value>(data)| {
         io.emit("msg", &data).await.ok();
+    });
+    socket.on(
+        "join",
+        async |socket: SocketRef, Data::<Value>(room), ack: AckSender| {
+            if let Some(room) = room.as_str() {
+                socket.join(room.to_owned());
+            }
+            ack.send(&()).ok();
+        },
+    );
+    socket.on("to-room", async |io: SocketIo, Data::<Value>(data)| {
+        if let Some(room) = data["room"].as_str() {
+            io.to(room.to_owned()).emit("msg", &data).await.ok();
+        }
     });
 }
