@@ -54,9 +54,19 @@ async fn main() -> std::io::Result<()> {
             .with_path("/socket.io/")
             .with_cors(cors_from_env()),
     )?;
-    Server::new(config, SocketIoHandler::new(io))
-        .serve(listener, shutdown)
-        .await
+    let mut server = Server::new(config, SocketIoHandler::new(io));
+    // In a cluster: polling requests for another node's session are passed
+    // to it (sticky sessions past the adapter, docs/cluster.md).
+    if let Ok(url) = std::env::var("SIOBRIDGE_REDIS") {
+        let mut redis = siobridge::server::redis::RedisConfig::new(url);
+        if let Ok(prefix) = std::env::var("SIOBRIDGE_REDIS_PREFIX") {
+            redis = redis.with_prefix(prefix);
+        }
+        server = server
+            .with_redis_forward(&redis, Default::default())
+            .map_err(std::io::Error::other)?;
+    }
+    server.serve(listener, shutdown).await
 }
 
 /// `TESTAPP_CORS_ORIGINS=http://a.example,http://b.example` allows those

@@ -161,6 +161,14 @@ async fn serve(
         config.tls = Some(tls);
     }
     let server = Server::new(config, Logged::new(SocketIoHandler::new(io.clone()), log));
+    // With --redis, a polling request for another node's session is passed
+    // to it (docs/cluster.md, "Sticky sessions"): round-robin balancers work.
+    let server = match &options.redis {
+        None => server,
+        Some(redis) => server
+            .with_redis_forward(redis, Default::default())
+            .map_err(std::io::Error::other)?,
+    };
     let mut metrics = ServerMetrics::new(&server).with_socket_io(&io);
     if let Some(cluster) = &cluster {
         metrics = metrics.with_redis(cluster);

@@ -22,6 +22,8 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use super::admission::Permit;
 use super::driver::{self, SessionHandle};
 use super::{Cors, Shared};
+use crate::cluster::forward::ForwardMethod;
+use crate::engineio::Sid;
 use crate::engineio::{
     CloseReason, Method, PostError, Protocol, Rejection, RequestHead, Route, Session,
     TransportKind, route,
@@ -71,6 +73,11 @@ pub(super) async fn handle(
         shared.session(sid).map(|s| s.transport())
     });
     let mut response = match route {
+        // Another node's session, maybe: its owner answers, if forwarding
+        // is on (`redis_forward`). An upgrade is not forwarded.
+        Err(Rejection::UnknownSid) if !websocket_upgrade && shared.forward.get().is_some() => {
+            forward_to_owner(&shared, req).await
+        }
         Err(rejection) => rejected(rejection, None),
         // Shutting down: the sessions still open may fetch their CLOSE, but
         // no new one starts.
@@ -223,6 +230,16 @@ async fn post(
         Some(len) if len > max as u64 => BodyRead::TooLarge,
         _ => read_body(req, max, shared.config.body_read_timeout).await,
     };
+    post_answer(&handle, body, declared, max)
+}
+
+/// A POST whose body was read (or failed to be): handed to the core.
+fn post_answer(
+    handle: &SessionHandle,
+    body: BodyRead,
+    declared: Option<u64>,
+    max: usize,
+) -> Response<Body> {
     let result = match body {
         BodyRead::Complete(body) => handle.core().handle_post(Instant::now(), &body),
         BodyRead::TimedOut => {
@@ -251,6 +268,89 @@ async fn post(
             plain(StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "")
         }
         Err(PostError::Malformed(_)) => rejected(Rejection::BadRequest, None),
+    }
+}
+
+/// A polling request for a session this node does not hold, passed to the
+/// node that holds it (a POST with its body, read here within the usual
+/// bounds); 400 `Session ID unknown` when none answers in time.
+async fn forward_to_owner(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let Some(forwarder) = shared.forward.get() else {
+        return rejected(Rejection::UnknownSid, None);
+    };
+    let raw_query = req.uri().query().unwrap_or("").to_owned();
+    let query = crate::engineio::Query::parse(&raw_query);
+    let Some(sid) = query.sid.and_then(Sid::parse) else {
+        return rejected(Rejection::UnknownSid, None);
+    };
+    let (method, body) = match *req.method() {
+        hyper::Method::GET => (ForwardMethod::Get, Bytes::new()),
+        hyper::Method::POST => {
+            let max = shared.config.engine.max_payload;
+            match read_body(req, max, shared.config.body_read_timeout).await {
+                BodyRead::Complete(body) => (ForwardMethod::Post, body),
+                BodyRead::TooLarge => {
+                    return plain(StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "");
+                }
+                BodyRead::TimedOut => return plain(StatusCode::REQUEST_TIMEOUT, "text/plain", ""),
+            }
+        }
+        _ => return rejected(Rejection::UnknownSid, None),
+    };
+    match forwarder.forward(&sid, method, &raw_query, body).await {
+        None => rejected(Rejection::UnknownSid, None),
+        Some((status, content_type, body)) => {
+            let mut response = Response::new(Full::new(body));
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            response
+        }
+    }
+}
+
+/// A polling request another node forwarded for a session of this one
+/// (`redis_forward`): routed and answered as if it had come here.
+pub(super) async fn answer_forwarded(
+    shared: &Shared,
+    method: ForwardMethod,
+    query: &str,
+    body: Bytes,
+) -> Response<Body> {
+    let head = RequestHead {
+        method: match method {
+            ForwardMethod::Get => Method::Get,
+            ForwardMethod::Post => Method::Post,
+        },
+        query: Some(query),
+        websocket_upgrade: false,
+    };
+    let route = route(&head, &shared.config.engine, |sid| {
+        shared.session(sid).map(|s| s.transport())
+    });
+    match route {
+        Err(rejection) => rejected(rejection, None),
+        Ok(Route::Poll(sid)) => match shared.session(&sid) {
+            None => rejected(Rejection::UnknownSid, None),
+            Some(handle) => poll(handle).await,
+        },
+        Ok(Route::Post(sid)) => match shared.session(&sid) {
+            None => rejected(Rejection::UnknownSid, None),
+            Some(handle) => {
+                let max = shared.config.engine.max_payload;
+                let declared = Some(body.len() as u64);
+                let read = if body.len() > max {
+                    BodyRead::TooLarge
+                } else {
+                    BodyRead::Complete(body)
+                };
+                post_answer(&handle, read, declared, max)
+            }
+        },
+        // A handshake or an upgrade is never forwarded.
+        Ok(_) => rejected(Rejection::BadRequest, None),
     }
 }
 

@@ -39,6 +39,7 @@ pub mod log;
 mod metrics;
 mod proxy;
 pub mod redis;
+pub mod redis_forward;
 mod rfc3339;
 mod socketio;
 mod timed_io;
@@ -330,6 +331,9 @@ struct Shared {
     /// Set once shutdown begins: new sessions are refused while the open
     /// ones are closed.
     draining: AtomicBool,
+    /// Passes polling requests for other nodes' sessions to them
+    /// ([`Server::with_redis_forward`]).
+    forward: OnceLock<Arc<redis_forward::Forwarder>>,
 }
 
 /// An HTTP request outside the Engine.IO paths, for a [`Server::with_fallback`]
@@ -408,6 +412,7 @@ impl Server {
                 fallback: OnceLock::new(),
                 stats: Arc::default(),
                 draining: AtomicBool::new(false),
+                forward: OnceLock::new(),
             }),
         }
     }
@@ -433,6 +438,24 @@ impl Server {
         }
         let _ = last.fallback.set(Box::new(f));
         self
+    }
+
+    /// Passes a polling request for a session this node does not hold to
+    /// the node of the Redis cluster at `redis` that holds it, and its
+    /// answer back (issue 17, sticky sessions; see
+    /// [`redis_forward`]). Only for this server's path, not the ones added
+    /// with [`and`](Self::and). Call inside a tokio runtime, before
+    /// serving; a second call is ignored.
+    pub fn with_redis_forward(
+        self,
+        redis: &redis::RedisConfig,
+        config: redis_forward::ForwardConfig,
+    ) -> Result<Server, String> {
+        if self.shared.forward.get().is_none() {
+            let f = redis_forward::Forwarder::start(&self.shared, redis, config)?;
+            let _ = self.shared.forward.set(f);
+        }
+        Ok(self)
     }
 
     /// What went through this server (not the ones added with
