@@ -162,7 +162,11 @@ pub async fn run_rooms(target: &Target, options: &Options) -> io::Result<Outcome
     let mut sockets = connect_all(target, options.receivers + rooms, options.concurrency).await?;
     // Socket i goes to room i % rooms; sockets 0..rooms are the senders.
     for (i, ws) in sockets.iter_mut().enumerate() {
-        join(ws, i % rooms).await?;
+        tokio::time::timeout(STALL, join(ws, i % rooms))
+            .await
+            .map_err(|_| {
+                io::Error::other("no ack to join: the server lacks the rooms contract")
+            })??;
     }
     let mut groups: Vec<Vec<Ws>> = (0..rooms).map(|_| Vec::new()).collect();
     for (i, ws) in sockets.into_iter().enumerate() {
