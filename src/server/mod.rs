@@ -39,6 +39,7 @@ pub mod log;
 mod metrics;
 mod proxy;
 pub mod redis;
+pub mod redis_store;
 mod rfc3339;
 mod socketio;
 mod timed_io;

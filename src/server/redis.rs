@@ -134,15 +134,15 @@ impl RedisConfig {
 
 /// Where to connect and how to log in, from a `redis://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Endpoint {
-    host: String,
-    port: u16,
-    user: Option<String>,
-    password: Option<String>,
-    db: Option<u32>,
+pub(super) struct Endpoint {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) user: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) db: Option<u32>,
 }
 
-fn parse_url(url: &str) -> Result<Endpoint, String> {
+pub(super) fn parse_url(url: &str) -> Result<Endpoint, String> {
     let bad = || format!("not a redis:// URL: {url:?}");
     let rest = url.strip_prefix("redis://").ok_or_else(bad)?;
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
