@@ -121,7 +121,14 @@ async fn serve(
         None => socket_io(options.socketio_config()),
         Some(cluster) => cluster.socket_io(options.socketio_config()),
     };
-    let mut bridge = Bridge::new(&io);
+    let mut bridge = match &options.redis {
+        None => Bridge::new(&io),
+        Some(config) => {
+            let store = siobridge::server::redis_store::RedisStore::new(config, Default::default())
+                .map_err(std::io::Error::other)?;
+            Bridge::with_store(&io, std::sync::Arc::new(store))
+        }
+    };
     for (namespace, profile) in &options.profiles {
         bridge.mount(namespace, *profile);
         if let Some(cluster) = &cluster {

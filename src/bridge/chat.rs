@@ -11,11 +11,12 @@
 //! Each mount has its own rooms and histories (§4.3: namespaces are
 //! isolated). A disconnect leaves the rooms silently.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value, json};
 
+use super::store::{self, BridgeStore, InMemoryStore};
 use super::{ack, first_object, non_empty_str};
 use crate::socketio::{Args, Socket, SocketIo};
 
@@ -45,17 +46,31 @@ struct Chat {
     io: SocketIo,
     namespace: String,
     config: ChatConfig,
-    /// room → its messages, oldest first.
-    histories: Mutex<HashMap<String, VecDeque<Value>>>,
+    /// Where the histories are (room → its messages, oldest first).
+    store: Arc<dyn BridgeStore>,
+    /// The rooms with a history in the store, as far as this node knows.
+    rooms: Mutex<HashSet<String>>,
 }
 
-/// Serves the profile on `namespace` of `io`.
+/// Serves the profile on `namespace` of `io`, its histories in memory.
 pub fn mount(io: &SocketIo, namespace: &str, config: ChatConfig) {
+    mount_with_store(io, namespace, config, Arc::new(InMemoryStore::new()));
+}
+
+/// Serves the profile on `namespace` of `io`, its histories in `store`
+/// (shared by every node of a cluster when the store is).
+pub fn mount_with_store(
+    io: &SocketIo,
+    namespace: &str,
+    config: ChatConfig,
+    store: Arc<dyn BridgeStore>,
+) {
     let chat = Arc::new(Chat {
         io: io.clone(),
         namespace: namespace.to_owned(),
         config,
-        histories: Mutex::new(HashMap::new()),
+        store,
+        rooms: Mutex::new(HashSet::new()),
     });
     let ns = io.namespace(namespace);
     let on = |event: &str, f: fn(&Chat, &Socket, &Args)| {
@@ -69,7 +84,18 @@ pub fn mount(io: &SocketIo, namespace: &str, config: ChatConfig) {
     on("my event", Chat::my_event);
     on("join", Chat::join);
     on("leave", Chat::leave);
-    on("send_message", Chat::send_message);
+    if chat.store.is_local() {
+        on("send_message", Chat::send_message);
+    } else {
+        let chat = chat.clone();
+        ns.on_async("send_message", move |_socket, args, reply| {
+            let chat = chat.clone();
+            async move {
+                chat.send_message_shared(&args).await;
+                ack(reply);
+            }
+        });
+    }
     // A member that may recover keeps its rooms: their history stays.
     let forget = chat.clone();
     ns.on_disconnect(move |socket, reason| {
@@ -98,8 +124,13 @@ fn room_and_user(args: &Args) -> Option<(&str, &str)> {
 }
 
 impl Chat {
-    fn histories(&self) -> MutexGuard<'_, HashMap<String, VecDeque<Value>>> {
-        self.histories.lock().unwrap_or_else(|e| e.into_inner())
+    fn rooms(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store's key of `room`'s history: namespace and room.
+    fn key(&self, room: &str) -> String {
+        format!("{}#{room}", self.namespace)
     }
 
     /// D-e1.
@@ -151,30 +182,67 @@ impl Chat {
         };
         let content = payload.get("content").cloned().unwrap_or(Value::Null);
         let members = self.io.of(&self.namespace).to(&chat_room(room));
-        let mut histories = self.histories();
+        let key = self.key(room);
         if members.socket_ids().is_empty() {
-            histories.remove(room);
+            self.rooms().remove(room);
+            let _ = store::now(self.store.history_forget(&key));
             return;
         }
-        let history = histories.entry(room.to_owned()).or_default();
-        history.push_back(content);
-        while history.len() > self.config.max_history {
-            history.pop_front();
-        }
-        let all: Vec<&Value> = history.iter().collect();
+        self.rooms().insert(room.to_owned());
+        let Some(Ok(all)) = store::now(self.store.history_push(
+            &key,
+            content,
+            self.config.max_history,
+        )) else {
+            return;
+        };
         members.emit(&format!("newMessage/{room}"), json!({"all_messages": all}));
+    }
+
+    /// D-e5 with a store shared by the nodes of a cluster: the room's members
+    /// may all be on other nodes, so the history is kept whoever sends
+    /// [CHOICE: bounded by `max_history` and the store's expiry instead of
+    /// being forgotten with the last local member]. When the store fails
+    /// (Redis down), the event is dropped and the store has logged why.
+    async fn send_message_shared(&self, args: &Args) {
+        let Some(payload) = first_object(args) else {
+            return;
+        };
+        let Some(room) = non_empty_str(payload.get("room")) else {
+            return;
+        };
+        let content = payload.get("content").cloned().unwrap_or(Value::Null);
+        let key = self.key(room);
+        let Ok(all) = self
+            .store
+            .history_push(&key, content, self.config.max_history)
+            .await
+        else {
+            return;
+        };
+        self.io
+            .of(&self.namespace)
+            .to(&chat_room(room))
+            .emit(&format!("newMessage/{room}"), json!({"all_messages": all}));
     }
 
     /// Drops the histories of rooms nobody is in any more.
     fn forget_empty_rooms(&self) {
-        let mut histories = self.histories();
-        histories.retain(|room, _| {
-            !self
+        if self.store.shared() {
+            return;
+        }
+        let mut rooms = self.rooms();
+        rooms.retain(|room| {
+            let empty = self
                 .io
                 .of(&self.namespace)
                 .to(&chat_room(room))
                 .socket_ids()
-                .is_empty()
+                .is_empty();
+            if empty {
+                let _ = store::now(self.store.history_forget(&self.key(room)));
+            }
+            !empty
         });
     }
 }

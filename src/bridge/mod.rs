@@ -51,6 +51,7 @@ pub mod http_api;
 pub mod hubtel;
 #[cfg(test)]
 mod recovery_tests;
+pub mod store;
 
 pub use http_api::{ApiRequest, ApiResponse, HttpApi};
 
@@ -130,15 +131,23 @@ pub struct Bridge {
     io: SocketIo,
     mounts: Vec<(String, Profile)>,
     directual: directual::Directual,
+    store: std::sync::Arc<dyn store::BridgeStore>,
 }
 
 impl Bridge {
     /// A bridge over `io` with nothing mounted yet.
     pub fn new(io: &SocketIo) -> Bridge {
+        Bridge::with_store(io, std::sync::Arc::new(store::InMemoryStore::new()))
+    }
+
+    /// A bridge over `io` keeping the profiles' state in `store` (so far
+    /// chat's histories, spec §4 D-e5); mount after this.
+    pub fn with_store(io: &SocketIo, store: std::sync::Arc<dyn store::BridgeStore>) -> Bridge {
         Bridge {
             io: io.clone(),
             mounts: Vec::new(),
             directual: directual::Directual::new(io),
+            store,
         }
     }
 
@@ -149,7 +158,12 @@ impl Bridge {
             Profile::DigitalAuto => digital_auto::mount(&self.io, namespace),
             Profile::Hubtel => hubtel::mount(&self.io, namespace),
             Profile::Directual => self.directual.mount(namespace),
-            Profile::Chat => chat::mount(&self.io, namespace, chat::ChatConfig::default()),
+            Profile::Chat => chat::mount_with_store(
+                &self.io,
+                namespace,
+                chat::ChatConfig::default(),
+                self.store.clone(),
+            ),
         }
         self.mounts.push((namespace.to_owned(), profile));
     }

@@ -40,6 +40,7 @@ mod metrics;
 mod proxy;
 pub mod redis;
 pub mod redis_forward;
+pub mod redis_store;
 mod rfc3339;
 mod socketio;
 mod timed_io;

@@ -53,4 +53,21 @@ describe('chat across two siobridge nodes', { skip: !process.env.SIOBRIDGE_BIN &
     clients.bob.emit('leave', { username: 'bob', room: 'r' });
     assert.deepEqual(await Promise.all(got), ['bob has left the room.', undefined]);
   });
+
+  test('a room history is the same from both nodes (D-e5)', async () => {
+    for (const name of ['bob', 'cid']) {
+      const joined = next(name, 'message');
+      clients[name].emit('join', { username: name, room: 'h' });
+      await joined;
+    }
+    let got = [next('bob', 'newMessage/h'), next('cid', 'newMessage/h')];
+    clients.bob.emit('send_message', { room: 'h', content: 'm1' });
+    assert.deepEqual(await Promise.all(got), [{ all_messages: ['m1'] }, { all_messages: ['m1'] }]);
+    const joined = next('ann', 'message');
+    clients.ann.emit('join', { username: 'ann', room: 'h' });
+    await joined;
+    got = [next('ann', 'newMessage/h'), next('bob', 'newMessage/h')];
+    clients.ann.emit('send_message', { room: 'h', content: 'm2' });
+    assert.deepEqual(await Promise.all(got), [{ all_messages: ['m1', 'm2'] }, { all_messages: ['m1', 'm2'] }]);
+  });
 });
