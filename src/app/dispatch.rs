@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::conn::Conn;
 use super::namespace::{
     AckCallback, AckError, BroadcastAckCallback, BroadcastAcks, HandlerFuture, Handlers, Handshake,
-    SocketShared,
+    SocketShared, refusal_later,
 };
 use super::observe::SocketEvent;
 use super::recovery::session_asked;
@@ -33,7 +33,7 @@ use super::socket::{AckSender, Socket};
 use super::{SocketIo, lock, read, write};
 use crate::engineio::{CloseReason, Data, SendError, Sid};
 use crate::socketio::v4::Revision;
-use crate::socketio::{Args, Client, DisconnectReason, Encoded, Event, Transmit, v4};
+use crate::socketio::{Args, Client, ConnectError, DisconnectReason, Encoded, Event, Transmit, v4};
 
 /// An ack the server waits for, and what to do with its answer.
 pub(super) enum PendingAck {
@@ -699,14 +699,36 @@ impl SocketIo {
                 None => return,
             }
         }
-        if let Some(error) = read(&handlers).refusal(&handshake) {
-            let mut state = cell.lock();
-            state.machine.refuse(&handshake.namespace, &error);
-            self.drain(cell, &mut state, &mut work);
-            drop(state);
-            return self.run(work);
+        let refusal = read(&handlers).refusal(&handshake);
+        match refusal {
+            Ok(Some(error)) => self.refuse(cell, &handshake.namespace, &error),
+            Ok(None) => {
+                self.admit(cell, &handlers, handshake, asked, false);
+            }
+            Err(chain) => {
+                let (io, cell) = (self.clone(), cell.clone());
+                self.spawn(Box::pin(async move {
+                    match refusal_later(chain, &handshake).await {
+                        Some(error) => io.refuse(&cell, &handshake.namespace, &error),
+                        None => {
+                            io.admit(&cell, &handlers, handshake, asked, false);
+                        }
+                    }
+                    io.run_deferred();
+                }));
+            }
         }
-        self.admit(cell, &handlers, handshake, asked, false);
+    }
+
+    /// Answers a CONNECT to `namespace` with CONNECT_ERROR `error` (a
+    /// middleware refused it).
+    fn refuse(&self, cell: &Arc<ClientCell>, namespace: &str, error: &ConnectError) {
+        let mut work = Vec::new();
+        let mut state = cell.lock();
+        state.machine.refuse(namespace, error);
+        self.drain(cell, &mut state, &mut work);
+        drop(state);
+        self.run(work);
     }
 
     /// Makes the socket of a CONNECT that was let in: restores the session

@@ -61,7 +61,9 @@ use std::time::Instant;
 
 pub use ack_future::AckFuture;
 pub use conn::{Conn, ConnInfo};
-pub use namespace::{AckError, BroadcastAcks, HandlerFuture, Handshake, Namespace};
+pub use namespace::{
+    AckError, BroadcastAcks, HandlerFuture, Handshake, MiddlewareFuture, Namespace,
+};
 pub use observe::{SocketEvent, SocketInfo};
 pub use operators::Operators;
 pub use recovery::RecoveryKept;

@@ -73,7 +73,23 @@ pub type BroadcastAcks = Result<Vec<Args>, (AckError, Vec<Args>)>;
 /// A future a handler returns ([`Namespace::on_async`]).
 pub type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-type Middleware = Box<dyn Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync>;
+/// A future an async connect middleware returns
+/// ([`Namespace::use_async_middleware`]).
+pub type MiddlewareFuture =
+    Pin<Box<dyn Future<Output = Result<(), ConnectError>> + Send + 'static>>;
+
+/// A connect middleware that decides inline ([`Namespace::use_middleware`]).
+type SyncMiddleware = dyn Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync;
+
+/// One step of a namespace's connect middleware (the reference's
+/// `namespace.use(fn)`), which may answer at once or later.
+#[derive(Clone)]
+pub(super) enum Middleware {
+    /// Decides inline, while the CONNECT is handled.
+    Now(Arc<SyncMiddleware>),
+    /// Decides when its future completes (a store, a database).
+    Later(Arc<dyn Fn(&Handshake) -> MiddlewareFuture + Send + Sync>),
+}
 pub(super) type ConnectHandler = Box<dyn Fn(&Socket) + Send + Sync>;
 pub(super) type EventHandler = Arc<dyn Fn(&Socket, Args, Option<AckSender>) + Send + Sync>;
 type AnyHandler = Box<dyn Fn(&Socket, &str, Args, Option<AckSender>) + Send + Sync>;
@@ -94,10 +110,45 @@ pub(super) struct Handlers {
     pub(super) on_session_end: Option<SessionEndHandler>,
 }
 
+/// Runs `chain` in order, awaiting its async steps: the first refusal, if
+/// any (socket.io's `namespace.run`, which calls each middleware's `next`
+/// in turn).
+pub(super) async fn refusal_later(
+    chain: Vec<Middleware>,
+    handshake: &Handshake,
+) -> Option<ConnectError> {
+    for step in chain {
+        let decided = match step {
+            Middleware::Now(f) => f(handshake),
+            Middleware::Later(f) => f(handshake).await,
+        };
+        if let Err(error) = decided {
+            return Some(error);
+        }
+    }
+    None
+}
+
 impl Handlers {
-    /// The first refusal of the connect middleware, if any.
-    pub(super) fn refusal(&self, handshake: &Handshake) -> Option<ConnectError> {
-        self.middlewares.iter().find_map(|m| m(handshake).err())
+    /// The first refusal of the connect middleware, if any, when every
+    /// step decides inline. The steps before the first async one run here;
+    /// when they all accept, `Err` gives the rest of the chain, from that
+    /// async step on (the caller runs [`refusal_later`] on its spawner).
+    pub(super) fn refusal(
+        &self,
+        handshake: &Handshake,
+    ) -> Result<Option<ConnectError>, Vec<Middleware>> {
+        for (i, step) in self.middlewares.iter().enumerate() {
+            match step {
+                Middleware::Now(f) => {
+                    if let Err(error) = f(handshake) {
+                        return Ok(Some(error));
+                    }
+                }
+                Middleware::Later(_) => return Err(self.middlewares[i..].to_vec()),
+            }
+        }
+        Ok(None)
     }
 
     /// Calls the handler of event `name`, or the catch-all.
@@ -147,7 +198,42 @@ impl Namespace {
         &self,
         f: impl Fn(&Handshake) -> Result<(), ConnectError> + Send + Sync + 'static,
     ) -> &Self {
-        write(&self.handlers).middlewares.push(Box::new(f));
+        write(&self.handlers)
+            .middlewares
+            .push(Middleware::Now(Arc::new(f)));
+        self
+    }
+
+    /// Adds async connect middleware: `f` returns a future, and the CONNECT
+    /// is answered when the chain has decided (the reference's
+    /// `namespace.use((socket, next) => ...)` calling `next` later). Steps
+    /// run in the order they were added, sync and async alike, on the
+    /// server's spawner ([`SocketIo::set_spawner`]); other clients, and
+    /// this client's other namespaces, go on meanwhile. A client that
+    /// leaves, or whose connect timeout passes, before the chain decides is
+    /// not admitted.
+    ///
+    /// ```no_run
+    /// # use siobridge::socketio::{Config, ConnectError, SocketIo, testing::ManualClock};
+    /// # let io = SocketIo::new(Config::default(), ManualClock::new().clock());
+    /// io.namespace("/").use_async_middleware(|handshake| {
+    ///     let token = handshake.auth["token"].as_str().map(str::to_owned);
+    ///     Box::pin(async move {
+    ///         // a session store asked here
+    ///         match token {
+    ///             Some(_) => Ok(()),
+    ///             None => Err(ConnectError::new("unauthorized")),
+    ///         }
+    ///     })
+    /// });
+    /// ```
+    pub fn use_async_middleware(
+        &self,
+        f: impl Fn(&Handshake) -> MiddlewareFuture + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers)
+            .middlewares
+            .push(Middleware::Later(Arc::new(f)));
         self
     }
 

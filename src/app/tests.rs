@@ -856,6 +856,73 @@ fn an_async_handler_awaits_without_holding_up_its_client() {
 }
 
 #[test]
+fn async_middleware_answers_the_connect_when_it_decides() {
+    let mut sim = Sim::new();
+    let tasks: Arc<Mutex<Vec<HandlerFuture>>> = Arc::default();
+    let spawned = tasks.clone();
+    sim.io
+        .set_spawner(move |future| lock(&spawned).push(future));
+    let gate = Arc::new(Mutex::new(false));
+    let open = gate.clone();
+    let connected = Arc::new(Mutex::new(0));
+    let seen = connected.clone();
+    let ns = sim.io.namespace("/");
+    ns.use_middleware(|h| match h.auth["user"].as_str() {
+        Some("") => Err(ConnectError::new("empty")),
+        _ => Ok(()),
+    });
+    ns.use_async_middleware(move |h| {
+        let gate = Gate(open.clone());
+        let user = h.auth["user"].as_str().map(str::to_owned);
+        Box::pin(async move {
+            gate.await;
+            match user.as_deref() {
+                Some("ann") => Ok(()),
+                _ => Err(ConnectError::new("unauthorized")),
+            }
+        })
+    });
+    ns.on_connect(move |_| *lock(&seen) += 1);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let (ann, bob, gone, empty) = (
+        sim.client(100),
+        sim.client(100),
+        sim.client(100),
+        sim.client(100),
+    );
+    sim.recv(&ann, r#"0{"user":"ann"}"#);
+    sim.recv(&bob, r#"0{"user":"bob"}"#);
+    sim.recv(&gone, r#"0{"user":"ann"}"#);
+    sim.recv(&empty, r#"0{"user":""}"#);
+    // The sync step before it refuses inline; the chain is not spawned.
+    assert_eq!(empty.take_text(), [r#"4{"message":"empty"}"#]);
+    let mut pending: Vec<HandlerFuture> = lock(&tasks).drain(..).collect();
+    assert_eq!(pending.len(), 3, "one chain per CONNECT");
+    for task in &mut pending {
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+    }
+    assert!(
+        ann.take_text().is_empty(),
+        "no answer before the chain decides"
+    );
+    sim.io.handle_close(gone.sid(), CloseReason::TransportClose);
+    *lock(&gate) = true;
+    for task in &mut pending {
+        assert!(task.as_mut().poll(&mut cx).is_ready());
+    }
+    let answer = ann.take_text();
+    assert_eq!(answer.len(), 1);
+    assert!(answer[0].starts_with(r#"0{"sid":""#), "{answer:?}");
+    assert_eq!(bob.take_text(), [r#"4{"message":"unauthorized"}"#]);
+    assert!(
+        gone.take_text().is_empty(),
+        "a client that left is not admitted"
+    );
+    assert_eq!(*lock(&connected), 1);
+}
+
+#[test]
 fn without_a_spawner_an_async_handler_runs_to_completion_in_place() {
     let mut sim = Sim::new();
     sim.io

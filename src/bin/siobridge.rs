@@ -13,8 +13,8 @@ use siobridge::cli::{self, Admin, Command, DEFAULT_ADMIN_UI_DIR, Options, Refusa
 use siobridge::server::log::{Level, Log, Logged, log_sockets};
 use siobridge::server::redis::{RedisCluster, RedisEvent};
 use siobridge::server::{
-    HttpRequest, HttpResponse, Server, ServerMetrics, SocketIoHandler, Tls, shutdown_signal,
-    socket_io,
+    FallbackFuture, HttpRequest, HttpResponse, Server, ServerMetrics, SocketIoHandler, Tls,
+    shutdown_signal, socket_io,
 };
 
 fn json_response(status: u16, body: serde_json::Value) -> HttpResponse {
@@ -25,21 +25,22 @@ fn json_response(status: u16, body: serde_json::Value) -> HttpResponse {
     }
 }
 
-/// Everything outside /socket.io/.
+/// Everything outside /socket.io/: the HTTP API's answers may wait for the
+/// shared store, the others are ready at once.
 fn operations(
     request: HttpRequest<'_>,
     metrics: &ServerMetrics,
     api: &HttpApi,
     admin_ui: Option<&UiFiles>,
     redis: Option<&RedisCluster>,
-) -> HttpResponse {
+) -> FallbackFuture {
     if request.method == "GET"
         && let Some(ui) = admin_ui
         && let Some(answer) = ui.answer("/admin/", request.path)
     {
-        return answer;
+        return Box::pin(std::future::ready(answer));
     }
-    match (request.method, request.path) {
+    let answer = match (request.method, request.path) {
         // Local service goes on without Redis: still "ok", with the
         // adapter's state beside it.
         ("GET", "/healthz") => match redis {
@@ -59,17 +60,25 @@ fn operations(
             let authorization = request
                 .headers
                 .get("authorization")
-                .and_then(|v| v.to_str().ok());
-            let answer = api.handle(ApiRequest {
-                method,
-                path,
-                authorization,
-                body: &request.body,
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let (api, method, path) = (api.clone(), method.to_owned(), path.to_owned());
+            let body = request.body.clone();
+            return Box::pin(async move {
+                let answer = api
+                    .handle(ApiRequest {
+                        method: &method,
+                        path: &path,
+                        authorization: authorization.as_deref(),
+                        body: &body,
+                    })
+                    .await;
+                json_response(answer.status, answer.body)
             });
-            json_response(answer.status, answer.body)
         }
         _ => json_response(404, json!({"status": "ERR", "message": "not found"})),
-    }
+    };
+    Box::pin(std::future::ready(answer))
 }
 
 /// The admin UI's files, when `--admin` is given: read before the server
@@ -223,7 +232,7 @@ async fn serve(
             }
         }
     };
-    let server = server.with_fallback(move |request| {
+    let server = server.with_async_fallback(move |request| {
         operations(request, &metrics, &api, admin_ui.as_ref(), cluster.as_ref())
     });
     let result = server.serve(listener, shutdown).await;

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::{Value, json};
 
 use super::non_empty_str;
+use super::store::{BridgeStore, InMemoryStore};
 use crate::engineio::SidGenerator;
 use crate::socketio::{Args, ConnectError, Handshake, SocketIo};
 
@@ -27,16 +28,59 @@ struct Binding {
     user_id: String,
 }
 
-/// A refused session or push: the reason, for the HTTP 400 answer.
+impl Binding {
+    /// The form the shared store keeps: `{app_id, user_id}`.
+    fn to_json(&self) -> Value {
+        json!({"app_id": self.app_id, "user_id": self.user_id})
+    }
+
+    fn from_json(value: &Value) -> Option<Binding> {
+        Some(Binding {
+            app_id: non_empty_str(value.get("app_id"))?.to_owned(),
+            user_id: non_empty_str(value.get("user_id"))?.to_owned(),
+        })
+    }
+}
+
+/// A refused session or push: the HTTP status and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid(pub &'static str);
+pub enum Refused {
+    /// The request breaks a rule of C-h1 or R-C5: 400.
+    Invalid(&'static str),
+    /// The shared store did not answer (Redis down): 503, and nothing was
+    /// created or pushed.
+    Unavailable,
+}
+
+impl Refused {
+    /// The HTTP status of this refusal.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refused::Invalid(_) => 400,
+            Refused::Unavailable => 503,
+        }
+    }
+
+    /// The `message` of the answer.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Refused::Invalid(message) => message,
+            Refused::Unavailable => "the session store is unreachable",
+        }
+    }
+}
 
 /// The sessions and the Directual namespaces of one server. Cheap to clone;
 /// every mount of the profile shares it (sessions are not per namespace).
+///
+/// With a [`shared`](BridgeStore::shared) store (Redis, across nodes) the
+/// store holds every session and `sessions` here is this node's cache of
+/// the ones it has seen; otherwise `sessions` is the only copy.
 #[derive(Clone)]
 pub struct Directual {
     io: SocketIo,
     shared: Arc<Mutex<Shared>>,
+    store: Arc<dyn BridgeStore>,
 }
 
 impl std::fmt::Debug for Directual {
@@ -55,6 +99,8 @@ struct Shared {
 
 /// The most sessions kept. Creating one more evicts none: it is refused, so
 /// that a flood of `POST /api/v1/sessions` cannot grow memory without bound.
+/// With a shared store the bound is the store's (the whole cluster's), and
+/// this node's cache of it forgets an old entry to make room.
 pub const MAX_SESSIONS: usize = 100_000;
 
 /// The delivery room of every socket of an app.
@@ -67,9 +113,23 @@ fn user_room(app_id: &str, user_id: &str) -> String {
     format!("user:{}", json!([app_id, user_id]))
 }
 
+/// C-s1: the `(app_id, session_id)` of a handshake's `auth`.
+fn credentials(handshake: &Handshake) -> Option<(&str, &str)> {
+    Some((
+        non_empty_str(handshake.auth.get("app_id"))?,
+        non_empty_str(handshake.auth.get("session_id"))?,
+    ))
+}
+
 impl Directual {
-    /// No sessions, mounted nowhere yet.
+    /// No sessions, mounted nowhere yet; sessions in this process only.
     pub fn new(io: &SocketIo) -> Directual {
+        Directual::with_store(io, Arc::new(InMemoryStore::new()))
+    }
+
+    /// As [`new`](Self::new), with the sessions also in `store` when it is
+    /// shared by several nodes, so that a client may connect to any node.
+    pub fn with_store(io: &SocketIo, store: Arc<dyn BridgeStore>) -> Directual {
         Directual {
             io: io.clone(),
             shared: Arc::new(Mutex::new(Shared {
@@ -77,6 +137,7 @@ impl Directual {
                 namespaces: Vec::new(),
                 ids: SidGenerator::new(None),
             })),
+            store,
         }
     }
 
@@ -89,16 +150,32 @@ impl Directual {
         self.shared().namespaces.push(namespace.to_owned());
         let ns = self.io.namespace(namespace);
         let sessions = self.clone();
-        ns.use_middleware(move |handshake| {
-            sessions
-                .authenticate(handshake)
-                .map(|_| ())
-                .ok_or_else(|| ConnectError::new("unauthorized"))
-        });
+        if self.store.shared() {
+            // Another node may have created the session: the store is asked,
+            // and the CONNECT answered when it has said.
+            ns.use_async_middleware(move |handshake| {
+                let sessions = sessions.clone();
+                let handshake = handshake.clone();
+                Box::pin(async move {
+                    match sessions.authenticate_shared(&handshake).await {
+                        Some(_) => Ok(()),
+                        None => Err(ConnectError::new("unauthorized")),
+                    }
+                })
+            });
+        } else {
+            ns.use_middleware(move |handshake| {
+                sessions
+                    .authenticate(handshake)
+                    .map(|_| ())
+                    .ok_or_else(|| ConnectError::new("unauthorized"))
+            });
+        }
         let sessions = self.clone();
         ns.on_connect(move |socket| {
             // The session may have been replaced since the middleware ran;
-            // a socket that no longer authenticates is sent away.
+            // a socket that no longer authenticates is sent away. (With a
+            // shared store, the middleware left the session in the cache.)
             match sessions.authenticate(socket.handshake()) {
                 Some(user) => {
                     socket.join(&app_room(&user.app_id));
@@ -111,10 +188,9 @@ impl Directual {
     }
 
     /// C-s1: `auth` must be `{app_id, session_id}` naming an existing session
-    /// of that app.
+    /// of that app, known to this node.
     fn authenticate(&self, handshake: &Handshake) -> Option<Binding> {
-        let app_id = non_empty_str(handshake.auth.get("app_id"))?;
-        let session_id = non_empty_str(handshake.auth.get("session_id"))?;
+        let (app_id, session_id) = credentials(handshake)?;
         self.shared()
             .sessions
             .get(session_id)
@@ -122,49 +198,91 @@ impl Directual {
             .cloned()
     }
 
+    /// C-s1 across nodes: this node's cache, else the shared store (the
+    /// session may come from another node's C-h1), which then fills the
+    /// cache. The store unreachable: refused, as an unknown session is.
+    async fn authenticate_shared(&self, handshake: &Handshake) -> Option<Binding> {
+        if let Some(known) = self.authenticate(handshake) {
+            return Some(known);
+        }
+        let (app_id, session_id) = credentials(handshake)?;
+        let stored = self.store.session_get(session_id).await.ok()??;
+        let binding = Binding::from_json(&stored).filter(|b| b.app_id == app_id)?;
+        self.cache(session_id.to_owned(), binding.clone());
+        Some(binding)
+    }
+
+    /// Keeps `binding` in this node's cache of the shared store, forgetting
+    /// some other entry when it is full.
+    fn cache(&self, session_id: String, binding: Binding) {
+        let mut shared = self.shared();
+        if !shared.sessions.contains_key(&session_id)
+            && shared.sessions.len() >= MAX_SESSIONS
+            && let Some(old) = shared.sessions.keys().next().cloned()
+        {
+            shared.sessions.remove(&old);
+        }
+        shared.sessions.insert(session_id, binding);
+    }
+
     /// C-h1: creates a session for `{app_id, user_id, session_id?}` and
-    /// returns its id (the given one, or a new random one).
-    pub fn create_session(&self, body: &Value) -> Result<String, Invalid> {
+    /// returns its id (the given one, or a new random one). With a shared
+    /// store, the session is in the store (for every node) before the
+    /// answer.
+    pub async fn create_session(&self, body: &Value) -> Result<String, Refused> {
         let app_id = non_empty_str(body.get("app_id"))
-            .ok_or(Invalid("app_id must be a non-empty string"))?;
+            .ok_or(Refused::Invalid("app_id must be a non-empty string"))?;
         let user_id = non_empty_str(body.get("user_id"))
-            .ok_or(Invalid("user_id must be a non-empty string"))?;
+            .ok_or(Refused::Invalid("user_id must be a non-empty string"))?;
         let given = match body.get("session_id") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
-                non_empty_str(Some(v)).ok_or(Invalid("session_id must be a non-empty string"))?,
+                non_empty_str(Some(v))
+                    .ok_or(Refused::Invalid("session_id must be a non-empty string"))?,
             ),
         };
-        let mut shared = self.shared();
+        let binding = Binding {
+            app_id: app_id.to_owned(),
+            user_id: user_id.to_owned(),
+        };
         let session_id = match given {
             Some(id) => id.to_owned(),
-            None => shared.ids.next_sid().as_str().to_owned(),
+            None => self.shared().ids.next_sid().as_str().to_owned(),
         };
-        if !shared.sessions.contains_key(&session_id) && shared.sessions.len() >= MAX_SESSIONS {
-            return Err(Invalid("too many sessions"));
+        if self.store.shared() {
+            let stored = self
+                .store
+                .session_put(&session_id, binding.to_json(), MAX_SESSIONS)
+                .await;
+            return match stored {
+                Ok(true) => {
+                    self.cache(session_id.clone(), binding);
+                    Ok(session_id)
+                }
+                Ok(false) => Err(Refused::Invalid("too many sessions")),
+                Err(_) => Err(Refused::Unavailable),
+            };
         }
-        shared.sessions.insert(
-            session_id.clone(),
-            Binding {
-                app_id: app_id.to_owned(),
-                user_id: user_id.to_owned(),
-            },
-        );
+        let mut shared = self.shared();
+        if !shared.sessions.contains_key(&session_id) && shared.sessions.len() >= MAX_SESSIONS {
+            return Err(Refused::Invalid("too many sessions"));
+        }
+        shared.sessions.insert(session_id.clone(), binding);
         Ok(session_id)
     }
 
     /// C-h2, R-C3 to R-C7: emits `event` with `message` (or no argument) to
     /// the user's sockets, or the app's with `user_id: "*"`, on every
     /// Directual namespace; the number of sockets reached.
-    pub fn push(&self, body: &Value) -> Result<usize, Invalid> {
+    pub async fn push(&self, body: &Value) -> Result<usize, Refused> {
         let app_id = non_empty_str(body.get("app_id"))
-            .ok_or(Invalid("app_id must be a non-empty string"))?;
+            .ok_or(Refused::Invalid("app_id must be a non-empty string"))?;
         let user_id = non_empty_str(body.get("user_id"))
-            .ok_or(Invalid("user_id must be a non-empty string"))?;
-        let event =
-            non_empty_str(body.get("event")).ok_or(Invalid("event must be a non-empty string"))?;
+            .ok_or(Refused::Invalid("user_id must be a non-empty string"))?;
+        let event = non_empty_str(body.get("event"))
+            .ok_or(Refused::Invalid("event must be a non-empty string"))?;
         if super::RESERVED_EVENTS.contains(&event) {
-            return Err(Invalid("event is a reserved name"));
+            return Err(Refused::Invalid("event is a reserved name"));
         }
         let room = match user_id {
             "*" => app_room(app_id),
@@ -191,6 +309,12 @@ mod tests {
     use crate::socketio::Config;
     use crate::socketio::testing::{ManualClock, TestClient};
 
+    /// The answer of a future that is ready at once (every one of an
+    /// in-memory store's).
+    fn ready<F: std::future::Future>(future: F) -> F::Output {
+        crate::bridge::store::now(future).expect("ready at once")
+    }
+
     fn setup() -> (SocketIo, Directual) {
         let io = SocketIo::new(Config::default(), ManualClock::new().clock());
         let directual = Directual::new(&io);
@@ -202,7 +326,10 @@ mod tests {
             ("app2", "u1", "s3"),
         ] {
             let body = json!({"app_id": app, "user_id": user, "session_id": session});
-            assert_eq!(directual.create_session(&body), Ok(session.to_owned()));
+            assert_eq!(
+                ready(directual.create_session(&body)),
+                Ok(session.to_owned())
+            );
         }
         (io, directual)
     }
@@ -245,7 +372,7 @@ mod tests {
         );
         let alert = json!({"message": "Hello", "parameters": {"position": "top-right"}});
         let push = json!({"app_id": "app1", "user_id": "u1", "event": "alert", "message": alert});
-        assert_eq!(directual.push(&push), Ok(2));
+        assert_eq!(ready(directual.push(&push)), Ok(2));
         for client in [&u1a, &u1b] {
             assert_eq!(
                 client.events("/"),
@@ -256,7 +383,7 @@ mod tests {
 
         let all =
             json!({"app_id": "app1", "user_id": "*", "event": "refresh_orders", "message": "x"});
-        assert_eq!(directual.push(&all), Ok(3));
+        assert_eq!(ready(directual.push(&all)), Ok(3));
         assert!(x.events("/").is_empty());
         assert_eq!(
             u2.events("/"),
@@ -266,9 +393,9 @@ mod tests {
         // R-C6, R-C7: strings stay strings; no message means no argument.
         let raw =
             json!({"app_id": "app1", "user_id": "u2", "event": "message", "message": "{\"a\":1}"});
-        directual.push(&raw).unwrap();
+        ready(directual.push(&raw)).unwrap();
         let bare = json!({"app_id": "app1", "user_id": "u2", "event": "ping"});
-        directual.push(&bare).unwrap();
+        ready(directual.push(&bare)).unwrap();
         assert_eq!(
             u2.events("/"),
             [
@@ -277,10 +404,10 @@ mod tests {
             ]
         );
         let offline = json!({"app_id": "app1", "user_id": "u404", "event": "x"});
-        assert_eq!(directual.push(&offline), Ok(0));
+        assert_eq!(ready(directual.push(&offline)), Ok(0));
 
         u1b.close();
-        assert_eq!(directual.push(&push), Ok(1));
+        assert_eq!(ready(directual.push(&push)), Ok(1));
     }
 
     #[test]
@@ -296,18 +423,17 @@ mod tests {
             json!({"app_id": "app1", "user_id": "u1", "event": 5}),
             json!("not an object"),
         ] {
-            assert!(directual.push(&bad).is_err(), "{bad}");
+            assert!(ready(directual.push(&bad)).is_err(), "{bad}");
         }
         for bad in [
             json!({"user_id": "u1"}),
             json!({"app_id": "app1"}),
             json!({"app_id": "app1", "user_id": "u1", "session_id": 5}),
         ] {
-            assert!(directual.create_session(&bad).is_err(), "{bad}");
+            assert!(ready(directual.create_session(&bad)).is_err(), "{bad}");
         }
-        let generated = directual
-            .create_session(&json!({"app_id": "a", "user_id": "u"}))
-            .unwrap();
+        let generated =
+            ready(directual.create_session(&json!({"app_id": "a", "user_id": "u"}))).unwrap();
         assert!(!generated.is_empty());
     }
 

@@ -12,7 +12,7 @@
 
 use serde_json::{Value, json};
 
-use super::directual::{Directual, Invalid};
+use super::directual::Directual;
 
 /// The parts of an HTTP request the API reads.
 #[derive(Debug, Clone, Copy)]
@@ -79,8 +79,9 @@ impl HttpApi {
         path.starts_with(API_PREFIX)
     }
 
-    /// Answers one request.
-    pub fn handle(&self, request: ApiRequest<'_>) -> ApiResponse {
+    /// Answers one request. The answer is ready at once unless the
+    /// sessions are in a shared store (Redis), which is then awaited.
+    pub async fn handle(&self, request: ApiRequest<'_>) -> ApiResponse {
         if !self.enabled {
             return ApiResponse::error(404, "not found");
         }
@@ -102,12 +103,17 @@ impl HttpApi {
             Route::Sessions => self
                 .directual
                 .create_session(&body)
+                .await
                 .map(|id| json!({"session_id": id})),
-            Route::Push => self.directual.push(&body).map(|n| json!({"delivered": n})),
+            Route::Push => self
+                .directual
+                .push(&body)
+                .await
+                .map(|n| json!({"delivered": n})),
         };
         match result {
             Ok(fields) => ApiResponse::ok(fields),
-            Err(Invalid(message)) => ApiResponse::error(400, message),
+            Err(refused) => ApiResponse::error(refused.status(), refused.message()),
         }
     }
 
@@ -138,6 +144,10 @@ mod tests {
     use crate::socketio::testing::ManualClock;
     use crate::socketio::{Config, SocketIo};
 
+    fn handle(api: &HttpApi, request: ApiRequest<'_>) -> ApiResponse {
+        crate::bridge::store::now(api.handle(request)).expect("ready at once")
+    }
+
     fn api(token: Option<&str>, directual: bool) -> HttpApi {
         let io = SocketIo::new(Config::default(), ManualClock::new().clock());
         let mut bridge = Bridge::new(&io);
@@ -160,11 +170,14 @@ mod tests {
     #[test]
     fn sessions_then_push() {
         let api = api(None, true);
-        let r = api.handle(post(
-            "/api/v1/sessions",
-            r#"{"app_id":"a","user_id":"u","session_id":"s"}"#,
-            None,
-        ));
+        let r = handle(
+            &api,
+            post(
+                "/api/v1/sessions",
+                r#"{"app_id":"a","user_id":"u","session_id":"s"}"#,
+                None,
+            ),
+        );
         assert_eq!(
             r,
             ApiResponse {
@@ -172,34 +185,43 @@ mod tests {
                 body: json!({"status": "OK", "session_id": "s"})
             }
         );
-        let r = api.handle(post(
-            "/api/v1/push",
-            r#"{"app_id":"a","user_id":"u","event":"e"}"#,
-            None,
-        ));
+        let r = handle(
+            &api,
+            post(
+                "/api/v1/push",
+                r#"{"app_id":"a","user_id":"u","event":"e"}"#,
+                None,
+            ),
+        );
         assert_eq!(r.body, json!({"status": "OK", "delivered": 0}));
     }
 
     #[test]
     fn bad_requests_get_their_status() {
         let api = api(None, true);
-        assert_eq!(api.handle(post("/api/v1/push", "{nope", None)).status, 400);
         assert_eq!(
-            api.handle(post(
-                "/api/v1/push",
-                r#"{"app_id":"a","user_id":"u","event":"connect"}"#,
-                None
-            ))
+            handle(&api, post("/api/v1/push", "{nope", None)).status,
+            400
+        );
+        assert_eq!(
+            handle(
+                &api,
+                post(
+                    "/api/v1/push",
+                    r#"{"app_id":"a","user_id":"u","event":"connect"}"#,
+                    None
+                )
+            )
             .status,
             400
         );
-        assert_eq!(api.handle(post("/api/v2/push", "{}", None)).status, 404);
+        assert_eq!(handle(&api, post("/api/v2/push", "{}", None)).status, 404);
         let get = ApiRequest {
             method: "GET",
             ..post("/api/v1/push", "", None)
         };
-        assert_eq!(api.handle(get).status, 405);
-        let r = api.handle(post("/api/v1/sessions", "{}", None));
+        assert_eq!(handle(&api, get).status, 405);
+        let r = handle(&api, post("/api/v1/sessions", "{}", None));
         assert_eq!(r.body["status"], "ERR");
     }
 
@@ -213,12 +235,11 @@ mod tests {
             Some("t0ken"),
             Some("Bearer t0ken2"),
         ] {
-            let r = api.handle(post("/api/v1/sessions", body, auth));
+            let r = handle(&api, post("/api/v1/sessions", body, auth));
             assert_eq!(r, ApiResponse::error(401, "unauthorized"), "{auth:?}");
         }
         assert_eq!(
-            api.handle(post("/api/v1/sessions", body, Some("Bearer t0ken")))
-                .status,
+            handle(&api, post("/api/v1/sessions", body, Some("Bearer t0ken"))).status,
             200
         );
     }
@@ -226,6 +247,9 @@ mod tests {
     #[test]
     fn no_directual_profile_no_api() {
         let api = api(None, false);
-        assert_eq!(api.handle(post("/api/v1/sessions", "{}", None)).status, 404);
+        assert_eq!(
+            handle(&api, post("/api/v1/sessions", "{}", None)).status,
+            404
+        );
     }
 }

@@ -141,12 +141,13 @@ impl Bridge {
     }
 
     /// A bridge over `io` keeping the profiles' state in `store` (so far
-    /// chat's histories, spec §4 D-e5); mount after this.
+    /// chat's histories, spec §4 D-e5, and Directual's sessions, §3 C-h1);
+    /// mount after this.
     pub fn with_store(io: &SocketIo, store: std::sync::Arc<dyn store::BridgeStore>) -> Bridge {
         Bridge {
             io: io.clone(),
             mounts: Vec::new(),
-            directual: directual::Directual::new(io),
+            directual: directual::Directual::with_store(io, store.clone()),
             store,
         }
     }

@@ -56,6 +56,23 @@ pub trait BridgeStore: Send + Sync + fmt::Debug {
     fn shared(&self) -> bool {
         false
     }
+
+    /// Directual (C-h1): records session `id` naming `binding` (`{app_id,
+    /// user_id}`) for every node, unless the store already holds `max`
+    /// sessions and `id` is not one of them; says whether it was recorded.
+    /// A store that is not [`shared`](Self::shared) keeps nothing and says
+    /// yes: the profile keeps its sessions in memory itself.
+    fn session_put(&self, id: &str, binding: Value, max: usize) -> StoreFuture<'_, bool> {
+        let _ = (id, binding, max);
+        Box::pin(std::future::ready(Ok(true)))
+    }
+
+    /// Directual (C-s1): the binding of session `id`, when any node
+    /// recorded it (never, for a store that is not shared).
+    fn session_get(&self, id: &str) -> StoreFuture<'_, Option<Value>> {
+        let _ = id;
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// The store of a single process: everything in memory, every answer
@@ -100,8 +117,8 @@ impl BridgeStore for InMemoryStore {
 
 /// The answer of a future that is ready at once (an [`InMemoryStore`]'s),
 /// `None` when it is not.
-pub(crate) fn now<T>(future: StoreFuture<'_, T>) -> Option<Result<T, StoreError>> {
-    let mut future = future;
+pub(crate) fn now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match future.as_mut().poll(&mut cx) {
         std::task::Poll::Ready(answer) => Some(answer),

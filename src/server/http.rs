@@ -158,7 +158,8 @@ async fn answer_fallback(
         path: parts.uri.path(),
         headers: &parts.headers,
         body,
-    });
+    })
+    .await;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     plain(status, answer.content_type, answer.body)
 }

@@ -363,7 +363,11 @@ pub struct HttpResponse {
     pub body: bytes::Bytes,
 }
 
-type Fallback = Box<dyn Fn(HttpRequest<'_>) -> HttpResponse + Send + Sync>;
+/// What a [`Server::with_async_fallback`] function returns: the answer, to
+/// come.
+pub type FallbackFuture = std::pin::Pin<Box<dyn Future<Output = HttpResponse> + Send + 'static>>;
+
+type Fallback = Box<dyn Fn(HttpRequest<'_>) -> FallbackFuture + Send + Sync>;
 
 impl Shared {
     fn sessions(&self) -> MutexGuard<'_, IdMap<Sid, Arc<driver::SessionHandle>>> {
@@ -432,6 +436,23 @@ impl Server {
     pub fn with_fallback(
         self,
         f: impl Fn(HttpRequest<'_>) -> HttpResponse + Send + Sync + 'static,
+    ) -> Server {
+        let mut last = self.shared.clone();
+        while let Some(next) = last.next.get().cloned() {
+            last = next;
+        }
+        let _ = last.fallback.set(Box::new(move |request| {
+            Box::pin(std::future::ready(f(request)))
+        }));
+        self
+    }
+
+    /// As [`with_fallback`](Self::with_fallback), for an answer that takes
+    /// waiting for (a store, another service): `f` reads the request and
+    /// returns the future of its answer, awaited on the connection's task.
+    pub fn with_async_fallback(
+        self,
+        f: impl Fn(HttpRequest<'_>) -> FallbackFuture + Send + Sync + 'static,
     ) -> Server {
         let mut last = self.shared.clone();
         while let Some(next) = last.next.get().cloned() {

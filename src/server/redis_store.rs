@@ -75,6 +75,12 @@ impl RedisStore {
         format!("{}#bridge#chat#{key}", self.prefix)
     }
 
+    /// Directual's sessions (spec §3, C-h1): one hash, session id → `{app_id,
+    /// user_id}` as JSON, for every node of the cluster.
+    fn sessions_key(&self) -> String {
+        format!("{}#bridge#directual#sessions", self.prefix)
+    }
+
     /// Sends `commands` in one write and reads their replies, in order,
     /// reconnecting first when needed; any failure drops the connection.
     async fn run(&self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>, StoreError> {
@@ -225,6 +231,58 @@ impl BridgeStore for RedisStore {
             Ok(())
         })
     }
+
+    fn session_put(&self, id: &str, binding: Value, max: usize) -> StoreFuture<'_, bool> {
+        let command = session_put_command(&self.sessions_key(), id, &binding, max);
+        Box::pin(async move {
+            match self.run(&[command]).await?.pop() {
+                Some(Reply::Integer(stored)) => Ok(stored == 1),
+                other => Err(StoreError(format!("unexpected EVAL reply {other:?}"))),
+            }
+        })
+    }
+
+    fn session_get(&self, id: &str) -> StoreFuture<'_, Option<Value>> {
+        let command = vec![
+            b"HGET".to_vec(),
+            self.sessions_key().into_bytes(),
+            id.as_bytes().to_vec(),
+        ];
+        Box::pin(async move {
+            match self.run(&[command]).await?.pop() {
+                Some(Reply::Bulk(None)) => Ok(None),
+                Some(Reply::Bulk(Some(bytes))) => serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError(format!("a session that is not JSON: {e}"))),
+                other => Err(StoreError(format!("unexpected HGET reply {other:?}"))),
+            }
+        })
+    }
+}
+
+/// Records a Directual session only while the hash holds fewer than `max`
+/// sessions or already holds this one (so a flood of C-h1 requests cannot
+/// grow Redis without bound, as `directual::MAX_SESSIONS` bounds one
+/// process), atomically: one script, one round trip. Answers 1 when
+/// recorded, 0 when refused.
+const SESSION_PUT_SCRIPT: &str = "\
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 \
+   or redis.call('HLEN', KEYS[1]) < tonumber(ARGV[3]) then \
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 \
+end return 0";
+
+/// The command of a Directual session put (spec §3, C-h1): `EVAL` of
+/// [`SESSION_PUT_SCRIPT`] on the sessions hash.
+pub fn session_put_command(key: &str, id: &str, binding: &Value, max: usize) -> Vec<Vec<u8>> {
+    vec![
+        b"EVAL".to_vec(),
+        SESSION_PUT_SCRIPT.into(),
+        b"1".to_vec(),
+        key.into(),
+        id.into(),
+        binding.to_string().into_bytes(),
+        max.to_string().into_bytes(),
+    ]
 }
 
 #[cfg(test)]

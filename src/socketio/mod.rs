@@ -37,6 +37,6 @@ pub use rate::RateLimit;
 pub use recovery::RecoveryConfig;
 // The application layer, under the names it has always had here.
 pub use crate::app::{
-    AckError, AckFuture, AckSender, BroadcastAcks, Clock, Conn, ConnInfo, Handshake, Namespace,
-    Operators, Socket, SocketEvent, SocketInfo, SocketIo, testing,
+    AckError, AckFuture, AckSender, BroadcastAcks, Clock, Conn, ConnInfo, Handshake,
+    MiddlewareFuture, Namespace, Operators, Socket, SocketEvent, SocketInfo, SocketIo, testing,
 };
