@@ -15,6 +15,17 @@
 //! as it drops a local one whose client went away (for a pending GET: the
 //! session ends, as the reference ends it).
 //!
+//! A WebSocket upgrade (`transport=websocket` with a `sid`) goes the same
+//! way but becomes a tunnel: the non-owner publishes [`Forward::Upgrade`];
+//! the owner, when it takes the probe, answers [`Forward::Opened`] with its
+//! node id (or a [`Forward::Response`] with the refusal it would give
+//! locally); the non-owner then completes the WebSocket handshake with the
+//! client and the connection's bytes, after the handshake, travel as
+//! [`Forward::Data`] each way on the two nodes' own channels, in order,
+//! until [`Forward::End`] from either side. The owner runs the WebSocket
+//! (frames, the Engine.IO probe and upgrade) as if it were local; the
+//! non-owner only moves bytes.
+//!
 //! The encoding is binary and length-prefixed, every integer big-endian:
 //!
 //! ```text
@@ -23,8 +34,15 @@
 //! Accepted: 0x02 id:u64
 //! Response: 0x03 id:u64 status:u16 content_type:str body:bytes
 //! Abort:    0x04 id:u64 from:str
+//! Upgrade:  0x05 id:u64 from:str sid:str query:str
+//! Opened:   0x06 id:u64 owner:str
+//! Data:     0x07 id:u64 requester:str bytes:bytes
+//! End:      0x08 id:u64 requester:str
 //! str, bytes: len:u32 then len bytes (str: UTF-8)
 //! ```
+//!
+//! A tunnel is named by the requester's node id and its number (`id`), on
+//! both sides.
 //!
 //! [`decode`] is total: any input gives a value or an error, never a panic,
 //! and allocates at most the input's size.
@@ -81,6 +99,42 @@ pub enum Forward {
         id: u64,
         /// The requesting node's id.
         from: String,
+    },
+    /// A WebSocket upgrade of session `sid` reached node `from`, which asks
+    /// the owner to take it through a tunnel numbered `id`.
+    Upgrade {
+        /// The requester's number for the tunnel.
+        id: u64,
+        /// The requesting node's id (its reply channel).
+        from: String,
+        /// The Engine.IO session id.
+        sid: String,
+        /// The upgrade request's query string.
+        query: String,
+    },
+    /// Node `owner` took upgrade `id`: the tunnel is open.
+    Opened {
+        /// The tunnel's number.
+        id: u64,
+        /// The owner's node id (where the requester sends its bytes).
+        owner: String,
+    },
+    /// The next bytes of tunnel `id` of node `requester`, either way.
+    Data {
+        /// The tunnel's number.
+        id: u64,
+        /// The node that asked for the tunnel.
+        requester: String,
+        /// The bytes, in the order they were read.
+        bytes: Bytes,
+    },
+    /// Tunnel `id` of node `requester` ended (its connection closed on
+    /// either side).
+    End {
+        /// The tunnel's number.
+        id: u64,
+        /// The node that asked for the tunnel.
+        requester: String,
     },
 }
 
@@ -144,6 +198,38 @@ pub fn encode(message: &Forward) -> Vec<u8> {
             out.push(4);
             out.extend_from_slice(&id.to_be_bytes());
             put_bytes(&mut out, from.as_bytes());
+        }
+        Forward::Upgrade {
+            id,
+            from,
+            sid,
+            query,
+        } => {
+            out.push(5);
+            out.extend_from_slice(&id.to_be_bytes());
+            put_bytes(&mut out, from.as_bytes());
+            put_bytes(&mut out, sid.as_bytes());
+            put_bytes(&mut out, query.as_bytes());
+        }
+        Forward::Opened { id, owner } => {
+            out.push(6);
+            out.extend_from_slice(&id.to_be_bytes());
+            put_bytes(&mut out, owner.as_bytes());
+        }
+        Forward::Data {
+            id,
+            requester,
+            bytes,
+        } => {
+            out.push(7);
+            out.extend_from_slice(&id.to_be_bytes());
+            put_bytes(&mut out, requester.as_bytes());
+            put_bytes(&mut out, bytes);
+        }
+        Forward::End { id, requester } => {
+            out.push(8);
+            out.extend_from_slice(&id.to_be_bytes());
+            put_bytes(&mut out, requester.as_bytes());
         }
     }
     out
@@ -211,6 +297,25 @@ pub fn decode(input: &[u8]) -> Result<Forward, ForwardError> {
             id: r.u64()?,
             from: r.string()?,
         },
+        5 => Forward::Upgrade {
+            id: r.u64()?,
+            from: r.string()?,
+            sid: r.string()?,
+            query: r.string()?,
+        },
+        6 => Forward::Opened {
+            id: r.u64()?,
+            owner: r.string()?,
+        },
+        7 => Forward::Data {
+            id: r.u64()?,
+            requester: r.string()?,
+            bytes: Bytes::copy_from_slice(r.bytes()?),
+        },
+        8 => Forward::End {
+            id: r.u64()?,
+            requester: r.string()?,
+        },
         _ => return Err(ForwardError("unknown message type")),
     };
     if !r.0.is_empty() {
@@ -251,6 +356,25 @@ mod tests {
                 status: 200,
                 content_type: "text/plain; charset=UTF-8".into(),
                 body: Bytes::from_static(b"2"),
+            },
+            Forward::Upgrade {
+                id: 3,
+                from: "a1b2c3".into(),
+                sid: "AAAAAAAAAAAAAAAAAAAA".into(),
+                query: "EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAA".into(),
+            },
+            Forward::Opened {
+                id: 3,
+                owner: "d4e5f6".into(),
+            },
+            Forward::Data {
+                id: 3,
+                requester: "a1b2c3".into(),
+                bytes: Bytes::from_static(b"\x81\x062probe"),
+            },
+            Forward::End {
+                id: 3,
+                requester: "a1b2c3".into(),
             },
             Forward::Response {
                 id: 1,
@@ -307,6 +431,13 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         assert_eq!(decode(&[9]), Err(ForwardError("unknown message type")));
+        assert_eq!(
+            encode(&Forward::End {
+                id: 1,
+                requester: "n".into()
+            }),
+            [8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, b'n']
+        );
         // A length far past the input allocates nothing.
         assert!(decode(&[3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 200, 255, 255, 255, 255]).is_err());
         let mut bad_method = encode(&Forward::Request {

@@ -30,10 +30,84 @@ use crate::engineio::{
 };
 use crate::socketio::ConnInfo;
 
-/// A server-side WebSocket over a hyper-upgraded connection.
-/// Its writes are bounded by the connection's
-/// [`TimedIo`](super::timed_io::TimedIo) underneath.
-pub(super) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+/// A server-side WebSocket over a hyper-upgraded connection, or over a
+/// tunnel from another node of the cluster.
+pub(super) type WsStream = WebSocketStream<WsIo>;
+
+/// The bytes under a [`WsStream`].
+pub(super) enum WsIo {
+    /// The client's own connection. Its writes are bounded by the
+    /// connection's [`TimedIo`](super::timed_io::TimedIo) underneath.
+    Direct(TokioIo<Upgraded>),
+    /// A connection another node accepted and relays over Redis
+    /// ([`redis_forward`](super::redis_forward)'s tunnels): this end of an
+    /// in-memory pipe whose other end that relay feeds and drains.
+    Relayed(tokio::io::DuplexStream),
+}
+
+impl tokio::io::AsyncRead for WsIo {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Direct(io) => std::pin::Pin::new(io).poll_read(cx, buf),
+            WsIo::Relayed(io) => std::pin::Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for WsIo {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsIo::Direct(io) => std::pin::Pin::new(io).poll_write(cx, buf),
+            WsIo::Relayed(io) => std::pin::Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Direct(io) => std::pin::Pin::new(io).poll_flush(cx),
+            WsIo::Relayed(io) => std::pin::Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Direct(io) => std::pin::Pin::new(io).poll_shutdown(cx),
+            WsIo::Relayed(io) => std::pin::Pin::new(io).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsIo::Direct(io) => std::pin::Pin::new(io).poll_write_vectored(cx, bufs),
+            WsIo::Relayed(io) => std::pin::Pin::new(io).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            WsIo::Direct(io) => io.is_write_vectored(),
+            WsIo::Relayed(io) => io.is_write_vectored(),
+        }
+    }
+}
 
 /// The session's core and the means to wake those waiting on it.
 pub(super) struct SessionHandle {

@@ -74,9 +74,13 @@ pub(super) async fn handle(
     });
     let mut response = match route {
         // Another node's session, maybe: its owner answers, if forwarding
-        // is on (`redis_forward`). An upgrade is not forwarded.
-        Err(Rejection::UnknownSid) if !websocket_upgrade && shared.forward.get().is_some() => {
-            forward_to_owner(&shared, req).await
+        // is on (`redis_forward`); an upgrade goes through a tunnel to it.
+        Err(Rejection::UnknownSid) if shared.forward.get().is_some() => {
+            if websocket_upgrade {
+                tunnel_to_owner(&shared, &mut req).await
+            } else {
+                forward_to_owner(&shared, req).await
+            }
         }
         Err(rejection) => rejected(rejection, None),
         // Shutting down: the sessions still open may fetch their CLOSE, but
@@ -300,15 +304,7 @@ async fn forward_to_owner(shared: &Shared, req: Request<Incoming>) -> Response<B
     };
     match forwarder.forward(&sid, method, &raw_query, body).await {
         None => rejected(Rejection::UnknownSid, None),
-        Some((status, content_type, body)) => {
-            let mut response = Response::new(Full::new(body));
-            *response.status_mut() =
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-            if let Ok(v) = HeaderValue::from_str(&content_type) {
-                response.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            response
-        }
+        Some((status, content_type, body)) => forwarded_answer(status, &content_type, body),
     }
 }
 
@@ -401,27 +397,13 @@ fn accept_websocket(
     let accept = derive_accept_key(key.as_bytes());
     // The revision (and, for v3, `b64`) of this WebSocket's own request.
     let protocol = Protocol::from_query(req.uri().query());
-    let mut upgrade = upgrade;
-    if let Upgrade::Probe(handle) = &upgrade {
-        let begun = {
-            let mut core = handle.core();
-            let begun = core.begin_upgrade(Instant::now());
-            if begun.is_ok() {
-                core.set_probe_protocol(protocol);
-            }
-            begun
-        };
-        handle.changed();
-        if begun.is_err() {
-            upgrade = Upgrade::Close;
-        }
-    }
+    let upgrade = match upgrade {
+        Upgrade::Probe(handle) => begin_probe(handle, protocol),
+        other => other,
+    };
     let on_upgrade = hyper::upgrade::on(req);
     let shared = shared.clone();
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(shared.config.ws_read_buffer_size)
-        .max_message_size(Some(shared.config.engine.max_payload))
-        .max_frame_size(Some(shared.config.engine.max_payload));
+    let ws_config = ws_config(&shared);
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -436,9 +418,12 @@ fn accept_websocket(
                 return;
             }
         };
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
-                .await;
+        let ws = WebSocketStream::from_raw_socket(
+            driver::WsIo::Direct(TokioIo::new(upgraded)),
+            Role::Server,
+            Some(ws_config),
+        )
+        .await;
         match upgrade {
             Upgrade::Close => driver::close_gracefully(ws, None, shared.config.ws_close_timeout),
             Upgrade::Probe(handle) => handle.attach_ws(ws),
@@ -457,15 +442,132 @@ fn accept_websocket(
             }
         }
     });
+    switching_protocols(&accept)
+}
+
+/// The 101 answer of a WebSocket handshake (RFC 6455 §4.2.2).
+fn switching_protocols(accept: &str) -> Response<Body> {
     let mut response = Response::new(Body::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(value) = HeaderValue::from_str(&accept) {
+    if let Ok(value) = HeaderValue::from_str(accept) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     response
+}
+
+/// The WebSocket settings of this server's connections.
+fn ws_config(shared: &Shared) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(shared.config.ws_read_buffer_size)
+        .max_message_size(Some(shared.config.engine.max_payload))
+        .max_frame_size(Some(shared.config.engine.max_payload))
+}
+
+/// Starts the upgrade probe of a polling session for a WebSocket of
+/// `protocol`: [`Upgrade::Probe`] when its core takes it,
+/// [`Upgrade::Close`] when it cannot (already upgrading or upgraded).
+fn begin_probe(handle: Arc<SessionHandle>, protocol: Protocol) -> Upgrade {
+    let begun = {
+        let mut core = handle.core();
+        let begun = core.begin_upgrade(Instant::now());
+        if begun.is_ok() {
+            core.set_probe_protocol(protocol);
+        }
+        begun
+    };
+    handle.changed();
+    match begun {
+        Ok(_) => Upgrade::Probe(handle),
+        Err(_) => Upgrade::Close,
+    }
+}
+
+/// A WebSocket upgrade for a session this node does not hold, with
+/// forwarding on: the owner is asked to take it through a tunnel
+/// (`redis_forward`); when it does, this node answers the handshake and
+/// relays the connection's bytes. No owner in time: 400 `Session ID
+/// unknown`, as without forwarding; the owner's refusal: its answer.
+async fn tunnel_to_owner(shared: &Shared, req: &mut Request<Incoming>) -> Response<Body> {
+    let Some(forwarder) = shared.forward.get().cloned() else {
+        return rejected(Rejection::UnknownSid, None);
+    };
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return rejected(Rejection::BadRequest, None);
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let raw_query = req.uri().query().unwrap_or("").to_owned();
+    let query = crate::engineio::Query::parse(&raw_query);
+    let Some(sid) = query.sid.and_then(Sid::parse) else {
+        return rejected(Rejection::UnknownSid, None);
+    };
+    match forwarder.tunnel(&sid, &raw_query).await {
+        None => rejected(Rejection::UnknownSid, None),
+        Some(Err((status, content_type, body))) => forwarded_answer(status, &content_type, body),
+        Some(Ok(link)) => {
+            let on_upgrade = hyper::upgrade::on(req);
+            tokio::spawn(async move {
+                let io = on_upgrade.await.ok().map(TokioIo::new);
+                forwarder.relay_client(link, io).await;
+            });
+            switching_protocols(&accept)
+        }
+    }
+}
+
+/// An answer that came from another node: its status, type and body.
+fn forwarded_answer(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// A WebSocket upgrade another node tunnels here for a session of this
+/// one (`redis_forward`): routed as if it had come here, then run over
+/// `io`, the pipe the tunnel feeds. `Err` with the answer a local upgrade
+/// would get when it is refused.
+pub(super) fn accept_forwarded_upgrade(
+    shared: &Arc<Shared>,
+    query: &str,
+    io: tokio::io::DuplexStream,
+) -> Result<(), Box<Response<Body>>> {
+    let head = RequestHead {
+        method: Method::Get,
+        query: Some(query),
+        websocket_upgrade: true,
+    };
+    let route = route(&head, &shared.config.engine, |sid| {
+        shared.session(sid).map(|s| s.transport())
+    });
+    let protocol = Protocol::from_query(Some(query));
+    let upgrade = match route {
+        Err(rejection) => return Err(Box::new(rejected(rejection, None))),
+        Ok(Route::Upgrade(sid)) => match shared.session(&sid) {
+            None => return Err(Box::new(rejected(Rejection::UnknownSid, None))),
+            Some(handle) => begin_probe(handle, protocol),
+        },
+        Ok(Route::AcceptAndClose) => Upgrade::Close,
+        // A handshake is never tunnelled.
+        Ok(_) => return Err(Box::new(rejected(Rejection::BadRequest, None))),
+    };
+    let shared = shared.clone();
+    let config = ws_config(&shared);
+    tokio::spawn(async move {
+        let io = driver::WsIo::Relayed(io);
+        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        match upgrade {
+            Upgrade::Close => driver::close_gracefully(ws, None, shared.config.ws_close_timeout),
+            Upgrade::Probe(handle) => handle.attach_ws(ws),
+            // Not made above: a tunnel always names a session.
+            Upgrade::Open(..) => {}
+        }
+    });
+    Ok(())
 }
 
 /// What the admin UI and other tools show of the request that opened a

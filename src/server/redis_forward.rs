@@ -17,10 +17,15 @@
 //! PING.
 //!
 //! A WebSocket upgrade (a GET with `sid` and `Upgrade: websocket`) that
-//! reaches a node not holding the session is not forwarded: it gets the 400
-//! of today, the client's probe fails and the session stays on polling
-//! (engine.io-client's `upgradeError`, the session goes on). Only an
-//! upgrade that lands on the owner upgrades.
+//! reaches a node not holding the session becomes a tunnel (the `Upgrade`,
+//! `Opened`, `Data` and `End` messages): the owner takes the probe as if
+//! the upgrade had come to it and runs the WebSocket over an in-memory pipe
+//! ([`WsIo::Relayed`](super::driver::WsIo)); this node answers the
+//! handshake and moves the connection's bytes both ways, in order, each
+//! read one `PUBLISH`. A tunnel ends when either side's connection ends,
+//! when the other node says so, or when its incoming queue overflows
+//! ([`ForwardConfig::tunnel_queue`]); the client then sees its WebSocket
+//! close, as when a node goes away.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,8 +57,17 @@ pub struct ForwardConfig {
     pub max_pending: usize,
     /// Most messages waiting to be published; beyond, the message is
     /// dropped (its request times out). Default **4,096**, as the adapter's
-    /// `publish_queue`.
+    /// `publish_queue`. (A tunnel's bytes wait for room instead: they are
+    /// never dropped.)
     pub publish_queue: usize,
+    /// Most WebSocket tunnels open at once on this node, either end;
+    /// beyond, an upgrade for another node's session gets 400 `Session ID
+    /// unknown` (the client stays on polling). Default **10,000**.
+    pub max_tunnels: usize,
+    /// Most chunks of a tunnel's bytes from the other node waiting to be
+    /// written to its connection; beyond, the tunnel ends (its WebSocket
+    /// closes). Default **256** (each chunk at most one read, 16 KiB).
+    pub tunnel_queue: usize,
 }
 
 impl Default for ForwardConfig {
@@ -62,8 +76,35 @@ impl Default for ForwardConfig {
             response_timeout: Duration::from_secs(1),
             max_pending: 10_000,
             publish_queue: 4096,
+            max_tunnels: 10_000,
+            tunnel_queue: 256,
         }
     }
+}
+
+/// The most bytes a tunnel reads at once: one `Data` message.
+const TUNNEL_CHUNK: usize = 16 * 1024;
+
+/// The size of the in-memory pipe under a relayed WebSocket on its owner.
+const TUNNEL_PIPE: usize = 64 * 1024;
+
+/// How an upgrade sent to the owner was answered.
+enum UpgradeAnswer {
+    /// The owner took it: the tunnel is open to node `owner`.
+    Opened(String),
+    /// The owner refused it with this answer (status, type, body).
+    Refused(u16, String, Bytes),
+}
+
+/// A tunnel open on this node, for either end: the queue of the bytes the
+/// other node sent, which its pump writes to the local connection.
+type TunnelInbox = mpsc::Sender<Bytes>;
+
+/// What the requester of a tunnel gets when the owner took it.
+pub(super) struct TunnelLink {
+    id: u64,
+    owner: String,
+    inbox: mpsc::Receiver<Bytes>,
 }
 
 /// What a pending forwarded request waits for.
@@ -83,6 +124,10 @@ pub(super) struct Forwarder {
     pending: Mutex<HashMap<u64, Pending>>,
     /// The requests of other nodes this node is serving, by (node, id).
     serving: Mutex<HashMap<(String, u64), tokio::task::AbortHandle>>,
+    /// Upgrades this node asked an owner to take, by id.
+    upgrades: Mutex<HashMap<u64, oneshot::Sender<UpgradeAnswer>>>,
+    /// Open tunnels, both ends, by (requester node, id).
+    tunnels: Mutex<HashMap<(String, u64), TunnelInbox>>,
     next_id: AtomicU64,
     shared: Weak<Shared>,
 }
@@ -130,6 +175,8 @@ impl Forwarder {
             out,
             pending: Mutex::new(HashMap::new()),
             serving: Mutex::new(HashMap::new()),
+            upgrades: Mutex::new(HashMap::new()),
+            tunnels: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             shared: Arc::downgrade(shared),
         });
@@ -196,6 +243,184 @@ impl Forwarder {
         let engine = &self.shared.upgrade()?.config.engine;
         let long = engine.ping_interval + engine.ping_timeout + first;
         tokio::time::timeout(long, done_rx).await.ok()?.ok()
+    }
+
+    /// Asks the owner of `sid` to take a WebSocket upgrade through a
+    /// tunnel: `None` when no node took it in time (or too many tunnels
+    /// are open), the owner's refusal, or the open tunnel.
+    pub(super) async fn tunnel(
+        &self,
+        sid: &Sid,
+        query: &str,
+    ) -> Option<Result<TunnelLink, (u16, String, Bytes)>> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let key = (self.node.clone(), id);
+        let (inbox_tx, inbox) = mpsc::channel(self.config.tunnel_queue.max(1));
+        let (answer_tx, answer_rx) = oneshot::channel();
+        {
+            let mut tunnels = lock(&self.tunnels);
+            if tunnels.len() >= self.config.max_tunnels {
+                return None;
+            }
+            tunnels.insert(key.clone(), inbox_tx);
+        }
+        lock(&self.upgrades).insert(id, answer_tx);
+        self.publish(
+            self.all.clone(),
+            &Forward::Upgrade {
+                id,
+                from: self.node.clone(),
+                sid: sid.as_str().to_owned(),
+                query: query.to_owned(),
+            },
+        );
+        let answer = tokio::time::timeout(self.config.response_timeout, answer_rx).await;
+        lock(&self.upgrades).remove(&id);
+        match answer {
+            Ok(Ok(UpgradeAnswer::Opened(owner))) => Some(Ok(TunnelLink { id, owner, inbox })),
+            Ok(Ok(UpgradeAnswer::Refused(status, content_type, body))) => {
+                lock(&self.tunnels).remove(&key);
+                Some(Err((status, content_type, body)))
+            }
+            _ => {
+                lock(&self.tunnels).remove(&key);
+                None
+            }
+        }
+    }
+
+    /// Moves the bytes of the requester's end of tunnel `link`: `io` is the
+    /// client's upgraded connection (`None` when the upgrade failed before
+    /// it was handed over), the owner the other end. Returns when either
+    /// side ends, having told the owner.
+    pub(super) async fn relay_client<T>(self: Arc<Self>, link: TunnelLink, io: Option<T>)
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let TunnelLink { id, owner, inbox } = link;
+        let requester = self.node.clone();
+        if let Some(io) = io {
+            let channel = self.reply_channel(&owner);
+            self.pump(io, inbox, channel, id, &requester).await;
+        }
+        lock(&self.tunnels).remove(&(requester.clone(), id));
+        self.publish(self.reply_channel(&owner), &Forward::End { id, requester });
+    }
+
+    /// One end of a tunnel: what `io` reads goes to `channel` as `Data`,
+    /// what `inbox` brings is written to `io`, until either ends.
+    async fn pump<T>(
+        &self,
+        io: T,
+        mut inbox: mpsc::Receiver<Bytes>,
+        channel: String,
+        id: u64,
+        requester: &str,
+    ) where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let (mut reader, mut writer) = tokio::io::split(io);
+        let upstream = async {
+            let mut buf = BytesMut::with_capacity(TUNNEL_CHUNK);
+            loop {
+                buf.reserve(TUNNEL_CHUNK);
+                match reader.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                let message = Forward::Data {
+                    id,
+                    requester: requester.to_owned(),
+                    bytes: buf.split().freeze(),
+                };
+                // Waits for room: a tunnel's bytes are never dropped.
+                let encoded = (channel.clone(), forward::encode(&message));
+                if self.out.send(encoded).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let downstream = async {
+            while let Some(bytes) = inbox.recv().await {
+                if writer.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+            let _ = writer.shutdown().await;
+        };
+        tokio::select! {
+            () = upstream => {}
+            () = downstream => {}
+        }
+    }
+
+    /// Another node's upgrade for session `sid`, held here: taken as a
+    /// local one would be, through a tunnel, or refused with the local
+    /// answer.
+    fn on_upgrade(self: &Arc<Self>, id: u64, from: String, sid: Sid, query: String) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        if shared.session(&sid).is_none() {
+            return;
+        }
+        let channel = self.reply_channel(&from);
+        let key = (from.clone(), id);
+        let (inbox_tx, inbox) = mpsc::channel(self.config.tunnel_queue.max(1));
+        {
+            let mut tunnels = lock(&self.tunnels);
+            if tunnels.len() >= self.config.max_tunnels {
+                return;
+            }
+            tunnels.insert(key.clone(), inbox_tx);
+        }
+        let (ws_end, relay_end) = tokio::io::duplex(TUNNEL_PIPE);
+        match http::accept_forwarded_upgrade(&shared, &query, ws_end) {
+            Err(refusal) => {
+                let refusal = *refusal;
+                lock(&self.tunnels).remove(&key);
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let status = refusal.status().as_u16();
+                    let content_type = refusal
+                        .headers()
+                        .get(hyper::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("text/plain")
+                        .to_owned();
+                    let body = match refusal.into_body().collect().await {
+                        Ok(c) => c.to_bytes(),
+                        Err(never) => match never {},
+                    };
+                    this.publish(
+                        channel,
+                        &Forward::Response {
+                            id,
+                            status,
+                            content_type,
+                            body,
+                        },
+                    );
+                });
+            }
+            Ok(()) => {
+                let owner = self.node.clone();
+                self.publish(channel.clone(), &Forward::Opened { id, owner });
+                let this = self.clone();
+                tokio::spawn(async move {
+                    this.pump(relay_end, inbox, channel.clone(), id, &from)
+                        .await;
+                    lock(&this.tunnels).remove(&key);
+                    this.publish(
+                        channel,
+                        &Forward::End {
+                            id,
+                            requester: from,
+                        },
+                    );
+                });
+            }
+        }
     }
 
     /// A message from another node.
@@ -272,11 +497,49 @@ impl Forwarder {
                 content_type,
                 body,
             } => {
-                if let Some(p) = lock(&self.pending).get_mut(&id)
+                if let Some(tx) = lock(&self.upgrades).remove(&id) {
+                    let _ = tx.send(UpgradeAnswer::Refused(status, content_type, body));
+                } else if let Some(p) = lock(&self.pending).get_mut(&id)
                     && let Some(tx) = p.done.take()
                 {
                     let _ = tx.send((status, content_type, body));
                 }
+            }
+            Forward::Upgrade {
+                id,
+                from,
+                sid,
+                query,
+            } => {
+                if from == self.node {
+                    return;
+                }
+                if let Some(sid) = Sid::parse(&sid) {
+                    self.on_upgrade(id, from, sid, query);
+                }
+            }
+            Forward::Opened { id, owner } => {
+                if let Some(tx) = lock(&self.upgrades).remove(&id) {
+                    let _ = tx.send(UpgradeAnswer::Opened(owner));
+                }
+            }
+            Forward::Data {
+                id,
+                requester,
+                bytes,
+            } => {
+                let key = (requester, id);
+                let mut tunnels = lock(&self.tunnels);
+                if let Some(inbox) = tunnels.get(&key)
+                    && inbox.try_send(bytes).is_err()
+                {
+                    // Overflowed (or its pump ended): the tunnel ends, its
+                    // pump sees the queue close.
+                    tunnels.remove(&key);
+                }
+            }
+            Forward::End { id, requester } => {
+                lock(&self.tunnels).remove(&(requester, id));
             }
         }
     }

@@ -145,19 +145,36 @@ describe('three test apps behind a round-robin proxy', { skip }, () => {
     assert.ok(a.connected && b.connected);
   });
 
-  test('with the upgrade: it works on whichever node the upgrade lands, or the session stays on polling', async (t) => {
-    const outcomes = [];
+  test('with the upgrade: the session moves to WebSocket on whichever node the upgrade lands (a tunnel to the owner)', async () => {
+    const before = [...proxy.upgrades];
+    const sockets = [];
     for (let k = 0; k < 3; k += 1) {
       const a = client({});
       const upgraded = first(a.io.engine, ['upgrade', 'upgradeError'], { timeoutMs: 3000 });
       await once(a, 'connect');
       const { event } = await upgraded;
-      outcomes.push(event);
-      assert.equal(await a.timeout(3000).emitWithAck('echo', k), k);
-      assert.equal(a.io.engine.transport.name, event === 'upgrade' ? 'websocket' : 'polling');
+      assert.equal(event, 'upgrade', `client ${k}`);
+      assert.equal(a.io.engine.transport.name, 'websocket');
+      sockets.push(a);
     }
-    assert.ok(proxy.upgrades.reduce((x, y) => x + y) >= 3);
-    t.diagnostic(`outcomes: ${outcomes.join(', ')}`);
+    // Three upgrades over three nodes: at least two landed on a node that
+    // does not hold the session (the proxy's turn moves on with every
+    // request), and each works both ways: acks, and broadcasts from every
+    // node's clients.
+    assert.ok(proxy.upgrades.reduce((x, y) => x + y) - before.reduce((x, y) => x + y) >= 3);
+    for (let k = 0; k < sockets.length; k += 1) {
+      assert.equal(await sockets[k].timeout(3000).emitWithAck('echo', { k, blob: 'x'.repeat(40_000) }).then((v) => v.k), k);
+      const got = sockets.map((s) => once(s, 'all').then(([v]) => v));
+      await sockets[k].timeout(3000).emitWithAck('to-all', { event: 'all', data: `from ${k}` });
+      assert.deepEqual(await Promise.all(got), sockets.map(() => `from ${k}`));
+    }
+    // A tunnelled WebSocket that closes ends its session on the owner: the
+    // cluster's fetchSockets no longer lists it.
+    const ids = async () => (await sockets[0].timeout(3000).emitWithAck('cluster-fetch', {})).value.map((s) => s.id);
+    const leaving = sockets[1].id;
+    assert.ok((await ids()).includes(leaving));
+    sockets[1].io.engine.close();
+    await eventually(async () => !(await ids()).includes(leaving), { timeoutMs: 3000, what: 'the closed socket to leave its owner' });
   });
 
   test('a bad request for a session of another node gets the answer its owner gives', async () => {
