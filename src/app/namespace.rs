@@ -576,6 +576,11 @@ impl Nsp {
             .cloned()
     }
 
+    /// A copy of member `id`'s state, while it is one.
+    pub(super) fn info(&self, id: &str) -> Option<SocketInfo> {
+        read(&self.state).info(id)
+    }
+
     pub(super) fn infos(&self) -> Vec<SocketInfo> {
         let state = read(&self.state);
         state
