@@ -1846,6 +1846,49 @@ mod tests {
     }
 
     #[test]
+    fn operators_publish_their_requests_and_other_nodes_requests_are_not_passed_on() {
+        let mut node = Node::new();
+        let (_a, a_id) = node.client(&["r"]);
+        let _ = node.published();
+        let request = |published: &[(String, Bytes)]| -> Value {
+            assert_eq!(published.len(), 1, "{published:?}");
+            assert_eq!(published[0].0, "socket.io-request#/#");
+            serde_json::from_slice(&published[0].1).unwrap()
+        };
+        node.io.of("/").to("r").join("j");
+        assert_eq!(
+            request(&node.published()),
+            json!({"uid": node.uid(), "type": 2, "opts": {"rooms": ["r"], "except": []}, "rooms": ["j"]})
+        );
+        node.io.of("/").to("r").except("nobody").leave("j");
+        assert_eq!(
+            request(&node.published()),
+            json!({"uid": node.uid(), "type": 3, "opts": {"rooms": ["r"], "except": ["nobody"]}, "rooms": ["j"]})
+        );
+        node.io.of("/").local().join("l");
+        assert!(node.published().is_empty(), "a local join stays here");
+        // Another node's requests are applied here, and not published again.
+        let from_n = |body: Value| body.to_string().into_bytes();
+        node.deliver(
+            "socket.io-request#/#",
+            from_n(json!({"uid": "n", "type": 2, "opts": {"rooms": ["r"], "except": []}, "rooms": ["k"]})),
+        );
+        node.deliver(
+            "socket.io-request#/#",
+            from_n(json!({"uid": "n", "type": 4, "opts": {"rooms": ["nobody"], "except": []}, "close": false})),
+        );
+        assert!(node.published().is_empty());
+        let rooms = node.io.socket("/", &a_id).unwrap().rooms();
+        assert!(rooms.contains(&"k".to_owned()) && rooms.contains(&"l".to_owned()));
+        assert!(!rooms.contains(&"j".to_owned()));
+        assert_eq!(node.io.of("/").disconnect_sockets(true), 1);
+        assert_eq!(
+            request(&node.published()),
+            json!({"uid": node.uid(), "type": 4, "opts": {"rooms": [], "except": []}, "close": true})
+        );
+    }
+
+    #[test]
     fn a_full_queue_drops_broadcasts_and_counts_them() {
         let (cluster, _rx) = RedisCluster::detached(RedisConfig {
             publish_queue: 2,
