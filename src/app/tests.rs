@@ -1160,7 +1160,10 @@ fn now_or_never<T>(future: impl std::future::Future<Output = T>) -> T {
     }
 }
 
-fn cluster_sim() -> (Sim, Arc<FakeCluster>, Vec<(Arc<MemoryConn>, String)>) {
+/// Connected clients: each connection and its socket id.
+type Clients = Vec<(Arc<MemoryConn>, String)>;
+
+fn cluster_sim() -> (Sim, Arc<FakeCluster>, Clients) {
     let mut sim = Sim::new();
     sim.io.namespace("/");
     let cluster = Arc::new(FakeCluster::default());
