@@ -298,21 +298,21 @@ fn register(io: &SocketIo) {
 /// `announce` is emitted to this node's clients as `announced`, and the
 /// `cluster-*` events run the adapter's requests from this node through
 /// the plain application API (`io.of("/").to(room).join(..)`,
-/// `fetch_sockets`, `disconnect_sockets`, `io.server_side_emit`; `ask-all`
-/// is `register`'s), answering `{err, value}` as the Node test app does.
+/// `fetch_sockets`, `disconnect_sockets`, `io.server_side_emit`,
+/// `on_server_side`; `ask-all` is `register`'s), answering `{err, value}`
+/// as the Node test app does.
 /// Only `serverCount` and `allRooms`, which the application API does not
 /// have, ask the [`RedisCluster`] itself.
 fn register_cluster(io: &SocketIo, cluster: &RedisCluster) {
-    let io2 = io.clone();
-    cluster.on_server_side_emit("/", move |event, args| match event {
-        "ping-servers" => Some(json!({ "pong": args.first() }).into()),
-        "announce" => {
-            io2.of("/").local().emit("announced", args);
-            None
-        }
-        _ => None,
-    });
     let main = io.namespace("/");
+    main.on_server_side("ping-servers", |args| {
+        Some(json!({ "pong": args.first() }).into())
+    });
+    let io2 = io.clone();
+    main.on_server_side("announce", move |args| {
+        io2.of("/").local().emit("announced", args);
+        None
+    });
     let reply = |ack: Option<AckSender>, result: Result<Value, String>| match result {
         Ok(value) => done(ack, json!({ "err": null, "value": value })),
         Err(err) => done(ack, json!({ "err": err, "value": null })),

@@ -42,16 +42,19 @@ pub struct RemoteSocket {
     pub handshake: Value,
     /// The rooms it is in, its own id room included.
     pub rooms: Vec<String>,
-    /// Its `socket.data`. A siobridge socket's data is typed Rust values,
-    /// not JSON: this node's sockets answer `{}`, as a Node socket whose
-    /// data was never set.
+    /// Its `socket.data`. A siobridge socket's data is typed Rust values:
+    /// its JSON data is the [`Value`] stored with
+    /// [`Socket::set_data`](super::Socket::set_data), `{}` without one (as
+    /// a Node socket whose data was never set).
     pub data: Value,
 }
 
 impl RemoteSocket {
     /// This node's socket `info`, in the shape of the reference's
     /// REMOTE_FETCH answer: the handshake has the fields of Node's
-    /// `socket.handshake` that this server knows.
+    /// `socket.handshake` that this server knows; `data` is `{}`
+    /// ([`Operators::fetch_sockets_here`](super::Operators::fetch_sockets_here)
+    /// fills it in).
     pub fn from_info(info: &SocketInfo) -> RemoteSocket {
         let request = info.request.as_deref();
         let headers: Map<String, Value> = request
@@ -262,6 +265,30 @@ impl SocketIo {
         cluster
             .server_side_emit_with_ack(&namespace, event, args.into())
             .await
+    }
+}
+
+impl SocketIo {
+    /// Whether namespace `namespace` listens to server-side event `event`
+    /// ([`Namespace::on_server_side`](super::Namespace::on_server_side)).
+    pub fn listens_server_side(&self, namespace: &str, event: &str) -> bool {
+        self.find_handlers(&super::normalize_namespace(namespace))
+            .is_some_and(|h| read(&h).server_side.contains_key(event))
+    }
+
+    /// Another node's server-side event `event` on namespace `namespace`
+    /// (what a [`Cluster`] receives): its listener's answer, `None` when it
+    /// gives none or there is no listener. The listener runs with no lock
+    /// held.
+    pub fn handle_server_side_emit(
+        &self,
+        namespace: &str,
+        event: &str,
+        args: Args,
+    ) -> Option<Args> {
+        let handlers = self.find_handlers(&super::normalize_namespace(namespace))?;
+        let listener = read(&handlers).server_side.get(event).cloned()?;
+        listener(args)
     }
 }
 

@@ -370,20 +370,36 @@ impl Operators {
             .unwrap_or_else(|timeout| timeout.partial)
     }
 
+    /// This node's sockets reached, sorted by id, at once: what
+    /// [`fetch_sockets`](Self::fetch_sockets) starts with, and what this
+    /// node answers another node's REMOTE_FETCH with. Their `data` is the
+    /// JSON value stored with [`Socket::set_data`] (a [`serde_json::Value`]:
+    /// the reference's `socket.data`), `{}` without one.
+    pub fn fetch_sockets_here(&self) -> Vec<RemoteSocket> {
+        let Some(nsp) = self.nsp() else {
+            return Vec::new();
+        };
+        self.socket_ids()
+            .iter()
+            .filter_map(|id| {
+                let mut socket = RemoteSocket::from_info(&nsp.info(id)?);
+                if let Some(data) = nsp
+                    .data(id, std::any::TypeId::of::<serde_json::Value>())
+                    .and_then(|d| d.downcast::<serde_json::Value>().ok())
+                {
+                    socket.data = (*data).clone();
+                }
+                Some(socket)
+            })
+            .collect()
+    }
+
     /// [`fetch_sockets`](Self::fetch_sockets), with the timeout of a node
     /// that did not answer as an error holding the sockets that came.
     pub async fn try_fetch_sockets(
         &self,
     ) -> Result<Vec<RemoteSocket>, ClusterTimeout<RemoteSocket>> {
-        let mut sockets: Vec<RemoteSocket> = match self.nsp() {
-            Some(nsp) => self
-                .socket_ids()
-                .iter()
-                .filter_map(|id| nsp.info(id))
-                .map(|info| RemoteSocket::from_info(&info))
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut sockets = self.fetch_sockets_here();
         let Some(cluster) = self.cluster() else {
             return Ok(sockets);
         };

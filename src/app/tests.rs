@@ -1246,7 +1246,13 @@ fn fetch_sockets_are_this_nodes_then_the_others_even_on_a_timeout() {
         rooms
     });
     assert_eq!(sockets[0].handshake["auth"], json!({}));
+    assert_eq!(sockets[0].data, json!({}));
     assert_eq!(cluster.asked(), ["fetch / [\"r\"]-[]"]);
+    // Its JSON data, when it has some (`socket.data`).
+    sim.io.socket("/", a).unwrap().set_data(json!({"user": 7}));
+    let here = sim.io.of("/").to("r").fetch_sockets_here();
+    assert_eq!((here.len(), &here[0].data), (1, &json!({"user": 7})));
+    assert!(cluster.asked().is_empty(), "nothing asked of the others");
     // A node did not answer: what came, or the error holding it.
     let timeout = ClusterTimeout {
         message: "timeout reached while waiting for fetchSockets response".to_owned(),
@@ -1354,6 +1360,24 @@ fn server_side_emits_go_to_the_cluster_and_without_one_reach_nobody() {
             "server-side-ack / ping []"
         ]
     );
+    // Another node's server-side events, to this namespace's listeners.
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let log = heard.clone();
+    sim.io.namespace("/").on_server_side("ping", move |args| {
+        lock(&log).push(args.values.clone());
+        Some(json!({"pong": args.first()}).into())
+    });
+    assert!(sim.io.listens_server_side("", "ping"));
+    assert!(!sim.io.listens_server_side("/", "other") && !sim.io.listens_server_side("/x", "ping"));
+    assert_eq!(
+        sim.io.handle_server_side_emit("/", "ping", json!(5).into()),
+        Some(json!({"pong": 5}).into())
+    );
+    assert_eq!(
+        sim.io.handle_server_side_emit("/", "other", ().into()),
+        None
+    );
+    assert_eq!(*lock(&heard), [vec![json!(5)]]);
     let alone = Sim::new();
     assert!(!alone.io.server_side_emit("/", "hello", ()));
     assert_eq!(

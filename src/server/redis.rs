@@ -479,7 +479,9 @@ impl RedisCluster {
     /// events): `handler` gets the event and its arguments and returns the
     /// acknowledgement's argument, sent back when the emitter asked for one.
     /// One handler per namespace; it runs on the subscriber's task, so it
-    /// must not block.
+    /// must not block. An event the namespace listens to itself
+    /// ([`Namespace::on_server_side`](crate::socketio::Namespace::on_server_side))
+    /// goes to that listener instead.
     pub fn on_server_side_emit(
         &self,
         namespace: &str,
@@ -618,14 +620,10 @@ impl RedisCluster {
         let Some(io) = self.inner.io.get() else {
             return Vec::new();
         };
-        let wanted: HashSet<String> = select(io, &link.name, rooms, except)
-            .socket_ids()
-            .into_iter()
-            .collect();
-        io.socket_infos()
-            .into_iter()
-            .filter(|s| *s.namespace == *link.name && wanted.contains(&*s.id))
-            .map(|s| RemoteSocket::from_info(&s).to_json())
+        select(io, &link.name, rooms, except)
+            .fetch_sockets_here()
+            .iter()
+            .map(RemoteSocket::to_json)
             .collect()
     }
 
@@ -1482,12 +1480,10 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
         }
         RequestType::RemoteFetch => {
             if let Some(id) = id {
-                let wanted: HashSet<String> = targets().socket_ids().into_iter().collect();
-                let sockets: Vec<Value> = io
-                    .socket_infos()
-                    .into_iter()
-                    .filter(|s| *s.namespace == *link.name && wanted.contains(&*s.id))
-                    .map(|s| RemoteSocket::from_info(&s).to_json())
+                let sockets: Vec<Value> = targets()
+                    .fetch_sockets_here()
+                    .iter()
+                    .map(RemoteSocket::to_json)
                     .collect();
                 let mut fields = Map::new();
                 fields.insert("sockets".into(), Value::Array(sockets));
@@ -1496,9 +1492,15 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
         }
         RequestType::ServerSideEmit => {
             let Some(event) = &request.event else { return };
-            let handler = lock(&inner.server_side).get(&link.name).cloned();
-            let Some(handler) = handler else { return };
-            let reply = handler(event, request.args.clone());
+            // The namespace's listener of the event, else this cluster's
+            // listener of the namespace.
+            let reply = if io.listens_server_side(&link.name, event) {
+                io.handle_server_side_emit(&link.name, event, request.args.clone())
+            } else {
+                let handler = lock(&inner.server_side).get(&link.name).cloned();
+                let Some(handler) = handler else { return };
+                handler(event, request.args.clone())
+            };
             if let (Some(id), Some(reply)) = (id, reply) {
                 respond(codec::encode_server_side_ack(id, &reply));
             }
@@ -1810,6 +1812,19 @@ mod tests {
         );
         let answer: Value = serde_json::from_slice(&node.published()[0].1).unwrap();
         assert_eq!(answer, json!({"requestId": "l1"}));
+        // A server-side event the namespace listens to: its listener answers.
+        node.io
+            .namespace("/")
+            .on_server_side("ping", |args| Some(json!({"pong": args.first()}).into()));
+        node.deliver(
+            "socket.io-request#/#",
+            request(json!({"uid": "n", "requestId": "s1", "type": 6, "data": ["ping", 5]})),
+        );
+        let answer: Value = serde_json::from_slice(&node.published()[0].1).unwrap();
+        assert_eq!(
+            answer,
+            json!({"type": 6, "requestId": "s1", "data": {"pong": 5}})
+        );
         // Its own requests are not applied twice.
         node.deliver(
             "socket.io-request#/#",
