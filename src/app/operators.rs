@@ -201,9 +201,10 @@ impl Operators {
     }
 
     /// The cluster the operators' requests go to: none when they are
-    /// local, for one socket, or the server is in no cluster.
+    /// local, for one socket, of a dynamic family (no namespace name), or
+    /// the server is in no cluster.
     fn cluster(&self) -> Option<Arc<dyn Cluster>> {
-        if self.local || self.only.is_some() {
+        if self.local || self.only.is_some() || self.namespace.is_empty() {
             return None;
         }
         self.io.cluster()
@@ -220,7 +221,9 @@ impl Operators {
     /// node's acks then the others', once every node's count and that many
     /// acks came, or at `timeout` the timeout with the acks that came. Each
     /// ack is then its first argument only (all the other nodes send of
-    /// it, and all the reference keeps of any ack of a broadcast).
+    /// it, and all the reference keeps of any ack of a broadcast). The
+    /// wait for the other nodes runs on the server's spawner
+    /// ([`SocketIo::set_spawner`]; `SocketIoHandler` sets `tokio::spawn`).
     pub fn emit_with_ack(
         &self,
         event: &str,

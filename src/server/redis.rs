@@ -788,7 +788,11 @@ impl RedisCluster {
         async move {
             let id = uid();
             let (tx, rx) = oneshot::channel();
-            let others = cluster.others(&link.name).await;
+            // Counting the servers is within the timeout too.
+            let Ok(others) = tokio::time::timeout_at(deadline, cluster.others(&link.name)).await
+            else {
+                return Err((AckError::Timeout, Vec::new()));
+            };
             if others == 0 {
                 return Ok(Vec::new());
             }
@@ -2005,6 +2009,28 @@ mod tests {
             lock(&cluster.inner.pending).is_empty(),
             "nothing left waiting"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broadcast_with_acks_times_out_even_when_redis_cannot_count_the_servers() {
+        // The queue to Redis is never read: PUBSUB NUMSUB gets no answer.
+        let (cluster, _rx) = RedisCluster::detached(RedisConfig::new("redis://127.0.0.1"));
+        let io = cluster.socket_io(Config::default());
+        io.namespace("/");
+        let started = tokio::time::Instant::now();
+        let result = cluster
+            .broadcast_with_ack("/", &[], &[], "q", Args::new(), Duration::from_millis(300))
+            .await;
+        assert_eq!(
+            result,
+            Err(("operation has timed out".to_owned(), Vec::new()))
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(1),
+            "the ack timeout, not requests_timeout: {waited:?}"
+        );
+        assert!(lock(&cluster.inner.ack_pending).is_empty());
     }
 
     #[test]
