@@ -602,7 +602,8 @@ impl RedisCluster {
 
     /// The sockets of every node in `rooms` (none: all) but those in
     /// `except`, as the Node adapter's `fetchSockets` gives them:
-    /// `{id, handshake, rooms, data}`, this node's first.
+    /// `{id, handshake, rooms, data}`, this node's first (the JSON of what
+    /// `io.of(namespace)...try_fetch_sockets()` gives).
     pub async fn fetch_sockets(
         &self,
         namespace: &str,
@@ -687,7 +688,8 @@ impl RedisCluster {
     /// Makes the sockets of every node in `rooms` (none: all) but those in
     /// `except` join (`leave` false) or leave the rooms `targets`: the
     /// reference's `socketsJoin` / `socketsLeave`. Applied here at once,
-    /// published to the others.
+    /// published to the others: the same as
+    /// `io.of(namespace).to(..).except(..).join(target)` (or `leave`).
     pub fn sockets_join_or_leave(
         &self,
         namespace: &str,
@@ -713,7 +715,7 @@ impl RedisCluster {
     /// Disconnects the sockets of every node in `rooms` (none: all) but
     /// those in `except` (`close`: their whole connections): the
     /// reference's `disconnectSockets`. Applied here at once, published to
-    /// the others.
+    /// the others: the same as `io.of(namespace)...disconnect_sockets(close)`.
     pub fn disconnect_sockets(
         &self,
         namespace: &str,
