@@ -38,9 +38,8 @@ async fn main() -> std::io::Result<()> {
         socketio::Config::default().with_connect_timeout(Duration::from_millis(1000)),
     )?)?;
     register(&io);
-    // In a cluster: `ping-servers` from another node's serverSideEmit is
-    // answered with `{pong: <its first argument>}`, as the Node test app
-    // answers it.
+    // In a cluster: the server-side listeners and the `cluster-*` events
+    // of the Node test app.
     if let Some(cluster) = &cluster {
         register_cluster(&io, cluster);
     }
@@ -295,23 +294,33 @@ fn register(io: &SocketIo) {
 }
 
 /// In a cluster (`SIOBRIDGE_REDIS`): `ping-servers` from another node's
-/// `serverSideEmit` is answered with `{pong: <its first argument>}`, and the
-/// `cluster-*` events run the adapter's requests from this node, answering
-/// `{err, value}` as the Node test app does.
+/// `serverSideEmit` is answered with `{pong: <its first argument>}` and
+/// `announce` is emitted to this node's clients as `announced`, and the
+/// `cluster-*` events run the adapter's requests from this node through
+/// the plain application API (`io.of("/").to(room).join(..)`,
+/// `fetch_sockets`, `disconnect_sockets`, `io.server_side_emit`,
+/// `on_server_side`; `ask-all` is `register`'s), answering `{err, value}`
+/// as the Node test app does.
+/// Only `serverCount` and `allRooms`, which the application API does not
+/// have, ask the [`RedisCluster`] itself.
 fn register_cluster(io: &SocketIo, cluster: &RedisCluster) {
-    cluster.on_server_side_emit("/", |event, args| {
-        (event == "ping-servers").then(|| json!({ "pong": args.first() }).into())
-    });
     let main = io.namespace("/");
+    main.on_server_side("ping-servers", |args| {
+        Some(json!({ "pong": args.first() }).into())
+    });
+    let io2 = io.clone();
+    main.on_server_side("announce", move |args| {
+        io2.of("/").local().emit("announced", args);
+        None
+    });
     let reply = |ack: Option<AckSender>, result: Result<Value, String>| match result {
         Ok(value) => done(ack, json!({ "err": null, "value": value })),
         Err(err) => done(ack, json!({ "err": err, "value": null })),
     };
-    let rooms_of = |args: &Args| -> Vec<String> {
-        match args.first().map(|v| &v["room"]) {
-            Some(Value::String(room)) => vec![room.clone()],
-            _ => Vec::new(),
-        }
+    // `io.in(room)`: the sockets in `room`, or every socket without one.
+    let targets = |io: &SocketIo, args: &Args| match args.first().map(|v| &v["room"]) {
+        Some(Value::String(room)) => io.of("/").to(room),
+        _ => io.of("/"),
     };
     let c = cluster.clone();
     main.on_async("cluster-count", move |_socket, _args, ack| {
@@ -321,17 +330,21 @@ fn register_cluster(io: &SocketIo, cluster: &RedisCluster) {
             reply(ack, count.map(Value::from));
         }
     });
-    let c = cluster.clone();
+    let io2 = io.clone();
     main.on_async("cluster-fetch", move |_socket, args, ack| {
-        let c = c.clone();
+        let ops = targets(&io2, &args);
         async move {
-            let fetched = c.fetch_sockets("/", &rooms_of(&args), &[]).await;
-            let value = fetched
+            let value = ops
+                .try_fetch_sockets()
+                .await
                 .map(|sockets| {
                     let mut sockets: Vec<Value> = sockets
                         .into_iter()
-                        .map(|s| {
-                            json!({ "id": s["id"], "rooms": s["rooms"], "auth": s["handshake"]["auth"] })
+                        .map(|mut s| {
+                            // Sorted, as the Node test app sorts them: a Node
+                            // node gives them in the order they were joined.
+                            s.rooms.sort();
+                            json!({ "id": s.id, "rooms": s.rooms, "auth": s.handshake["auth"] })
                         })
                         .collect();
                     sockets.sort_by_key(|s| s["id"].to_string());
@@ -349,58 +362,42 @@ fn register_cluster(io: &SocketIo, cluster: &RedisCluster) {
             reply(ack, rooms.map(Value::from));
         }
     });
-    for (event, leave) in [("cluster-join", false), ("cluster-leave", true)] {
-        let c = cluster.clone();
+    for (event, leave, local) in [
+        ("cluster-join", false, false),
+        ("cluster-leave", true, false),
+        ("cluster-join-local", false, true),
+    ] {
+        let io2 = io.clone();
         main.on(event, move |_socket, args, ack| {
-            let target = field(&args, "target").to_owned();
-            c.sockets_join_or_leave("/", &rooms_of(&args), &[], &[target], leave);
+            let mut ops = targets(&io2, &args);
+            if local {
+                ops = ops.local();
+            }
+            let target = field(&args, "target");
+            if leave {
+                ops.leave(target);
+            } else {
+                ops.join(target);
+            }
             done(ack, ());
         });
     }
-    let c = cluster.clone();
+    let io2 = io.clone();
     main.on("cluster-disconnect", move |_socket, args, ack| {
         let close = args.first().is_some_and(|v| v["close"] == true);
-        c.disconnect_sockets("/", &rooms_of(&args), &[], close);
+        targets(&io2, &args).disconnect_sockets(close);
         done(ack, ());
     });
-    // `ask-all` across the cluster: every client of every node, as the Node
-    // test app's `io.timeout(t).emit(...)` does on a cluster.
-    let c = cluster.clone();
-    main.on_async("ask-all", move |_socket, args, ack| {
-        let c = c.clone();
-        async move {
-            let timeout = args
-                .first()
-                .and_then(|v| v["timeout"].as_u64())
-                .unwrap_or(1000);
-            let result = c
-                .broadcast_with_ack(
-                    "/",
-                    &[],
-                    &[],
-                    field(&args, "event"),
-                    data(&args),
-                    Duration::from_millis(timeout),
-                )
-                .await;
-            let (err, replies) = match result {
-                Ok(replies) => (Value::Null, replies),
-                Err((e, replies)) => (Value::from(e), replies),
-            };
-            let mut replies: Vec<Value> = replies
-                .into_iter()
-                .filter_map(|r| r.first().cloned())
-                .collect();
-            replies.sort_by_key(|v| v.to_string());
-            done(ack, json!({ "err": err, "replies": replies }));
-        }
-    });
-    let c = cluster.clone();
+    let io2 = io.clone();
     main.on_async("cluster-server-side-emit", move |_socket, args, ack| {
-        let c = c.clone();
+        let io = io2.clone();
         async move {
             let event = field(&args, "event").to_owned();
-            let result = c.server_side_emit_with_ack("/", &event, data(&args)).await;
+            if args.first().is_some_and(|v| v["ack"] == false) {
+                io.server_side_emit("/", &event, data(&args));
+                return reply(ack, Ok(Value::Null));
+            }
+            let result = io.server_side_emit_with_ack("/", &event, data(&args)).await;
             let value = result
                 .map(|mut replies| {
                     replies.sort_by_key(|r| r.to_string());

@@ -43,6 +43,7 @@ pub mod engineio;
 mod id_hash;
 #[cfg(feature = "server")]
 pub mod manual;
+mod rfc3339;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod socketio;

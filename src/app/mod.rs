@@ -42,6 +42,7 @@
 //! produces leave together without any batching of their own here.
 
 mod ack_future;
+mod cluster;
 mod conn;
 mod dispatch;
 mod namespace;
@@ -60,6 +61,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::time::Instant;
 
 pub use ack_future::AckFuture;
+pub use cluster::{Cluster, ClusterFuture, ClusterTimeout, RemoteSocket};
 pub use conn::{Conn, ConnInfo};
 pub use namespace::{
     AckError, BroadcastAcks, HandlerFuture, Handshake, MiddlewareFuture, Namespace,
@@ -149,6 +151,8 @@ struct Inner {
     observe_events: AtomicBool,
     /// [`SocketIo::set_spawner`].
     spawner: RwLock<Option<Spawner>>,
+    /// [`SocketIo::set_cluster`].
+    cluster: RwLock<Option<Arc<dyn Cluster>>>,
     /// Whether the connection state recovery sweep is in the timer table.
     sweep_scheduled: AtomicBool,
     /// Starts every recovery offset this server makes.
@@ -218,6 +222,7 @@ impl SocketIo {
                 observed: Mutex::default(),
                 observe_events: AtomicBool::new(false),
                 spawner: RwLock::new(None),
+                cluster: RwLock::new(None),
                 sweep_scheduled: AtomicBool::new(false),
                 recovery_tag,
             }),

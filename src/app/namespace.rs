@@ -98,6 +98,8 @@ pub(super) type AckCallback = Box<dyn FnOnce(Result<Args, AckError>) + Send>;
 /// [`Namespace::on_session_end`]: given the socket id.
 pub(super) type SessionEndHandler = Box<dyn Fn(&str) + Send + Sync>;
 pub(super) type BroadcastAckCallback = Box<dyn FnOnce(BroadcastAcks) + Send>;
+/// [`Namespace::on_server_side`]: the arguments in, the answer out.
+pub(super) type ServerSideListener = Arc<dyn Fn(Args) -> Option<Args> + Send + Sync>;
 
 /// The handlers of a namespace (or of a family of dynamic namespaces).
 #[derive(Default)]
@@ -108,6 +110,8 @@ pub(super) struct Handlers {
     any: Option<AnyHandler>,
     pub(super) on_disconnect: Option<DisconnectHandler>,
     pub(super) on_session_end: Option<SessionEndHandler>,
+    /// [`Namespace::on_server_side`], by event name.
+    pub(super) server_side: IdMap<String, ServerSideListener>,
 }
 
 /// Runs `chain` in order, awaiting its async steps: the first refusal, if
@@ -345,6 +349,26 @@ impl Namespace {
     /// go here. Never called with recovery off.
     pub fn on_session_end(&self, f: impl Fn(&str) + Send + Sync + 'static) -> &Self {
         write(&self.handlers).on_session_end = Some(Box::new(f));
+        self
+    }
+
+    /// Listens to server-side event `event` from the other nodes of a
+    /// cluster (the reference's `io.of(ns).on(event, (...args, callback))`
+    /// for what another node's `serverSideEmit` sends, spec
+    /// `redis-adapter.md`, SERVER_SIDE_EMIT): `f` gets the arguments and
+    /// returns the answer, sent back when the emitter asked for one
+    /// (`serverSideEmitWithAck`); `None` answers nothing, as a Node
+    /// listener that never calls its callback. It runs on the cluster's
+    /// receiving task, so it must not block. One listener per event;
+    /// [`SocketIo::server_side_emit`] sends such events.
+    pub fn on_server_side(
+        &self,
+        event: &str,
+        f: impl Fn(Args) -> Option<Args> + Send + Sync + 'static,
+    ) -> &Self {
+        write(&self.handlers)
+            .server_side
+            .insert(event.to_owned(), Arc::new(f));
         self
     }
 
@@ -660,6 +684,11 @@ impl Nsp {
             .data
             .get(&type_id)
             .cloned()
+    }
+
+    /// A copy of member `id`'s state, while it is one.
+    pub(super) fn info(&self, id: &str) -> Option<SocketInfo> {
+        read(&self.state).info(id)
     }
 
     pub(super) fn infos(&self) -> Vec<SocketInfo> {

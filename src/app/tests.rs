@@ -1126,3 +1126,329 @@ fn a_v4_connection_is_served_in_v4() {
     );
     assert_eq!(sim.io.socket_count(), 2);
 }
+
+/// A cluster played by the test: what the operators ask of it, written
+/// down; what the other nodes answer, given beforehand.
+#[derive(Default)]
+struct FakeCluster {
+    asked: Mutex<Vec<String>>,
+    fetched: Mutex<Option<Result<Vec<RemoteSocket>, ClusterTimeout<RemoteSocket>>>>,
+    acks: Mutex<Option<BroadcastAcks>>,
+}
+
+impl FakeCluster {
+    fn note(&self, what: String) {
+        lock(&self.asked).push(what);
+    }
+
+    fn asked(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.asked))
+    }
+}
+
+fn target(t: &crate::socketio::BroadcastOptions) -> String {
+    format!("{:?}-{:?}", t.rooms, t.except)
+}
+
+impl Cluster for FakeCluster {
+    fn join_or_leave(
+        &self,
+        namespace: &str,
+        t: &crate::socketio::BroadcastOptions,
+        rooms: &[String],
+        leave: bool,
+    ) {
+        let what = if leave { "leave" } else { "join" };
+        self.note(format!("{what} {namespace} {} {rooms:?}", target(t)));
+    }
+
+    fn disconnect_sockets(
+        &self,
+        namespace: &str,
+        t: &crate::socketio::BroadcastOptions,
+        close: bool,
+    ) {
+        self.note(format!("disconnect {namespace} {} {close}", target(t)));
+    }
+
+    fn fetch_sockets(
+        &self,
+        namespace: &str,
+        t: &crate::socketio::BroadcastOptions,
+    ) -> ClusterFuture<Result<Vec<RemoteSocket>, ClusterTimeout<RemoteSocket>>> {
+        self.note(format!("fetch {namespace} {}", target(t)));
+        let answer = lock(&self.fetched).take().unwrap_or(Ok(Vec::new()));
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        namespace: &str,
+        t: &crate::socketio::BroadcastOptions,
+        event: &str,
+        args: Args,
+        timeout: Duration,
+    ) -> ClusterFuture<BroadcastAcks> {
+        self.note(format!(
+            "ack {namespace} {} {event} {:?} {timeout:?}",
+            target(t),
+            args.values
+        ));
+        let answer = lock(&self.acks).take().unwrap_or(Ok(Vec::new()));
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn server_side_emit(&self, namespace: &str, event: &str, args: Args) {
+        self.note(format!("server-side {namespace} {event} {:?}", args.values));
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        namespace: &str,
+        event: &str,
+        args: Args,
+    ) -> ClusterFuture<Result<Vec<Value>, ClusterTimeout<Value>>> {
+        self.note(format!(
+            "server-side-ack {namespace} {event} {:?}",
+            args.values
+        ));
+        Box::pin(std::future::ready(Ok(vec![json!("pong")])))
+    }
+}
+
+/// Runs a future that needs no waking to finish (the fake cluster's are
+/// ready at once).
+fn now_or_never<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => panic!("the future waits"),
+    }
+}
+
+/// Connected clients: each connection and its socket id.
+type Clients = Vec<(Arc<MemoryConn>, String)>;
+
+fn cluster_sim() -> (Sim, Arc<FakeCluster>, Clients) {
+    let mut sim = Sim::new();
+    sim.io.namespace("/");
+    let cluster = Arc::new(FakeCluster::default());
+    sim.io.set_cluster(cluster.clone());
+    let clients = (0..2)
+        .map(|_| {
+            let conn = sim.client(100);
+            let id = sim.connect(&conn);
+            (conn, id)
+        })
+        .collect();
+    (sim, cluster, clients)
+}
+
+#[test]
+fn join_leave_and_disconnect_are_asked_of_the_cluster_unless_local() {
+    let (sim, cluster, clients) = cluster_sim();
+    let (a, b) = (&clients[0].1, &clients[1].1);
+    sim.io.of("/").to(a).join("x");
+    assert_eq!(cluster.asked(), [format!("join / [\"{a}\"]-[] [\"x\"]")]);
+    assert!(
+        sim.io
+            .socket("/", a)
+            .unwrap()
+            .rooms()
+            .contains(&"x".to_owned())
+    );
+    // socket.broadcast: every socket but the sender, by its room.
+    let socket_a = sim.io.socket("/", a).unwrap();
+    socket_a.broadcast().except("x").leave("y");
+    assert_eq!(
+        cluster.asked(),
+        [format!("leave / []-[\"x\", \"{a}\"] [\"y\"]")]
+    );
+    // Local operators, a socket's own join and its one-socket operators stay here.
+    sim.io.of("/").local().join("z");
+    socket_a.join("w");
+    socket_a.volatile().emit("e", ());
+    assert!(cluster.asked().is_empty());
+    assert!(
+        sim.io
+            .socket("/", b)
+            .unwrap()
+            .rooms()
+            .contains(&"z".to_owned())
+    );
+    // The count is this node's; the request goes out even with no socket here.
+    assert_eq!(sim.io.of("/").to("nobody").disconnect_sockets(true), 0);
+    assert_eq!(sim.io.of("/").to("x").disconnect_sockets(false), 1);
+    assert_eq!(
+        cluster.asked(),
+        [
+            "disconnect / [\"nobody\"]-[] true",
+            "disconnect / [\"x\"]-[] false"
+        ]
+    );
+    assert_eq!(sim.io.of("/").local().disconnect_sockets(false), 1);
+    assert!(cluster.asked().is_empty());
+    assert_eq!(sim.io.socket_count(), 0);
+}
+
+#[test]
+fn fetch_sockets_are_this_nodes_then_the_others_even_on_a_timeout() {
+    let (sim, cluster, clients) = cluster_sim();
+    let (a, b) = (&clients[0].1, &clients[1].1);
+    sim.io.of("/").to(a).local().join("r");
+    let far = RemoteSocket {
+        id: "far".into(),
+        handshake: json!({"auth": {}}),
+        rooms: vec!["far".into(), "r".into()],
+        data: json!({}),
+    };
+    *lock(&cluster.fetched) = Some(Ok(vec![far.clone()]));
+    let sockets = now_or_never(sim.io.of("/").to("r").fetch_sockets());
+    let ids: Vec<&str> = sockets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, [a.as_str(), "far"]);
+    assert_eq!(sockets[0].rooms, {
+        let mut rooms = vec![a.clone(), "r".to_owned()];
+        rooms.sort();
+        rooms
+    });
+    assert_eq!(sockets[0].handshake["auth"], json!({}));
+    assert_eq!(sockets[0].data, json!({}));
+    assert_eq!(cluster.asked(), ["fetch / [\"r\"]-[]"]);
+    // Its JSON data, when it has some (`socket.data`).
+    sim.io.socket("/", a).unwrap().set_data(json!({"user": 7}));
+    let here = sim.io.of("/").to("r").fetch_sockets_here();
+    assert_eq!((here.len(), &here[0].data), (1, &json!({"user": 7})));
+    assert!(cluster.asked().is_empty(), "nothing asked of the others");
+    // A node did not answer: what came, or the error holding it.
+    let timeout = ClusterTimeout {
+        message: "timeout reached while waiting for fetchSockets response".to_owned(),
+        partial: vec![far.clone()],
+    };
+    *lock(&cluster.fetched) = Some(Err(timeout.clone()));
+    let error = now_or_never(sim.io.of("/").except("r").try_fetch_sockets()).unwrap_err();
+    let ids: Vec<&str> = error.partial.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        (error.message, ids),
+        (timeout.message, vec![b.as_str(), "far"])
+    );
+    // Local: this node's only, nothing asked.
+    assert_eq!(
+        now_or_never(sim.io.of("/").local().fetch_sockets()).len(),
+        2
+    );
+    assert_eq!(cluster.asked(), ["fetch / []-[\"r\"]"]);
+    // A remote socket as written in a REMOTE_FETCH answer, and back.
+    assert_eq!(RemoteSocket::from_json(far.to_json()), Some(far));
+    assert_eq!(RemoteSocket::from_json(json!({"rooms": []})), None);
+}
+
+#[test]
+fn broadcast_acks_join_this_nodes_and_the_others_under_one_timeout() {
+    let (sim, cluster, clients) = cluster_sim();
+    let result = Arc::new(Mutex::new(None));
+    let ask = |remote: BroadcastAcks| {
+        *lock(&cluster.acks) = Some(remote);
+        let slot = result.clone();
+        sim.io
+            .of("/")
+            .emit_with_ack("q", json!(1), Duration::from_millis(300), move |r| {
+                *lock(&slot) = Some(r)
+            });
+    };
+    let answer = |conn: &MemoryConn, reply: &str| {
+        let asked = conn.take_text();
+        let id = asked[0][1..].split('[').next().unwrap().to_owned();
+        sim.recv(conn, &format!("3{id}[{reply}]"));
+    };
+    let far = Args::from(json!("far"));
+    ask(Ok(vec![far.clone()]));
+    assert_eq!(
+        cluster.asked(),
+        ["ack / []-[] q [Number(1)] 300ms".to_owned()]
+    );
+    answer(&clients[0].0, "\"a\",\"more\"");
+    assert!(lock(&result).is_none(), "b has not answered");
+    answer(&clients[1].0, "\"b\"");
+    // Each ack cut to its first argument, as the other nodes' come.
+    assert_eq!(
+        lock(&result).take(),
+        Some(Ok(vec![json!("a").into(), json!("b").into(), far.clone()]))
+    );
+    // The other nodes timed out: so does the whole, with every ack that came.
+    ask(Err((AckError::Timeout, vec![far.clone()])));
+    answer(&clients[0].0, "\"a\"");
+    answer(&clients[1].0, "\"b\"");
+    assert_eq!(
+        lock(&result).take(),
+        Some(Err((
+            AckError::Timeout,
+            vec![json!("a").into(), json!("b").into(), far.clone()]
+        )))
+    );
+    // This node's part times out (one client is mute): the same.
+    ask(Ok(vec![far.clone()]));
+    answer(&clients[0].0, "\"a\"");
+    sim.advance(Duration::from_millis(300));
+    assert_eq!(
+        lock(&result).take(),
+        Some(Err((AckError::Timeout, vec![json!("a").into(), far])))
+    );
+    let _ = clients[1].0.take_text();
+    assert_eq!(cluster.asked().len(), 2);
+    // Local: no request, the acks as they came.
+    let local = sim
+        .io
+        .of("/")
+        .local()
+        .ack("q", (), Duration::from_millis(300));
+    answer(&clients[0].0, "\"a\",2");
+    answer(&clients[1].0, "\"b\"");
+    assert_eq!(
+        now_or_never(local),
+        Ok(vec![
+            Args::from(vec![json!("a"), json!(2)]),
+            json!("b").into()
+        ])
+    );
+    assert!(cluster.asked().is_empty());
+}
+
+#[test]
+fn server_side_emits_go_to_the_cluster_and_without_one_reach_nobody() {
+    let (sim, cluster, _clients) = cluster_sim();
+    assert!(sim.io.server_side_emit("chat", "hello", json!(1)));
+    let replies = now_or_never(sim.io.server_side_emit_with_ack("/", "ping", ()));
+    assert_eq!(replies, Ok(vec![json!("pong")]));
+    assert_eq!(
+        cluster.asked(),
+        [
+            "server-side /chat hello [Number(1)]",
+            "server-side-ack / ping []"
+        ]
+    );
+    // Another node's server-side events, to this namespace's listeners.
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let log = heard.clone();
+    sim.io.namespace("/").on_server_side("ping", move |args| {
+        lock(&log).push(args.values.clone());
+        Some(json!({"pong": args.first()}).into())
+    });
+    assert!(sim.io.listens_server_side("", "ping"));
+    assert!(!sim.io.listens_server_side("/", "other") && !sim.io.listens_server_side("/x", "ping"));
+    assert_eq!(
+        sim.io.handle_server_side_emit("/", "ping", json!(5).into()),
+        Some(json!({"pong": 5}).into())
+    );
+    assert_eq!(
+        sim.io.handle_server_side_emit("/", "other", ().into()),
+        None
+    );
+    assert_eq!(*lock(&heard), [vec![json!(5)]]);
+    let alone = Sim::new();
+    assert!(!alone.io.server_side_emit("/", "hello", ()));
+    assert_eq!(
+        now_or_never(alone.io.server_side_emit_with_ack("/", "ping", ())),
+        Ok(Vec::new())
+    );
+}

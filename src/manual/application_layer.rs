@@ -17,6 +17,7 @@
 //! | `app/namespace.rs` | [`Namespace`](crate::app::Namespace) (handlers, middleware, async and typed handlers) and a live namespace's members and rooms |
 //! | `app/socket.rs` | [`Socket`](crate::app::Socket) and [`AckSender`](crate::app::AckSender) |
 //! | `app/operators.rs` | [`Operators`](crate::app::Operators): `to`, `except`, `volatile`, broadcasts with acks |
+//! | `app/cluster.rs` | [`Cluster`](crate::app::Cluster): what the operators ask of the other nodes of a cluster; [`RemoteSocket`](crate::app::RemoteSocket), what `fetch_sockets` answers |
 //! | `app/observe.rs`, `app/conn.rs` | what tools see ([`SocketInfo`](crate::app::SocketInfo), [`SocketEvent`](crate::app::SocketEvent)) and the [`Conn`](crate::app::Conn) a client's transmits go to |
 //! | `app/recovery.rs` | connection state recovery over the pure log ([`socketio::recovery`](crate::socketio::recovery)): replayable emits, kept sessions, recovering CONNECTs, the sweep |
 //! | `app/testing.rs` | the test kit: [`MemoryConn`](crate::app::testing::MemoryConn), [`TestClient`](crate::app::testing::TestClient), [`ManualClock`](crate::app::testing::ManualClock) |
@@ -98,6 +99,35 @@
 //!   same as a future. A broadcast's acks ([`Operators::emit_with_ack`](crate::app::Operators::emit_with_ack))
 //!   are one group in the timer table: every answer, or the timeout with
 //!   those that came.
+//!
+//! ## Operators across a cluster
+//!
+//! With a [`Cluster`](crate::app::Cluster) installed
+//! ([`SocketIo::set_cluster`](crate::app::SocketIo::set_cluster); the Redis
+//! one's [`attach`](crate::server::redis::RedisCluster::attach) does it),
+//! the operators reach the sockets of every node, as the reference's do on
+//! `@socket.io/redis-adapter`, unless made
+//! [`local`](crate::app::Operators::local) (a socket's own `join`, `leave`
+//! and one-socket emits always stay on its node). Each does this node's
+//! part itself, at once, and hands the rest to the cluster, with the
+//! rooms and except rooms it targets (`socket.broadcast` excepts the
+//! sender's id room), never holding a lock over the call:
+//!
+//! | operator | this node | the other nodes (spec `redis-adapter.md`) |
+//! |---|---|---|
+//! | [`emit`](crate::app::Operators::emit) | delivered | published by the namespace's [`Adapter`](crate::socketio::Adapter) |
+//! | [`join`](crate::app::Operators::join), [`leave`](crate::app::Operators::leave) | applied | REMOTE_JOIN / REMOTE_LEAVE, not answered |
+//! | [`disconnect_sockets`](crate::app::Operators::disconnect_sockets) | applied, counted (the count returned) | REMOTE_DISCONNECT, not answered |
+//! | [`fetch_sockets`](crate::app::Operators::fetch_sockets) | this node's sockets, sorted by id | REMOTE_FETCH; on a timeout, the sockets that came ([`try_fetch_sockets`](crate::app::Operators::try_fetch_sockets) says so) |
+//! | [`emit_with_ack`](crate::app::Operators::emit_with_ack), [`ack`](crate::app::Operators::ack) | a group in the timer table | BROADCAST: each node's client count, then each ack; the future the cluster returns is run on the spawner |
+//! | [`SocketIo::server_side_emit`](crate::app::SocketIo::server_side_emit) (`_with_ack`) | none (as in the reference) | SERVER_SIDE_EMIT, with the other nodes' answers |
+//!
+//! The broadcast's two halves are joined: the callback runs once both are
+//! in, with this node's acks then the others', each cut to its first
+//! argument (what the reference keeps of a broadcast's ack, and all the
+//! other nodes send); it is the timeout with every ack that came when
+//! either half timed out, both halves having the same `timeout` from the
+//! call.
 //! - [`Namespace::on_async`](crate::app::Namespace::on_async): the handler's
 //!   future runs on the spawner ([`SocketIo::set_spawner`](crate::app::SocketIo::set_spawner);
 //!   `tokio::spawn` under [`SocketIoHandler`](crate::server::SocketIoHandler)),

@@ -124,8 +124,14 @@
 //!   operators (`io.of(ns).to(..).except(..).local().emit(..)`: marked
 //!   local, so it is not published back), and answers their requests
 //!   (`fetchSockets`, `socketsJoin`, `serverSideEmit`, broadcasts with
-//!   acks...) from this node's sockets. `bridge/`, `app/` and `socketio/`
-//!   know nothing of Redis.
+//!   acks...) from this node's sockets, with local operators too;
+//! - it is also the server's [`Cluster`](crate::app::Cluster)
+//!   ([`SocketIo::set_cluster`](crate::app::SocketIo::set_cluster)): the
+//!   application's operators that are not `local` (`join`, `leave`,
+//!   `disconnect_sockets`, `fetch_sockets`, `emit_with_ack`) and
+//!   `server_side_emit` hand it their requests for the other nodes.
+//!   `bridge/`, `app/` and `socketio/` know nothing of Redis (`app/` knows
+//!   the trait only).
 //!
 //! **During a Redis outage**, each node goes on serving its own clients:
 //! connections, emits, rooms, acks and broadcasts among its own sockets are

@@ -36,9 +36,13 @@
 //! namespaces on their first connection, or before with
 //! [`RedisCluster::subscribe`] (the binary subscribes every mounted one).
 //!
-//! What only a cluster can do (requests to the other nodes, broadcasts
-//! with acks across them) is [`RedisCluster`]'s async API; the namespace
-//! operators (`io.of(ns)...`) stay this process's.
+//! [`RedisCluster`] is the server's [`Cluster`] ([`RedisCluster::attach`]
+//! installs it): the namespace operators (`io.of(ns).to(room).join(x)`,
+//! `leave`, `disconnect_sockets`, `fetch_sockets`, `emit_with_ack`, `ack`)
+//! and [`SocketIo::server_side_emit`] do this node's part and hand the
+//! request to it, which publishes it to the other nodes and gathers their
+//! answers. Its own async API has the same requests by namespace name, and
+//! those only a cluster has (`server_count`, `all_rooms`).
 //!
 //! Tested by the in-memory tests below (Redis played by the test), and
 //! end to end by `protocol-tests/node/test/redis-cluster.test.mjs` and
@@ -60,7 +64,10 @@ use serde_json::{Map, Value, json};
 
 use crate::cluster::codec::{self, Channels, Flags, RequestType};
 use crate::cluster::resp::{self, Push, Reply, RespLimits};
-use crate::socketio::{Adapter, Args, BroadcastOptions, InMemoryAdapter, Limits, Packet, SocketIo};
+use crate::socketio::{
+    AckError, Adapter, Args, BroadcastAcks, BroadcastOptions, Cluster, ClusterFuture,
+    ClusterTimeout, InMemoryAdapter, Limits, Packet, RemoteSocket, SocketIo,
+};
 
 /// Answers `serverSideEmit` from other nodes: the event and its arguments
 /// in, the acknowledgement's argument out (`None`: no answer, as a Node
@@ -232,7 +239,7 @@ type StateListener = Arc<dyn Fn(RedisEvent) + Send + Sync>;
 /// let cluster = RedisCluster::start(RedisConfig::new("redis://127.0.0.1:6379"))?;
 /// let io = cluster.socket_io(Config::default());
 /// io.of("/").to("room1").emit("hello", "world"); // every node's room1
-/// let sockets = cluster.fetch_sockets("/", &[], &[]).await; // every node's
+/// let sockets = io.of("/").fetch_sockets().await; // every node's
 /// # let _ = sockets;
 /// # Ok(())
 /// # }
@@ -433,11 +440,13 @@ impl RedisCluster {
         }
     }
 
-    /// Delivers what other nodes publish to `io`'s sockets, and subscribes
-    /// the main namespace. Call once, with the server made with
+    /// Delivers what other nodes publish to `io`'s sockets, makes `io`'s
+    /// operators reach every node ([`SocketIo::set_cluster`]), and
+    /// subscribes the main namespace. Call once, with the server made with
     /// [`adapter`](Self::adapter).
     pub fn attach(&self, io: &SocketIo) {
         let _ = self.inner.io.set(io.clone());
+        io.set_cluster(Arc::new(self.clone()));
         self.link("/");
     }
 
@@ -470,7 +479,9 @@ impl RedisCluster {
     /// events): `handler` gets the event and its arguments and returns the
     /// acknowledgement's argument, sent back when the emitter asked for one.
     /// One handler per namespace; it runs on the subscriber's task, so it
-    /// must not block.
+    /// must not block. An event the namespace listens to itself
+    /// ([`Namespace::on_server_side`](crate::socketio::Namespace::on_server_side))
+    /// goes to that listener instead.
     pub fn on_server_side_emit(
         &self,
         namespace: &str,
@@ -591,7 +602,8 @@ impl RedisCluster {
 
     /// The sockets of every node in `rooms` (none: all) but those in
     /// `except`, as the Node adapter's `fetchSockets` gives them:
-    /// `{id, handshake, rooms, data}`, this node's first.
+    /// `{id, handshake, rooms, data}`, this node's first (the JSON of what
+    /// `io.of(namespace)...try_fetch_sockets()` gives).
     pub async fn fetch_sockets(
         &self,
         namespace: &str,
@@ -600,19 +612,7 @@ impl RedisCluster {
     ) -> Result<Vec<Value>, RequestTimeout> {
         let link = self.link(namespace);
         let mut sockets = self.local_fetch(&link, rooms, except);
-        let others = self.others(namespace).await;
-        let mut body = Map::new();
-        body.insert("opts".into(), json!({"rooms": rooms, "except": except}));
-        let remote = self
-            .request(
-                &link,
-                RequestType::RemoteFetch,
-                body,
-                ("sockets", true),
-                others,
-                "fetchSockets",
-            )
-            .await?;
+        let remote = self.remote_fetch(&link, rooms, except).await?;
         sockets.extend(remote);
         Ok(sockets)
     }
@@ -621,14 +621,10 @@ impl RedisCluster {
         let Some(io) = self.inner.io.get() else {
             return Vec::new();
         };
-        let wanted: HashSet<String> = select(io, &link.name, rooms, except)
-            .socket_ids()
-            .into_iter()
-            .collect();
-        io.socket_infos()
-            .into_iter()
-            .filter(|s| *s.namespace == *link.name && wanted.contains(&*s.id))
-            .map(|s| remote_socket(&s))
+        select(io, &link.name, rooms, except)
+            .fetch_sockets_here()
+            .iter()
+            .map(RemoteSocket::to_json)
             .collect()
     }
 
@@ -692,7 +688,8 @@ impl RedisCluster {
     /// Makes the sockets of every node in `rooms` (none: all) but those in
     /// `except` join (`leave` false) or leave the rooms `targets`: the
     /// reference's `socketsJoin` / `socketsLeave`. Applied here at once,
-    /// published to the others.
+    /// published to the others: the same as
+    /// `io.of(namespace).to(..).except(..).join(target)` (or `leave`).
     pub fn sockets_join_or_leave(
         &self,
         namespace: &str,
@@ -712,23 +709,13 @@ impl RedisCluster {
                 }
             }
         }
-        let kind = if leave {
-            RequestType::RemoteLeave
-        } else {
-            RequestType::RemoteJoin
-        };
-        let request = json!({"uid": link.uid, "type": kind as u8,
-            "opts": {"rooms": rooms, "except": except}, "rooms": targets});
-        self.inner.queue(
-            link.channels.request.clone(),
-            request.to_string().into_bytes(),
-        );
+        self.publish_join_or_leave(&link, rooms, except, targets, leave);
     }
 
     /// Disconnects the sockets of every node in `rooms` (none: all) but
     /// those in `except` (`close`: their whole connections): the
     /// reference's `disconnectSockets`. Applied here at once, published to
-    /// the others.
+    /// the others: the same as `io.of(namespace)...disconnect_sockets(close)`.
     pub fn disconnect_sockets(
         &self,
         namespace: &str,
@@ -740,12 +727,7 @@ impl RedisCluster {
         if let Some(io) = self.inner.io.get() {
             select(io, &link.name, rooms, except).disconnect_sockets(close);
         }
-        let request = json!({"uid": link.uid, "type": RequestType::RemoteDisconnect as u8,
-            "opts": {"rooms": rooms, "except": except}, "close": close});
-        self.inner.queue(
-            link.channels.request.clone(),
-            request.to_string().into_bytes(),
-        );
+        self.publish_disconnect(&link, rooms, except, close);
     }
 
     /// A broadcast with acks to the sockets of every node in `rooms`
@@ -754,6 +736,7 @@ impl RedisCluster {
     /// out" with the acks that came (the reference's
     /// `io.timeout(t).emit(event, ..., callback)` on a cluster: every
     /// server says how many clients it asked, then their acks follow).
+    /// The same as `io.of(namespace)...ack(event, args, timeout)`.
     pub async fn broadcast_with_ack(
         &self,
         namespace: &str,
@@ -767,14 +750,55 @@ impl RedisCluster {
         let Some(io) = self.inner.io.get() else {
             return Ok(Vec::new());
         };
-        let local = select(io, &link.name, rooms, except)
-            .local()
-            .ack(event, args.clone(), timeout);
-        let id = uid();
-        let (tx, rx) = oneshot::channel();
-        let others = self.others(namespace).await;
-        if others > 0 {
-            lock(&self.inner.ack_pending).insert(
+        let local = select(io, &link.name, rooms, except).ack(event, args.clone(), timeout);
+        let options = BroadcastOptions {
+            rooms: rooms.to_vec(),
+            except: except.to_vec(),
+        };
+        let remote = self.remote_acks(&link, &options, event, args, timeout);
+        let remote = remote.await;
+        let local = local.await;
+        let first = |acks: Vec<Args>| acks.into_iter().map(Args::only_first);
+        match (local, remote) {
+            (Ok(local), Ok(remote)) => Ok(first(local).chain(remote).collect()),
+            (Ok(local), Err((_, remote))) | (Err((_, local)), Ok(remote) | Err((_, remote))) => {
+                Err((
+                    AckError::Timeout.to_string(),
+                    first(local).chain(remote).collect(),
+                ))
+            }
+        }
+    }
+
+    /// The other nodes' part of a broadcast with acks: published at once,
+    /// answered within `timeout` from now.
+    fn remote_acks(
+        &self,
+        link: &Arc<NspLink>,
+        options: &BroadcastOptions,
+        event: &str,
+        args: Args,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = BroadcastAcks> + Send + 'static {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let packet = codec::event_packet(&link.name, event, &args);
+        let flags = Flags {
+            timeout: Some(timeout.as_millis() as u64),
+            ..Flags::default()
+        };
+        let (cluster, link, options) = (self.clone(), link.clone(), options.clone());
+        async move {
+            let id = uid();
+            let (tx, rx) = oneshot::channel();
+            // Counting the servers is within the timeout too.
+            let Ok(others) = tokio::time::timeout_at(deadline, cluster.others(&link.name)).await
+            else {
+                return Err((AckError::Timeout, Vec::new()));
+            };
+            if others == 0 {
+                return Ok(Vec::new());
+            }
+            lock(&cluster.inner.ack_pending).insert(
                 id.clone(),
                 AckPending {
                     servers_waiting: others,
@@ -783,42 +807,83 @@ impl RedisCluster {
                     done: Some(tx),
                 },
             );
-            let packet = codec::event_packet(&link.name, event, &args);
-            let flags = Flags {
-                timeout: Some(timeout.as_millis() as u64),
-                ..Flags::default()
-            };
-            self.inner.queue(
+            cluster.inner.queue(
                 link.channels.request.clone(),
-                codec::encode_broadcast_request(&link.uid, &id, &packet, rooms, except, &flags),
+                codec::encode_broadcast_request(
+                    &link.uid,
+                    &id,
+                    &packet,
+                    &options.rooms,
+                    &options.except,
+                    &flags,
+                ),
             );
-        } else {
-            let _ = tx.send(());
+            let done = tokio::time::timeout_at(deadline, rx).await.is_ok();
+            let pending = lock(&cluster.inner.ack_pending).remove(&id);
+            let complete = done
+                && pending
+                    .as_ref()
+                    .is_none_or(|p| p.servers_waiting == 0 && p.acks_waiting <= 0);
+            let acks = pending.map(|p| p.acks).unwrap_or_default();
+            if complete {
+                Ok(acks)
+            } else {
+                Err((AckError::Timeout, acks))
+            }
         }
-        let remote_done = tokio::time::timeout(timeout, rx).await.is_ok();
-        let local = local.await;
-        let remote = lock(&self.inner.ack_pending).remove(&id);
-        let complete = remote_done
-            && remote
-                .as_ref()
-                .is_none_or(|r| r.servers_waiting == 0 && r.acks_waiting <= 0);
-        let mut acks: Vec<Args> = Vec::new();
-        let local_ok = match local {
-            Ok(replies) => {
-                acks.extend(replies.into_iter().map(Args::only_first));
-                true
-            }
-            Err((_, replies)) => {
-                acks.extend(replies.into_iter().map(Args::only_first));
-                false
-            }
+    }
+
+    /// The other nodes' sockets for a REMOTE_FETCH.
+    async fn remote_fetch(
+        &self,
+        link: &NspLink,
+        rooms: &[String],
+        except: &[String],
+    ) -> Result<Vec<Value>, RequestTimeout> {
+        let others = self.others(&link.name).await;
+        let mut body = Map::new();
+        body.insert("opts".into(), json!({"rooms": rooms, "except": except}));
+        self.request(
+            link,
+            RequestType::RemoteFetch,
+            body,
+            ("sockets", true),
+            others,
+            "fetchSockets",
+        )
+        .await
+    }
+
+    /// Publishes a REMOTE_JOIN or REMOTE_LEAVE.
+    fn publish_join_or_leave(
+        &self,
+        link: &NspLink,
+        rooms: &[String],
+        except: &[String],
+        targets: &[String],
+        leave: bool,
+    ) {
+        let kind = if leave {
+            RequestType::RemoteLeave
+        } else {
+            RequestType::RemoteJoin
         };
-        acks.extend(remote.map(|r| r.acks).unwrap_or_default());
-        if local_ok && complete {
-            Ok(acks)
-        } else {
-            Err(("operation has timed out".to_owned(), acks))
-        }
+        let request = json!({"uid": link.uid, "type": kind as u8,
+            "opts": {"rooms": rooms, "except": except}, "rooms": targets});
+        self.inner.queue(
+            link.channels.request.clone(),
+            request.to_string().into_bytes(),
+        );
+    }
+
+    /// Publishes a REMOTE_DISCONNECT.
+    fn publish_disconnect(&self, link: &NspLink, rooms: &[String], except: &[String], close: bool) {
+        let request = json!({"uid": link.uid, "type": RequestType::RemoteDisconnect as u8,
+            "opts": {"rooms": rooms, "except": except}, "close": close});
+        self.inner.queue(
+            link.channels.request.clone(),
+            request.to_string().into_bytes(),
+        );
     }
 
     /// Calls `f` whenever a connection to Redis goes up or down (the
@@ -847,6 +912,84 @@ impl RedisCluster {
         lock(&self.inner.namespaces)
             .get(name)
             .map(|l| l.uid.clone())
+    }
+}
+
+/// The cluster side of the operators of a server in this cluster
+/// ([`attach`](RedisCluster::attach) installs it): each request published
+/// to the other nodes, their answers gathered.
+impl Cluster for RedisCluster {
+    fn join_or_leave(
+        &self,
+        namespace: &str,
+        target: &BroadcastOptions,
+        rooms: &[String],
+        leave: bool,
+    ) {
+        let link = self.link(namespace);
+        self.publish_join_or_leave(&link, &target.rooms, &target.except, rooms, leave);
+    }
+
+    fn disconnect_sockets(&self, namespace: &str, target: &BroadcastOptions, close: bool) {
+        let link = self.link(namespace);
+        self.publish_disconnect(&link, &target.rooms, &target.except, close);
+    }
+
+    fn fetch_sockets(
+        &self,
+        namespace: &str,
+        target: &BroadcastOptions,
+    ) -> ClusterFuture<Result<Vec<RemoteSocket>, ClusterTimeout<RemoteSocket>>> {
+        let (cluster, link, target) = (self.clone(), self.link(namespace), target.clone());
+        let sockets = |values: Vec<Value>| -> Vec<RemoteSocket> {
+            values
+                .into_iter()
+                .filter_map(RemoteSocket::from_json)
+                .collect()
+        };
+        Box::pin(async move {
+            cluster
+                .remote_fetch(&link, &target.rooms, &target.except)
+                .await
+                .map(sockets)
+                .map_err(|e| ClusterTimeout {
+                    message: e.message,
+                    partial: sockets(e.partial),
+                })
+        })
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        namespace: &str,
+        target: &BroadcastOptions,
+        event: &str,
+        args: Args,
+        timeout: Duration,
+    ) -> ClusterFuture<BroadcastAcks> {
+        let link = self.link(namespace);
+        Box::pin(self.remote_acks(&link, target, event, args, timeout))
+    }
+
+    fn server_side_emit(&self, namespace: &str, event: &str, args: Args) {
+        RedisCluster::server_side_emit(self, namespace, event, args);
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        namespace: &str,
+        event: &str,
+        args: Args,
+    ) -> ClusterFuture<Result<Vec<Value>, ClusterTimeout<Value>>> {
+        let (cluster, namespace, event) = (self.clone(), namespace.to_owned(), event.to_owned());
+        Box::pin(async move {
+            RedisCluster::server_side_emit_with_ack(&cluster, &namespace, &event, args)
+                .await
+                .map_err(|e| ClusterTimeout {
+                    message: e.message,
+                    partial: e.partial,
+                })
+        })
     }
 }
 
@@ -947,14 +1090,15 @@ fn server_side_data(event: &str, args: Args) -> Value {
 }
 
 /// The sockets of namespace `name` in `rooms` (none: all) but those in
-/// `except`, here.
+/// `except`, here: local operators (what they do is not asked of the
+/// other nodes again).
 fn select(
     io: &SocketIo,
     name: &str,
     rooms: &[String],
     except: &[String],
 ) -> crate::socketio::Operators {
-    let mut ops = io.of(name);
+    let mut ops = io.of(name).local();
     for room in rooms {
         ops = ops.to(room);
     }
@@ -1319,7 +1463,7 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
                     if io.socket(&link.name, sid).is_none() {
                         return;
                     }
-                    io.of(&link.name).to(sid)
+                    io.of(&link.name).local().to(sid)
                 }
                 _ => targets(),
             };
@@ -1342,12 +1486,10 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
         }
         RequestType::RemoteFetch => {
             if let Some(id) = id {
-                let wanted: HashSet<String> = targets().socket_ids().into_iter().collect();
-                let sockets: Vec<Value> = io
-                    .socket_infos()
-                    .into_iter()
-                    .filter(|s| *s.namespace == *link.name && wanted.contains(&*s.id))
-                    .map(|s| remote_socket(&s))
+                let sockets: Vec<Value> = targets()
+                    .fetch_sockets_here()
+                    .iter()
+                    .map(RemoteSocket::to_json)
                     .collect();
                 let mut fields = Map::new();
                 fields.insert("sockets".into(), Value::Array(sockets));
@@ -1356,9 +1498,15 @@ fn on_request(inner: &Inner, link: &NspLink, payload: &Bytes) {
         }
         RequestType::ServerSideEmit => {
             let Some(event) = &request.event else { return };
-            let handler = lock(&inner.server_side).get(&link.name).cloned();
-            let Some(handler) = handler else { return };
-            let reply = handler(event, request.args.clone());
+            // The namespace's listener of the event, else this cluster's
+            // listener of the namespace.
+            let reply = if io.listens_server_side(&link.name, event) {
+                io.handle_server_side_emit(&link.name, event, request.args.clone())
+            } else {
+                let handler = lock(&inner.server_side).get(&link.name).cloned();
+                let Some(handler) = handler else { return };
+                handler(event, request.args.clone())
+            };
             if let (Some(id), Some(reply)) = (id, reply) {
                 respond(codec::encode_server_side_ack(id, &reply));
             }
@@ -1443,53 +1591,6 @@ fn on_response(inner: &Inner, payload: &Bytes) {
     {
         let _ = done.send(());
     }
-}
-
-/// A socket as the Node adapter answers REMOTE_FETCH: `{id, handshake,
-/// rooms, data}`, the handshake with the fields of Node's
-/// `socket.handshake` that this server knows (`data` is `{}`: a
-/// siobridge socket's data is typed Rust values, not JSON).
-fn remote_socket(info: &crate::socketio::SocketInfo) -> Value {
-    let request = info.request.as_deref();
-    let headers: Map<String, Value> = request
-        .map(|r| {
-            r.headers
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                .collect()
-        })
-        .unwrap_or_default();
-    let url = request.map(|r| r.url.clone()).unwrap_or_default();
-    let query: Map<String, Value> = url
-        .split_once('?')
-        .map(|(_, q)| q)
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), Value::from(v)))
-        .collect();
-    let address = info
-        .handshake
-        .address
-        .map(|a| a.to_string())
-        .or_else(|| request.map(|r| r.address.clone()))
-        .unwrap_or_default();
-    json!({
-        "id": &*info.id,
-        "handshake": {
-            "headers": headers,
-            "time": request.map(|r| crate::server::rfc3339::format(r.issued_ms as i64)),
-            "address": address,
-            "xdomain": headers.contains_key("origin"),
-            "secure": request.is_some_and(|r| r.secure),
-            "issued": request.map(|r| r.issued_ms),
-            "url": url,
-            "query": query,
-            "auth": info.handshake.auth,
-        },
-        "rooms": info.rooms,
-        "data": {},
-    })
 }
 
 #[cfg(test)]
@@ -1717,6 +1818,19 @@ mod tests {
         );
         let answer: Value = serde_json::from_slice(&node.published()[0].1).unwrap();
         assert_eq!(answer, json!({"requestId": "l1"}));
+        // A server-side event the namespace listens to: its listener answers.
+        node.io
+            .namespace("/")
+            .on_server_side("ping", |args| Some(json!({"pong": args.first()}).into()));
+        node.deliver(
+            "socket.io-request#/#",
+            request(json!({"uid": "n", "requestId": "s1", "type": 6, "data": ["ping", 5]})),
+        );
+        let answer: Value = serde_json::from_slice(&node.published()[0].1).unwrap();
+        assert_eq!(
+            answer,
+            json!({"type": 6, "requestId": "s1", "data": {"pong": 5}})
+        );
         // Its own requests are not applied twice.
         node.deliver(
             "socket.io-request#/#",
@@ -1750,6 +1864,49 @@ mod tests {
             (json!(9), json!("yes"))
         );
         node.clock.advance(&node.io, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn operators_publish_their_requests_and_other_nodes_requests_are_not_passed_on() {
+        let mut node = Node::new();
+        let (_a, a_id) = node.client(&["r"]);
+        let _ = node.published();
+        let request = |published: &[(String, Bytes)]| -> Value {
+            assert_eq!(published.len(), 1, "{published:?}");
+            assert_eq!(published[0].0, "socket.io-request#/#");
+            serde_json::from_slice(&published[0].1).unwrap()
+        };
+        node.io.of("/").to("r").join("j");
+        assert_eq!(
+            request(&node.published()),
+            json!({"uid": node.uid(), "type": 2, "opts": {"rooms": ["r"], "except": []}, "rooms": ["j"]})
+        );
+        node.io.of("/").to("r").except("nobody").leave("j");
+        assert_eq!(
+            request(&node.published()),
+            json!({"uid": node.uid(), "type": 3, "opts": {"rooms": ["r"], "except": ["nobody"]}, "rooms": ["j"]})
+        );
+        node.io.of("/").local().join("l");
+        assert!(node.published().is_empty(), "a local join stays here");
+        // Another node's requests are applied here, and not published again.
+        let from_n = |body: Value| body.to_string().into_bytes();
+        node.deliver(
+            "socket.io-request#/#",
+            from_n(json!({"uid": "n", "type": 2, "opts": {"rooms": ["r"], "except": []}, "rooms": ["k"]})),
+        );
+        node.deliver(
+            "socket.io-request#/#",
+            from_n(json!({"uid": "n", "type": 4, "opts": {"rooms": ["nobody"], "except": []}, "close": false})),
+        );
+        assert!(node.published().is_empty());
+        let rooms = node.io.socket("/", &a_id).unwrap().rooms();
+        assert!(rooms.contains(&"k".to_owned()) && rooms.contains(&"l".to_owned()));
+        assert!(!rooms.contains(&"j".to_owned()));
+        assert_eq!(node.io.of("/").disconnect_sockets(true), 1);
+        assert_eq!(
+            request(&node.published()),
+            json!({"uid": node.uid(), "type": 4, "opts": {"rooms": [], "except": []}, "close": true})
+        );
     }
 
     #[test]
@@ -1854,6 +2011,28 @@ mod tests {
             lock(&cluster.inner.pending).is_empty(),
             "nothing left waiting"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_broadcast_with_acks_times_out_even_when_redis_cannot_count_the_servers() {
+        // The queue to Redis is never read: PUBSUB NUMSUB gets no answer.
+        let (cluster, _rx) = RedisCluster::detached(RedisConfig::new("redis://127.0.0.1"));
+        let io = cluster.socket_io(Config::default());
+        io.namespace("/");
+        let started = tokio::time::Instant::now();
+        let result = cluster
+            .broadcast_with_ack("/", &[], &[], "q", Args::new(), Duration::from_millis(300))
+            .await;
+        assert_eq!(
+            result,
+            Err(("operation has timed out".to_owned(), Vec::new()))
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(1),
+            "the ack timeout, not requests_timeout: {waited:?}"
+        );
+        assert!(lock(&cluster.inner.ack_pending).is_empty());
     }
 
     #[test]

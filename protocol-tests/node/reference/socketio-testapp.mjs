@@ -206,6 +206,7 @@ io.on('connection', (socket) => {
 // for requestsTimeout and fail).
 if (process.env.SIOBRIDGE_REDIS) {
   io.on('ping-servers', (arg, ack) => ack?.({ pong: arg }));
+  io.on('announce', (arg) => io.local.emit('announced', arg));
   io.on('connection', (socket) => {
     const reply = (ack, promise) => promise.then(
       (value) => ack({ err: null, value }),
@@ -225,6 +226,10 @@ if (process.env.SIOBRIDGE_REDIS) {
       io.in(room).socketsLeave(target);
       ack();
     });
+    socket.on('cluster-join-local', ({ room, target }, ack) => {
+      io.local.in(room).socketsJoin(target);
+      ack();
+    });
     socket.on('cluster-disconnect', ({ room, close }, ack) => {
       io.in(room).disconnectSockets(close);
       ack();
@@ -235,7 +240,9 @@ if (process.env.SIOBRIDGE_REDIS) {
       io.emit(event, new Date(ms));
       ack();
     });
-    socket.on('cluster-server-side-emit', ({ event, data }, ack) => reply(ack, io.serverSideEmitWithAck(event, data)
+    socket.on('cluster-server-side-emit', ({ event, data, ack: withAck }, ack) => withAck === false
+      ? (io.serverSideEmit(event, data), ack({ err: null, value: null }))
+      : reply(ack, io.serverSideEmitWithAck(event, data)
       .then((replies) => [...replies].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))))));
   });
 }

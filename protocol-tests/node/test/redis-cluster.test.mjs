@@ -244,6 +244,38 @@ describe('a cluster on Redis', () => {
       await roomsUntil('node', (rooms) => !rooms.includes('j'));
     });
 
+    test(`a local socketsJoin stays on its node (asked from ${from})`, async () => {
+      // a and node are in r. The local join is published nowhere; the
+      // cluster-wide join of m after it is: once the other node's client
+      // is in m, a published join of l would have come before it.
+      const other = from === 'a' ? 'node' : 'a';
+      await ask(from, 'cluster-join-local', { room: 'r', target: 'l' });
+      await roomsUntil(from, (rooms) => rooms.includes('l'));
+      await ask(from, 'cluster-join', { room: 'r', target: 'm' });
+      const rooms = await roomsUntil(other, (rooms) => rooms.includes('m'));
+      assert.ok(!rooms.includes('l'), `${other} did not join l: ${rooms}`);
+      await ask(from, 'cluster-leave', { room: 'l', target: 'l' });
+      await ask(from, 'cluster-leave', { room: 'm', target: 'm' });
+      await roomsUntil(from, (rooms) => !rooms.includes('l') && !rooms.includes('m'));
+      await roomsUntil(other, (rooms) => !rooms.includes('m'));
+    });
+
+    test(`serverSideEmit without an ack reaches the listeners of every other node (asked from ${from})`, async () => {
+      const others = ['a', 'b', 'node'].filter((n) => n !== from);
+      const got = others.map((name) => next(name, 'announced'));
+      const quiet = silent(from, 'announced');
+      assert.deepEqual(
+        await ask(from, 'cluster-server-side-emit', { event: 'announce', data: `hi from ${from}`, ack: false }),
+        { err: null, value: null },
+      );
+      assert.deepEqual(await Promise.all(got), others.map(() => `hi from ${from}`));
+      await quiet; // not this node's own listeners, as in the reference
+    });
+
+    test(`fetchSockets of a room nobody is in is empty on every node (asked from ${from})`, async () => {
+      assert.deepEqual(await ask(from, 'cluster-fetch', { room: 'nobody' }), { err: null, value: [] });
+    });
+
     test(`serverSideEmit with an ack gets an answer from every other node (asked from ${from})`, async () => {
       assert.deepEqual(
         await ask(from, 'cluster-server-side-emit', { event: 'ping-servers', data: 5 }),
