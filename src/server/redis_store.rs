@@ -1,16 +1,35 @@
 //! The bridge profiles' state in Redis ([`BridgeStore`]), shared by every
-//! siobridge node started with the same `--redis` and `--redis-prefix`.
+//! siobridge node started with the same `--redis` and `--redis-prefix`:
 //!
-//! So far chat's room histories (spec §4, D-e5): one Redis list per room,
-//! key `<prefix>#bridge#chat#<namespace>#<room>`, appended with `RPUSH`,
-//! bounded with `LTRIM` to `max_history`, read with `LRANGE`, and given an
-//! expiry ([`RedisStoreConfig::history_ttl`]) so that rooms nobody uses
-//! any more leave Redis. The commands go over a connection of their own
+//! - Chat's room histories (spec §4, D-e5): one Redis list per room, key
+//!   `<prefix>#bridge#chat#<namespace>#<room>`, appended with `RPUSH`,
+//!   bounded with `LTRIM` to `max_history`, read with `LRANGE`, and given
+//!   an expiry ([`RedisStoreConfig::history_ttl`]) so that rooms nobody
+//!   uses any more leave Redis.
+//! - Hubtel's presence (§2, B-e7, B-r6): a set of member socket ids per
+//!   channel, `<prefix>#bridge#hubtel#<namespace>#channel#<channel>`, and
+//!   per room, `...#room#<room key>`; a hash socket id → how many channels
+//!   it is in, `...#online`, whose `HLEN` is `total`. Each change is one
+//!   `EVAL` (the change and the counts after it, atomically).
+//! - Digital-auto's registry (§1, A-e1, R-A2): a hash provider id →
+//!   holder socket id, `<prefix>#bridge#digital-auto#<namespace>#providers`:
+//!   `HSET` to register, `HMGET` to route, and on disconnect an `EVAL`
+//!   that deletes an id only while it still names the socket.
+//!
+//! The commands go over a connection of their own
 //! (not the adapter's publishing or subscribing ones), opened on first use
 //! and again after a failure; every wait is bounded by
 //! [`RedisStoreConfig::command_timeout`], so when Redis is down the one
-//! event fails with a log line and no handler hangs.
+//! event fails with a log line and no handler hangs: a chat message is
+//! dropped, hubtel counts with this node's members only, a digital-auto
+//! registration, request or broadcast is dropped.
+//!
+//! A node that dies without its sockets' leaves (a crash, a kill) leaves
+//! them in the presence sets and the registry: they stay counted, and
+//! their provider ids route to a room nobody is in (dropped, as an
+//! unknown id) until another socket registers the id.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -19,7 +38,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::redis::{Endpoint, RedisConfig, parse_url};
-use crate::bridge::store::{BridgeStore, StoreError, StoreFuture};
+use crate::bridge::store::{BridgeStore, Counts, StoreError, StoreFuture};
 use crate::cluster::resp::{self, Reply, RespLimits};
 
 /// Settings of the Redis-backed store.
@@ -54,6 +73,82 @@ pub struct RedisStore {
     prefix: String,
     config: RedisStoreConfig,
     conn: tokio::sync::Mutex<Option<(TcpStream, BytesMut)>>,
+    /// The order commands go out in: the order their calls were made (a
+    /// profile calls the store in its events' order, before it awaits).
+    turns: Arc<Turns>,
+}
+
+/// Turns for the store's connection, taken when a call is made and served
+/// in that order (a FIFO lock whose place in line is taken synchronously).
+#[derive(Debug, Default)]
+struct Turns {
+    state: std::sync::Mutex<TurnState>,
+}
+
+#[derive(Debug, Default)]
+struct TurnState {
+    next: u64,
+    serving: u64,
+    /// Turns given up before they were served (their call was dropped).
+    skipped: std::collections::BTreeSet<u64>,
+    waiting: Vec<std::task::Waker>,
+}
+
+/// One place in line; dropping it ends (or gives up) the turn.
+#[derive(Debug)]
+struct Turn {
+    turns: Arc<Turns>,
+    number: u64,
+}
+
+impl Turns {
+    fn state(&self) -> std::sync::MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(self: &Arc<Self>) -> Turn {
+        let mut state = self.state();
+        let number = state.next;
+        state.next += 1;
+        Turn {
+            turns: self.clone(),
+            number,
+        }
+    }
+}
+
+impl Turn {
+    /// Waits until every earlier turn has ended.
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            let mut state = self.turns.state();
+            if state.serving == self.number {
+                std::task::Poll::Ready(())
+            } else {
+                state.waiting.push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut guard = self.turns.state();
+        let state = &mut *guard;
+        if state.serving != self.number {
+            state.skipped.insert(self.number);
+            return;
+        }
+        state.serving += 1;
+        while state.skipped.remove(&state.serving) {
+            state.serving += 1;
+        }
+        for waker in std::mem::take(&mut state.waiting) {
+            waker.wake();
+        }
+    }
 }
 
 impl RedisStore {
@@ -68,6 +163,7 @@ impl RedisStore {
                 ..config
             },
             conn: tokio::sync::Mutex::new(None),
+            turns: Arc::default(),
         })
     }
 
@@ -75,9 +171,75 @@ impl RedisStore {
         format!("{}#bridge#chat#{key}", self.prefix)
     }
 
+    fn hubtel_key(&self, namespace: &str, what: &str) -> String {
+        format!("{}#bridge#hubtel#{namespace}#{what}", self.prefix)
+    }
+
+    fn providers_key(&self, namespace: &str) -> String {
+        format!("{}#bridge#digital-auto#{namespace}#providers", self.prefix)
+    }
+
+    /// Runs one `EVAL` of `script` and answers its reply.
+    async fn eval(
+        &self,
+        turn: Turn,
+        script: &str,
+        keys: &[&str],
+        args: &[&str],
+        consequence: &str,
+    ) -> Result<Reply, StoreError> {
+        let command = eval_command(script, keys, args);
+        let reply = self.run_in(turn, &[command], consequence).await?.pop();
+        match reply {
+            Some(Reply::Error(e)) => Err(self.failed(&e, consequence)),
+            Some(reply) => Ok(reply),
+            None => Err(StoreError("no reply".into())),
+        }
+    }
+
+    fn failed(&self, why: &str, consequence: &str) -> StoreError {
+        eprintln!("siobridge: bridge store: {why}; {consequence}");
+        StoreError(why.to_owned())
+    }
+
+    async fn counts(
+        &self,
+        turn: Turn,
+        script: &str,
+        keys: &[&str],
+        socket: &str,
+    ) -> Result<Counts, StoreError> {
+        const LOCAL: &str = "online-users counts this node's members only";
+        match self.eval(turn, script, keys, &[socket], LOCAL).await? {
+            Reply::Array(Some(items)) => match items.as_slice() {
+                [Reply::Integer(count), Reply::Integer(total)] => Ok(Counts {
+                    count: (*count).max(0) as usize,
+                    total: (*total).max(0) as usize,
+                }),
+                _ => Err(self.failed(&format!("unexpected counts {items:?}"), LOCAL)),
+            },
+            other => Err(self.failed(&format!("unexpected counts {other:?}"), LOCAL)),
+        }
+    }
+
     /// Sends `commands` in one write and reads their replies, in order,
     /// reconnecting first when needed; any failure drops the connection.
-    async fn run(&self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>, StoreError> {
+    async fn run(
+        &self,
+        commands: &[Vec<Vec<u8>>],
+        consequence: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        self.run_in(self.turns.take(), commands, consequence).await
+    }
+
+    /// [`run`](Self::run) in `turn`: after every call made before it.
+    async fn run_in(
+        &self,
+        turn: Turn,
+        commands: &[Vec<Vec<u8>>],
+        consequence: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        turn.wait().await;
         let mut conn = self.conn.lock().await;
         let answer = tokio::time::timeout(self.config.command_timeout, async {
             if conn.is_none() {
@@ -102,8 +264,7 @@ impl RedisStore {
             Err(_) => "redis did not answer in time".to_owned(),
         };
         *conn = None;
-        eprintln!("siobridge: bridge store: {failure}; the event is dropped");
-        Err(StoreError(failure))
+        Err(self.failed(&failure, consequence))
     }
 
     async fn connect(&self) -> std::io::Result<(TcpStream, BytesMut)> {
@@ -194,6 +355,38 @@ pub fn history_push_commands(
     ]
 }
 
+/// B-e1: join a channel (KEYS: the channel's set, the namespace's
+/// `online` hash; ARGV: the socket), answering `{count, total}`.
+const CHANNEL_JOIN: &str = "\
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end \
+return {redis.call('SCARD', KEYS[1]), redis.call('HLEN', KEYS[2])}";
+
+/// B-e3: leave a channel; a socket in no channel any more leaves `online`.
+const CHANNEL_LEAVE: &str = "\
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and \
+redis.call('HINCRBY', KEYS[2], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end \
+return {redis.call('SCARD', KEYS[1]), redis.call('HLEN', KEYS[2])}";
+
+/// B-r1: join a room, answering its member count.
+const ROOM_JOIN: &str = "redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('SCARD', KEYS[1])";
+
+/// R-A2 on disconnect: delete each id (ARGV[2..]) still held by ARGV[1].
+const PROVIDER_RELEASE: &str = "\
+for i = 2, #ARGV do \
+if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end \
+end return 0";
+
+/// `EVAL script numkeys keys... args...`.
+pub fn eval_command(script: &str, keys: &[&str], args: &[&str]) -> Vec<Vec<u8>> {
+    let mut command = vec![
+        b"EVAL".to_vec(),
+        script.as_bytes().to_vec(),
+        keys.len().to_string().into_bytes(),
+    ];
+    command.extend(keys.iter().chain(args).map(|s| s.as_bytes().to_vec()));
+    command
+}
+
 impl BridgeStore for RedisStore {
     fn shared(&self) -> bool {
         true
@@ -203,7 +396,7 @@ impl BridgeStore for RedisStore {
         let key = self.history_key(key);
         Box::pin(async move {
             let commands = history_push_commands(&key, &value, max, self.config.history_ttl);
-            let replies = self.run(&commands).await?;
+            let replies = self.run(&commands, "the message is dropped").await?;
             match replies.last() {
                 Some(Reply::Array(Some(items))) => Ok(items
                     .iter()
@@ -221,9 +414,153 @@ impl BridgeStore for RedisStore {
     fn history_forget(&self, key: &str) -> StoreFuture<'_, ()> {
         let key = self.history_key(key);
         Box::pin(async move {
-            self.run(&[vec![b"DEL".to_vec(), key.into_bytes()]]).await?;
+            let del = vec![b"DEL".to_vec(), key.into_bytes()];
+            self.run(&[del], "the history stays until it expires")
+                .await?;
             Ok(())
         })
+    }
+
+    fn channel_join(
+        self: Arc<Self>,
+        namespace: &str,
+        channel: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, Counts> {
+        let set = self.hubtel_key(namespace, &format!("channel#{channel}"));
+        let online = self.hubtel_key(namespace, "online");
+        let (socket, turn) = (socket.to_owned(), self.turns.take());
+        Box::pin(async move {
+            let keys = [set.as_str(), online.as_str()];
+            self.counts(turn, CHANNEL_JOIN, &keys, &socket).await
+        })
+    }
+
+    fn channel_leave(
+        self: Arc<Self>,
+        namespace: &str,
+        channel: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, Counts> {
+        let set = self.hubtel_key(namespace, &format!("channel#{channel}"));
+        let online = self.hubtel_key(namespace, "online");
+        let (socket, turn) = (socket.to_owned(), self.turns.take());
+        Box::pin(async move {
+            let keys = [set.as_str(), online.as_str()];
+            self.counts(turn, CHANNEL_LEAVE, &keys, &socket).await
+        })
+    }
+
+    fn room_join(
+        self: Arc<Self>,
+        namespace: &str,
+        room: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, usize> {
+        let set = self.hubtel_key(namespace, &format!("room#{room}"));
+        let (socket, turn) = (socket.to_owned(), self.turns.take());
+        Box::pin(async move {
+            const LOCAL: &str = "room-online-users counts this node's members only";
+            match self
+                .eval(turn, ROOM_JOIN, &[&set], &[&socket], LOCAL)
+                .await?
+            {
+                Reply::Integer(n) => Ok(n.max(0) as usize),
+                other => Err(self.failed(&format!("unexpected SCARD {other:?}"), LOCAL)),
+            }
+        })
+    }
+
+    fn room_leave(
+        self: Arc<Self>,
+        namespace: &str,
+        room: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, ()> {
+        let set = self.hubtel_key(namespace, &format!("room#{room}"));
+        let command = vec![b"SREM".to_vec(), set.into_bytes(), socket.into()];
+        let turn = self.turns.take();
+        Box::pin(async move {
+            self.run_in(turn, &[command], "the member stays counted")
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn provider_register(
+        self: Arc<Self>,
+        namespace: &str,
+        provider: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, ()> {
+        let command = vec![
+            b"HSET".to_vec(),
+            self.providers_key(namespace).into_bytes(),
+            provider.into(),
+            socket.into(),
+        ];
+        let turn = self.turns.take();
+        Box::pin(async move {
+            const WHAT: &str = "the registration is dropped";
+            match self.run_in(turn, &[command], WHAT).await?.pop() {
+                Some(Reply::Integer(_)) => Ok(()),
+                other => Err(self.failed(&format!("unexpected HSET {other:?}"), WHAT)),
+            }
+        })
+    }
+
+    fn provider_holders(
+        self: Arc<Self>,
+        namespace: &str,
+        providers: &[String],
+    ) -> StoreFuture<'static, Vec<Option<String>>> {
+        let mut command = vec![
+            b"HMGET".to_vec(),
+            self.providers_key(namespace).into_bytes(),
+        ];
+        command.extend(providers.iter().map(|id| id.as_bytes().to_vec()));
+        let (wanted, turn) = (providers.len(), self.turns.take());
+        Box::pin(async move {
+            const WHAT: &str = "the event is dropped";
+            if wanted == 0 {
+                return Ok(Vec::new());
+            }
+            match self.run_in(turn, &[command], WHAT).await?.pop() {
+                Some(Reply::Array(Some(items))) if items.len() == wanted => Ok(items
+                    .iter()
+                    .map(|item| {
+                        item.bytes()
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                    })
+                    .collect()),
+                other => Err(self.failed(&format!("unexpected HMGET {other:?}"), WHAT)),
+            }
+        })
+    }
+
+    fn provider_release(
+        self: Arc<Self>,
+        namespace: &str,
+        socket: &str,
+        providers: &[String],
+    ) -> StoreFuture<'static, ()> {
+        let key = self.providers_key(namespace);
+        let mut args = vec![socket.to_owned()];
+        args.extend(providers.iter().cloned());
+        let turn = self.turns.take();
+        Box::pin(async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let what = "its ids stay registered until taken over";
+            self.eval(turn, PROVIDER_RELEASE, &[&key], &args, what)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn detach(&self, work: StoreFuture<'static, ()>) {
+        tokio::spawn(async move {
+            let _ = work.await;
+        });
     }
 }
 
