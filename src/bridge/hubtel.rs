@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value, json};
 
-use super::store::{BridgeStore, Counts, InMemoryStore, StoreError, StoreFuture};
+use super::store::{BridgeStore, Counts, InMemoryStore, StoreError, StoreFuture, Turns};
 use super::{RESERVED_EVENTS, ack, first_object, non_empty_str};
 use crate::socketio::{AckSender, Args, Socket, SocketIo};
 
@@ -192,6 +192,9 @@ struct Hubtel {
     presence: Mutex<Presence>,
     /// Where the cluster-wide counts are, when the store is shared.
     store: Arc<dyn BridgeStore>,
+    /// With a shared store: the announcements go out in the order of the
+    /// changes they announce.
+    turns: Arc<Turns>,
 }
 
 /// Serves the profile on `namespace` of `io`, counting this process's
@@ -209,6 +212,7 @@ pub fn mount_with_store(io: &SocketIo, namespace: &str, store: Arc<dyn BridgeSto
         namespace: namespace.to_owned(),
         presence: Mutex::new(Presence::default()),
         store,
+        turns: Arc::default(),
     });
     if !hubtel.store.is_local() {
         mount_shared(io, hubtel);
@@ -418,9 +422,10 @@ impl Hubtel {
         let local = presence.online_users(&channel);
         drop(presence);
         let counts = (self.store.clone()).channel_join(&self.namespace, &channel, socket.id());
-        let this = self.clone();
+        let (this, turn) = (self.clone(), self.turns.take());
         Some(Box::pin(async move {
             let counts = counts.await;
+            turn.wait().await;
             this.to(&room, "join-channel", envelope);
             this.to(
                 &room,
@@ -446,8 +451,10 @@ impl Hubtel {
         drop(presence);
         let counts = (self.store.clone()).channel_leave(&self.namespace, &channel, socket.id());
         let (this, envelope) = (self.clone(), Value::Object(envelope.clone()));
+        let turn = self.turns.take();
         Some(Box::pin(async move {
             let counts = counts.await;
+            turn.wait().await;
             this.to(&room, "leave-channel", envelope);
             this.to(
                 &room,
@@ -475,12 +482,13 @@ impl Hubtel {
         let local = presence.room_online_users(&key);
         drop(presence);
         let count = (self.store.clone()).room_join(&self.namespace, &store_room(&key), socket.id());
-        let this = self.clone();
+        let (this, turn) = (self.clone(), self.turns.take());
         Some(Box::pin(async move {
             let users = match count.await {
                 Ok(count) => json!({"roomChannel": key.0, "roomId": key.1, "count": count}),
                 Err(_) => local,
             };
+            turn.wait().await;
             this.to(&room, "join-room", envelope);
             this.to(&room, "room-online-users", users);
             Ok(())
@@ -531,10 +539,14 @@ impl Hubtel {
             }
         }
         drop(presence);
-        let this = self.clone();
+        let (this, turn) = (self.clone(), self.turns.take());
         self.store.detach(Box::pin(async move {
+            let mut answers = Vec::new();
             for (channel, envelope, local, counts) in left {
-                let counts = counts.await;
+                answers.push((channel, envelope, local, counts.await));
+            }
+            turn.wait().await;
+            for (channel, envelope, local, counts) in answers {
                 let room = channel_room(&channel);
                 this.to(&room, "leave-channel", envelope);
                 this.to(

@@ -156,7 +156,9 @@ impl Bridge {
     /// namespace once, before clients connect.
     pub fn mount(&mut self, namespace: &str, profile: Profile) {
         match profile {
-            Profile::DigitalAuto => digital_auto::mount(&self.io, namespace),
+            Profile::DigitalAuto => {
+                digital_auto::mount_with_store(&self.io, namespace, self.store.clone())
+            }
             Profile::Hubtel => hubtel::mount_with_store(&self.io, namespace, self.store.clone()),
             Profile::Directual => self.directual.mount(namespace),
             Profile::Chat => chat::mount_with_store(

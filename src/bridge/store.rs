@@ -140,6 +140,83 @@ pub struct Counts {
     pub total: usize,
 }
 
+/// Turns, taken synchronously and served in the order they were taken: a
+/// FIFO lock whose place in line is held before anything awaits. A shared
+/// store sends its commands in the order its calls were made with one; a
+/// profile emits the answers of its events in their order with another.
+#[derive(Debug, Default)]
+pub struct Turns {
+    state: std::sync::Mutex<TurnState>,
+}
+
+#[derive(Debug, Default)]
+struct TurnState {
+    next: u64,
+    serving: u64,
+    /// Turns given up before they were served (their call was dropped).
+    skipped: std::collections::BTreeSet<u64>,
+    waiting: Vec<std::task::Waker>,
+}
+
+/// One place in line; dropping it ends the turn (or gives it up, when it
+/// was never served: the next ones are not held up).
+#[derive(Debug)]
+pub struct Turn {
+    turns: Arc<Turns>,
+    number: u64,
+}
+
+impl Turns {
+    fn state(&self) -> std::sync::MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next place in line.
+    pub fn take(self: &Arc<Self>) -> Turn {
+        let mut state = self.state();
+        let number = state.next;
+        state.next += 1;
+        Turn {
+            turns: self.clone(),
+            number,
+        }
+    }
+}
+
+impl Turn {
+    /// Waits until every earlier turn has ended.
+    pub async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            let mut state = self.turns.state();
+            if state.serving == self.number {
+                std::task::Poll::Ready(())
+            } else {
+                state.waiting.push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut guard = self.turns.state();
+        let state = &mut *guard;
+        if state.serving != self.number {
+            state.skipped.insert(self.number);
+            return;
+        }
+        state.serving += 1;
+        while state.skipped.remove(&state.serving) {
+            state.serving += 1;
+        }
+        for waker in std::mem::take(&mut state.waiting) {
+            waker.wake();
+        }
+    }
+}
+
 /// The store of a single process: everything in memory, every answer
 /// ready at once. The default.
 #[derive(Debug, Default)]
@@ -393,6 +470,24 @@ mod tests {
         assert_eq!(push("b", 9), [json!(9)]);
         now(store.history_forget("a")).unwrap().unwrap();
         assert_eq!(push("a", 4), [json!(4)]);
+    }
+
+    #[test]
+    fn turns_are_served_in_order_and_a_dropped_one_holds_nobody_up() {
+        let turns = Arc::new(Turns::default());
+        let ready = |turn: &Turn| {
+            let mut wait = Box::pin(turn.wait());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            wait.as_mut().poll(&mut cx).is_ready()
+        };
+        let (t0, t1, t2) = (turns.take(), turns.take(), turns.take());
+        assert!(ready(&t0) && !ready(&t1) && !ready(&t2));
+        drop(t2);
+        let t3 = turns.take();
+        drop(t0);
+        assert!(ready(&t1) && !ready(&t3));
+        drop(t1);
+        assert!(ready(&t3), "t2 was given up");
     }
 
     #[test]

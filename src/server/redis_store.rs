@@ -38,7 +38,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::redis::{Endpoint, RedisConfig, parse_url};
-use crate::bridge::store::{BridgeStore, Counts, StoreError, StoreFuture};
+use crate::bridge::store::{BridgeStore, Counts, StoreError, StoreFuture, Turn, Turns};
 use crate::cluster::resp::{self, Reply, RespLimits};
 
 /// Settings of the Redis-backed store.
@@ -76,79 +76,6 @@ pub struct RedisStore {
     /// The order commands go out in: the order their calls were made (a
     /// profile calls the store in its events' order, before it awaits).
     turns: Arc<Turns>,
-}
-
-/// Turns for the store's connection, taken when a call is made and served
-/// in that order (a FIFO lock whose place in line is taken synchronously).
-#[derive(Debug, Default)]
-struct Turns {
-    state: std::sync::Mutex<TurnState>,
-}
-
-#[derive(Debug, Default)]
-struct TurnState {
-    next: u64,
-    serving: u64,
-    /// Turns given up before they were served (their call was dropped).
-    skipped: std::collections::BTreeSet<u64>,
-    waiting: Vec<std::task::Waker>,
-}
-
-/// One place in line; dropping it ends (or gives up) the turn.
-#[derive(Debug)]
-struct Turn {
-    turns: Arc<Turns>,
-    number: u64,
-}
-
-impl Turns {
-    fn state(&self) -> std::sync::MutexGuard<'_, TurnState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn take(self: &Arc<Self>) -> Turn {
-        let mut state = self.state();
-        let number = state.next;
-        state.next += 1;
-        Turn {
-            turns: self.clone(),
-            number,
-        }
-    }
-}
-
-impl Turn {
-    /// Waits until every earlier turn has ended.
-    async fn wait(&self) {
-        std::future::poll_fn(|cx| {
-            let mut state = self.turns.state();
-            if state.serving == self.number {
-                std::task::Poll::Ready(())
-            } else {
-                state.waiting.push(cx.waker().clone());
-                std::task::Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let mut guard = self.turns.state();
-        let state = &mut *guard;
-        if state.serving != self.number {
-            state.skipped.insert(self.number);
-            return;
-        }
-        state.serving += 1;
-        while state.skipped.remove(&state.serving) {
-            state.serving += 1;
-        }
-        for waker in std::mem::take(&mut state.waiting) {
-            waker.wake();
-        }
-    }
 }
 
 impl RedisStore {

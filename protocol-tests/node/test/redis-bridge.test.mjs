@@ -224,3 +224,124 @@ describe('hubtel presence across two siobridge nodes', { skip: SIOBRIDGE_ONLY },
     assert.match(cluster.state.nodes[0].stderr(), /bridge store: .*online-users counts this node's members only/);
   });
 });
+
+// §1.5's scenarios with providers and clients on different nodes: the
+// registry (A-e1) is one hash in Redis, a request reaches the holder's
+// socket wherever it is, a reply only the requester. P, C2 and X are on
+// node 1; C1, Q and Pb on node 2. A registration is acknowledged once the
+// registry has it (the profile acks every event after handling it, §0.2
+// rule 9), which is the SETTLE of §0.3.
+describe('digital-auto registry across two siobridge nodes', { skip: SIOBRIDGE_ONLY }, () => {
+  const cluster = twoNodes('digital-auto');
+  const scenario = (name, body) => test(name, { timeout: SCENARIO_TIMEOUT_MS }, body);
+  const registry = 'socket.io#bridge#digital-auto#/#providers';
+  const acked = (client, event, payload) => client.socket.timeout(2000).emitWithAck(event, payload);
+  let P, C2, X, C1, Q, Pb;
+
+  scenario('provider on node 1, client on node 2: round trip to the requester only (A-e3..A-e6)', async () => {
+    ({ P, C2, X } = await cluster.connect(0, ['P', 'C2', 'X']));
+    ({ C1, Q } = await cluster.connect(1, ['C1', 'Q']));
+    cluster.state.home = { P: 0, C2: 0, X: 0, C1: 1, Q: 1, Pb: 1 };
+    await acked(P, 'register_provider', { provider_id: 'P1', name: 'Prov' });
+    await acked(C1, 'register_client', { master_provider_id: 'P1' });
+    await acked(C2, 'register_client', { master_provider_id: 'P1' });
+    C1.emit('request_provider', { to_provider_id: 'P1', cmd: 'double_me', data: 21 });
+    const request = { to_provider_id: 'P1', cmd: 'double_me', data: 21, request_from: C1.id };
+    await cluster.expect({ P: [['new_request', request]] });
+    const reply = { ...request, result: 42 };
+    P.emit('provider_reply', reply);
+    await cluster.expect({ C1: [['provider_reply', reply]] });
+  });
+
+  scenario('provider on node 2, client on node 1: the reverse (A-e3..A-e6, R-A4)', async () => {
+    await acked(Q, 'register_provider', { provider_id: 'Q1' });
+    C2.emit('request_provider', { to_provider_id: 'Q1', cmd: 'ping', vss: [1, 2], request_from: 'evil' });
+    const request = { to_provider_id: 'Q1', cmd: 'ping', vss: [1, 2], request_from: C2.id };
+    await cluster.expect({ Q: [['new_request', request]] });
+    Q.emit('provider_reply', { ...request, result: 'pong' });
+    await cluster.expect({ C2: [['provider_reply', { ...request, result: 'pong' }]] });
+  });
+
+  scenario('replies go to socket ids only, on any node (R-A5)', async () => {
+    for (const requestFrom of [undefined, 'not-a-socket', 'P1', 'subscribers:P1']) {
+      Q.emit('provider_reply', { request_from: requestFrom, result: 1 });
+    }
+    await cluster.expect({});
+  });
+
+  scenario('a broadcast reaches the subscribers on both nodes (A-e7, A-e8, R-A6)', async () => {
+    const message = { provider_id: 'P1', cmd: 'showSpeed', data: 7 };
+    P.emit('sent_to_my_clients', message);
+    await cluster.expect({ C1: [['message_from_provider', message]], C2: [['message_from_provider', message]] });
+    P.emit('send_to_all_clients', { cmd: 'b', data: 2 });
+    const bare = [['message_from_provider', { cmd: 'b', data: 2 }]];
+    await cluster.expect({ C1: bare, C2: bare });
+    // X holds nothing; Q does not hold P1.
+    X.emit('sent_to_my_clients', { provider_id: 'P1', cmd: 'x' });
+    Q.emit('sent_to_my_clients', { provider_id: 'P1', cmd: 'x' });
+    await cluster.expect({});
+  });
+
+  scenario('ordering: one provider\'s broadcasts arrive in order on the other node (R-A7)', async () => {
+    for (let i = 0; i < 10; i += 1) P.emit('sent_to_my_clients', { provider_id: 'P1', cmd: 'showSpeed', data: i });
+    const events = [...Array(10).keys()].map((i) => ['message_from_provider', { provider_id: 'P1', cmd: 'showSpeed', data: i }]);
+    await cluster.expect({ C1: events, C2: events });
+  });
+
+  scenario('a registration on node 2 replaces one on node 1, cluster-wide (R-A2)', async () => {
+    ({ Pb } = await cluster.connect(1, ['Pb']));
+    await acked(Pb, 'register_provider', { provider_id: 'P1' });
+    C2.emit('request_provider', { to_provider_id: 'P1', cmd: 'x' });
+    await cluster.expect({ Pb: [['new_request', { to_provider_id: 'P1', cmd: 'x', request_from: C2.id }]] });
+    // The old holder's broadcasts for P1 are dropped, with or without the id.
+    P.emit('sent_to_my_clients', { provider_id: 'P1', cmd: 'x' });
+    P.emit('send_to_all_clients', { cmd: 'x' });
+    await cluster.expect({});
+    // The old holder's disconnect does not remove the new one.
+    P.disconnect();
+    await cluster.expect({});
+    C1.emit('request_provider', { to_provider_id: 'P1', cmd: 'y' });
+    await cluster.expect({ Pb: [['new_request', { to_provider_id: 'P1', cmd: 'y', request_from: C1.id }]] });
+    const redis = cluster.state.redis.client();
+    try {
+      assert.deepEqual(await redis.hgetall(registry), { P1: Pb.id, Q1: Q.id });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  scenario('a reply to a requester gone from its node reaches nobody (§1.4)', async () => {
+    C2.emit('request_provider', { to_provider_id: 'Q1', cmd: 'z' });
+    const request = { to_provider_id: 'Q1', cmd: 'z', request_from: C2.id };
+    await cluster.expect({ Q: [['new_request', request]] });
+    C2.disconnect();
+    await cluster.expect({});
+    Q.emit('provider_reply', { ...request, result: 0 });
+    await cluster.expect({});
+  });
+
+  scenario('a holder\'s disconnect removes its ids from the registry (R-A2)', async () => {
+    Pb.disconnect();
+    await cluster.expect({});
+    X.emit('request_provider', { to_provider_id: 'P1', cmd: 'x' });
+    await cluster.expect({});
+    const redis = cluster.state.redis.client();
+    try {
+      assert.deepEqual(await redis.hgetall(registry), { Q1: Q.id });
+    } finally {
+      redis.disconnect();
+    }
+    // A new holder on node 1 reaches the subscriber on node 2 (R-A3).
+    await acked(X, 'register_provider', { provider_id: 'P1' });
+    X.emit('sent_to_my_clients', { provider_id: 'P1', cmd: 'c', data: 0 });
+    await cluster.expect({ C1: [['message_from_provider', { provider_id: 'P1', cmd: 'c', data: 0 }]] });
+  });
+
+  scenario('Redis down: a request is dropped with a log line, nothing hangs', async () => {
+    await cluster.state.redis.stop();
+    C1.emit('request_provider', { to_provider_id: 'Q1', cmd: 'x' });
+    await cluster.expect({});
+    assert.match(cluster.state.nodes[1].stderr(), /bridge store: .*the event is dropped/);
+    assert.ok(C1.connected);
+  });
+});
