@@ -685,6 +685,68 @@ mod tests {
         assert_eq!(data, (0..10).map(Value::from).collect::<Vec<_>>());
     }
 
+    /// Two servers over one shared store: a registration on either
+    /// replaces the other's (R-A2), and only the holder releases an id.
+    #[test]
+    fn a_shared_registry_has_one_holder_across_nodes() {
+        use crate::bridge::store::{InMemoryStore, SharedForTests};
+        let memory = Arc::new(InMemoryStore::new());
+        let store: Arc<dyn BridgeStore> = Arc::new(SharedForTests(memory.clone()));
+        let node = |seed| {
+            let io = SocketIo::new(
+                Config::default().with_rng_seed([seed; 32]),
+                ManualClock::new().clock(),
+            );
+            mount_with_store(&io, "/", store.clone());
+            Net { io }
+        };
+        let (n1, n2) = (node(1), node(2));
+        let holder = |id: &str| {
+            crate::bridge::store::now(memory.clone().provider_holders("/", &[id.to_owned()]))
+                .unwrap()
+                .unwrap()
+                .pop()
+                .flatten()
+        };
+        let (p, p_id) = n1.socket();
+        let (c1, c1_id) = n1.socket();
+        let (pb, pb_id) = n2.socket();
+        emit(&p, "register_provider", json!({"provider_id": "P1"}));
+        emit(&p, "register_provider", json!({"provider_id": "P2"}));
+        emit(&c1, "register_client", json!({"master_provider_id": "P1"}));
+        emit(
+            &c1,
+            "request_provider",
+            json!({"to_provider_id": "P1", "cmd": "x"}),
+        );
+        let request = json!({"to_provider_id": "P1", "cmd": "x", "request_from": c1_id});
+        assert_eq!(events(&p), one("new_request", request.clone()));
+        let reply = json!({"request_from": c1_id, "result": 1});
+        emit(&pb, "provider_reply", reply.clone());
+        assert!(events(&c1).is_empty(), "c1 is not on node two");
+        emit(&p, "provider_reply", reply.clone());
+        assert_eq!(events(&c1), one("provider_reply", reply));
+
+        emit(&pb, "register_provider", json!({"provider_id": "P1"}));
+        assert_eq!(holder("P1").as_deref(), Some(pb_id.as_str()));
+        emit(
+            &c1,
+            "request_provider",
+            json!({"to_provider_id": "P1", "cmd": "x"}),
+        );
+        assert!(events(&p).is_empty(), "P1 is node two's now");
+        emit(&p, "send_to_all_clients", json!({"cmd": "b"}));
+        assert!(
+            events(&c1).is_empty(),
+            "P holds P2 only, with no subscriber"
+        );
+        p.close();
+        assert_eq!(holder("P1").as_deref(), Some(pb_id.as_str()));
+        assert_eq!(holder("P2"), None, "released with P ({p_id})");
+        pb.close();
+        assert_eq!(holder("P1"), None);
+    }
+
     #[test]
     fn invalid_registrations_register_nothing() {
         let net = Net::new();

@@ -518,6 +518,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn eval_encodes_script_keys_and_args() {
+        let mut out = Vec::new();
+        command(&eval_command("return 1", &["k"], &["a", "b"]), &mut out);
+        assert_eq!(
+            out,
+            b"*6\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn redis_down_fails_every_profile_call_in_time() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let mut redis = RedisConfig::new(format!("redis://127.0.0.1:{port}"));
+        redis.command_timeout = Duration::from_millis(500);
+        let store = Arc::new(RedisStore::new(&redis, RedisStoreConfig::default()).unwrap());
+        let ids = ["P1".to_owned()];
+        assert!(store.clone().channel_join("/", "c", "s").await.is_err());
+        assert!(store.clone().channel_leave("/", "c", "s").await.is_err());
+        assert!(store.clone().room_join("/", "r", "s").await.is_err());
+        assert!(store.clone().room_leave("/", "r", "s").await.is_err());
+        assert!(
+            store
+                .clone()
+                .provider_register("/", "P1", "s")
+                .await
+                .is_err()
+        );
+        assert!(store.clone().provider_holders("/", &ids).await.is_err());
+        assert!(
+            store
+                .clone()
+                .provider_release("/", "s", &ids)
+                .await
+                .is_err()
+        );
+    }
+
     #[tokio::test]
     async fn redis_down_fails_the_one_call_in_time() {
         let port = {
