@@ -98,6 +98,15 @@ impl RedisStore {
         format!("{}#bridge#chat#{key}", self.prefix)
     }
 
+    /// Waits until every call made so far has been answered (or failed),
+    /// at most the command timeout: what a stopping node does after its
+    /// sockets have left, so that their leaves (hubtel's presence,
+    /// digital-auto's releases) reach Redis before the process ends.
+    pub async fn drain(&self) {
+        let turn = self.turns.take();
+        let _ = tokio::time::timeout(self.config.command_timeout, turn.wait()).await;
+    }
+
     fn hubtel_key(&self, namespace: &str, what: &str) -> String {
         format!("{}#bridge#hubtel#{namespace}#{what}", self.prefix)
     }

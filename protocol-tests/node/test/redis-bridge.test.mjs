@@ -215,13 +215,29 @@ describe('hubtel presence across two siobridge nodes', { skip: SIOBRIDGE_ONLY },
     }
   });
 
+  scenario('a node that stops takes its members out of the counts (R-B3)', async () => {
+    // Node 1 holds A (in ch1 and room (ch1, r1), with E of node 2).
+    const roomA = env(A, 'ch1', 'r1', '', 'a');
+    const stopped = await cluster.state.nodes[0].stop();
+    assert.equal(stopped.forced, false);
+    await cluster.expect({ E: [['leave-room', roomA]] });
+    const redis = cluster.state.redis.client();
+    try {
+      const ns = 'socket.io#bridge#hubtel#/';
+      assert.equal(await redis.exists(`${ns}#channel#ch1`), 0);
+      assert.deepEqual(await redis.hgetall(`${ns}#online`), { [C.id]: '1' });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   scenario('Redis down: the notices go out with this node\'s counts, and a log line', async () => {
     await cluster.state.redis.stop();
-    const joinA = env(A, 'ch9', null, '', 'a');
-    A.emit('join-channel', joinA);
-    // Node 1's own members: A alone, in ch1 and now ch9.
-    await cluster.expect({ A: [['join-channel', joinA], online('ch9', 1, 1)] });
-    assert.match(cluster.state.nodes[0].stderr(), /bridge store: .*online-users counts this node's members only/);
+    const joinC = env(C, 'ch9', null, '', 'c');
+    C.emit('join-channel', joinC);
+    // Node 2's own members in a channel: C (ch2, now ch9) and nobody else.
+    await cluster.expect({ C: [['join-channel', joinC], online('ch9', 1, 1)] });
+    assert.match(cluster.state.nodes[1].stderr(), /bridge store: .*online-users counts this node's members only/);
   });
 });
 
@@ -335,6 +351,20 @@ describe('digital-auto registry across two siobridge nodes', { skip: SIOBRIDGE_O
     await acked(X, 'register_provider', { provider_id: 'P1' });
     X.emit('sent_to_my_clients', { provider_id: 'P1', cmd: 'c', data: 0 });
     await cluster.expect({ C1: [['message_from_provider', { provider_id: 'P1', cmd: 'c', data: 0 }]] });
+  });
+
+  scenario('a node that stops releases the ids of its sockets (R-A2)', async () => {
+    // X of node 1 holds P1.
+    const stopped = await cluster.state.nodes[0].stop();
+    assert.equal(stopped.forced, false);
+    const redis = cluster.state.redis.client();
+    try {
+      assert.deepEqual(await redis.hgetall(registry), { Q1: Q.id });
+    } finally {
+      redis.disconnect();
+    }
+    C1.emit('request_provider', { to_provider_id: 'Q1', cmd: 'still' });
+    await cluster.expect({ Q: [['new_request', { to_provider_id: 'Q1', cmd: 'still', request_from: C1.id }]] });
   });
 
   scenario('Redis down: a request is dropped with a log line, nothing hangs', async () => {
