@@ -450,27 +450,38 @@ impl BridgeStore for RedisStore {
         namespace: &str,
         providers: &[String],
     ) -> StoreFuture<'static, Vec<Option<String>>> {
-        let mut command = vec![
-            b"HMGET".to_vec(),
-            self.providers_key(namespace).into_bytes(),
-        ];
-        command.extend(providers.iter().map(|id| id.as_bytes().to_vec()));
+        // One HMGET per chunk, so that no reply is longer than the bound
+        // on arrays read from Redis (`resp.max_array`).
+        let chunk = self.config.resp.max_array.clamp(1, 1000);
+        let key = self.providers_key(namespace);
+        let commands: Vec<Vec<Vec<u8>>> = providers
+            .chunks(chunk)
+            .map(|ids| {
+                let mut command = vec![b"HMGET".to_vec(), key.clone().into_bytes()];
+                command.extend(ids.iter().map(|id| id.as_bytes().to_vec()));
+                command
+            })
+            .collect();
         let (wanted, turn) = (providers.len(), self.turns.take());
         Box::pin(async move {
             const WHAT: &str = "the event is dropped";
             if wanted == 0 {
                 return Ok(Vec::new());
             }
-            match self.run_in(turn, &[command], WHAT).await?.pop() {
-                Some(Reply::Array(Some(items))) if items.len() == wanted => Ok(items
-                    .iter()
-                    .map(|item| {
-                        item.bytes()
-                            .map(|b| String::from_utf8_lossy(b).into_owned())
-                    })
-                    .collect()),
-                other => Err(self.failed(&format!("unexpected HMGET {other:?}"), WHAT)),
+            let mut holders = Vec::with_capacity(wanted);
+            for reply in self.run_in(turn, &commands, WHAT).await? {
+                let Reply::Array(Some(items)) = reply else {
+                    return Err(self.failed(&format!("unexpected HMGET {reply:?}"), WHAT));
+                };
+                holders.extend(items.iter().map(|item| {
+                    item.bytes()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                }));
             }
+            if holders.len() != wanted {
+                return Err(self.failed("HMGET answered the wrong count", WHAT));
+            }
+            Ok(holders)
         })
     }
 

@@ -353,13 +353,23 @@ describe('digital-auto registry across two siobridge nodes', { skip: SIOBRIDGE_O
     await cluster.expect({ C1: [['message_from_provider', { provider_id: 'P1', cmd: 'c', data: 0 }]] });
   });
 
+  scenario('a broadcast naming no id, from a socket holding 1,500 ids (R-A6)', async () => {
+    // More ids than one Redis reply may list (resp.max_array, 1,024).
+    await Promise.all([...Array(1500).keys()].map((i) => acked(Q, 'register_provider', { provider_id: `M${i}` })));
+    await acked(C1, 'register_client', { master_provider_id: 'M1499' });
+    Q.emit('send_to_all_clients', { cmd: 'many' });
+    await cluster.expect({ C1: [['message_from_provider', { cmd: 'many' }]] });
+  });
+
   scenario('a node that stops releases the ids of its sockets (R-A2)', async () => {
     // X of node 1 holds P1.
     const stopped = await cluster.state.nodes[0].stop();
     assert.equal(stopped.forced, false);
     const redis = cluster.state.redis.client();
     try {
-      assert.deepEqual(await redis.hgetall(registry), { Q1: Q.id });
+      assert.equal(await redis.hget(registry, 'P1'), null);
+      assert.equal(await redis.hget(registry, 'Q1'), Q.id);
+      assert.equal(await redis.hlen(registry), 1501);
     } finally {
       redis.disconnect();
     }
