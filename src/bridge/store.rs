@@ -171,6 +171,11 @@ impl Turns {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// How many turns were taken so far (the number the next one gets).
+    pub fn taken(&self) -> u64 {
+        self.state().next
+    }
+
     /// The next place in line.
     pub fn take(self: &Arc<Self>) -> Turn {
         let mut state = self.state();
@@ -184,6 +189,11 @@ impl Turns {
 }
 
 impl Turn {
+    /// Its place in line: 0 for the first turn taken, then 1, 2...
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
     /// Waits until every earlier turn has ended.
     pub async fn wait(&self) {
         std::future::poll_fn(|cx| {

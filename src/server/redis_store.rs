@@ -76,6 +76,9 @@ pub struct RedisStore {
     /// The order commands go out in: the order their calls were made (a
     /// profile calls the store in its events' order, before it awaits).
     turns: Arc<Turns>,
+    /// The turns taken before the last failure: they waited behind it, so
+    /// they fail at once instead of waiting a command timeout each.
+    failed_before: std::sync::atomic::AtomicU64,
 }
 
 impl RedisStore {
@@ -91,6 +94,7 @@ impl RedisStore {
             },
             conn: tokio::sync::Mutex::new(None),
             turns: Arc::default(),
+            failed_before: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -176,6 +180,14 @@ impl RedisStore {
         consequence: &str,
     ) -> Result<Vec<Reply>, StoreError> {
         turn.wait().await;
+        if turn.number()
+            < self
+                .failed_before
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            let why = "redis failed while this call waited";
+            return Err(self.failed(why, consequence));
+        }
         let mut conn = self.conn.lock().await;
         let answer = tokio::time::timeout(self.config.command_timeout, async {
             if conn.is_none() {
@@ -200,6 +212,9 @@ impl RedisStore {
             Err(_) => "redis did not answer in time".to_owned(),
         };
         *conn = None;
+        let waiting = self.turns.taken();
+        self.failed_before
+            .fetch_max(waiting, std::sync::atomic::Ordering::AcqRel);
         Err(self.failed(&failure, consequence))
     }
 
@@ -590,6 +605,34 @@ mod tests {
         let store = RedisStore::new(&redis, RedisStoreConfig::default()).unwrap();
         assert!(store.history_push("/#r", json!(1), 10).await.is_err());
         assert!(store.history_forget("/#r").await.is_err());
+    }
+
+    /// Calls queued behind one that timed out fail with it, not one
+    /// command timeout each; a later call tries Redis again.
+    #[tokio::test(start_paused = true)]
+    async fn calls_queued_behind_a_failure_fail_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut redis = RedisConfig::new(format!("redis://127.0.0.1:{port}"));
+        redis.command_timeout = Duration::from_secs(5);
+        let store = Arc::new(RedisStore::new(&redis, RedisStoreConfig::default()).unwrap());
+        let start = tokio::time::Instant::now();
+        let calls: Vec<_> = (0..10)
+            .map(|i| store.clone().channel_join("/", "c", &format!("s{i}")))
+            .collect();
+        let handles: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
+        for handle in handles {
+            assert!(handle.await.unwrap().is_err());
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(5),
+            "one timeout for all"
+        );
+        let later = tokio::time::Instant::now();
+        assert!(store.clone().room_join("/", "r", "s").await.is_err());
+        assert_eq!(later.elapsed(), Duration::from_secs(5), "tried again");
+        drop(listener);
     }
 
     #[tokio::test]
