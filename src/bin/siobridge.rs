@@ -130,13 +130,16 @@ async fn serve(
         None => socket_io(options.socketio_config()),
         Some(cluster) => cluster.socket_io(options.socketio_config()),
     };
-    let mut bridge = match &options.redis {
+    let store = match &options.redis {
+        None => None,
+        Some(config) => Some(std::sync::Arc::new(
+            siobridge::server::redis_store::RedisStore::new(config, Default::default())
+                .map_err(std::io::Error::other)?,
+        )),
+    };
+    let mut bridge = match &store {
         None => Bridge::new(&io),
-        Some(config) => {
-            let store = siobridge::server::redis_store::RedisStore::new(config, Default::default())
-                .map_err(std::io::Error::other)?;
-            Bridge::with_store(&io, std::sync::Arc::new(store))
-        }
+        Some(store) => Bridge::with_store(&io, store.clone()),
     };
     for (namespace, profile) in &options.profiles {
         bridge.mount(namespace, *profile);
@@ -236,6 +239,10 @@ async fn serve(
         operations(request, &metrics, &api, admin_ui.as_ref(), cluster.as_ref())
     });
     let result = server.serve(listener, shutdown).await;
+    // The leaves of the sockets that just went, to Redis before exiting.
+    if let Some(store) = &store {
+        store.drain().await;
+    }
     log.at(Level::Info, "stopped", || "stopped".into());
     result
 }

@@ -16,12 +16,23 @@
 //! | `sent_to_my_clients` / `send_to_all_clients` | provider | `message_from_provider`, unchanged, to the subscribers of each id it holds | A-e7/e8, R-A6 |
 //!
 //! Anything malformed is dropped silently (R-A1); nothing is ever sent back.
+//!
+//! With a shared store ([`mount_with_store`], Redis with `--redis`), the
+//! registry is the cluster's: a registration on any node replaces the
+//! holder everywhere (R-A2), a request on any node reaches the holder's
+//! socket through the room of its id, which crosses nodes, and so does a
+//! reply to a socket of another node (R-A5). Each node remembers which ids
+//! its own sockets registered, to release them on disconnect (only while
+//! they still name the socket) and for the broadcasts of R-A6 that name no
+//! id. When the store fails (Redis down), the one registration, request
+//! or broadcast is dropped with a log line.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::store::{BridgeStore, InMemoryStore, StoreFuture, Turns};
 use super::{ack, first_object, non_empty_str, truthy};
 use crate::socketio::{Args, Socket, SocketIo};
 
@@ -29,8 +40,11 @@ use crate::socketio::{Args, Socket, SocketIo};
 /// prefix keeps subscription groups apart from the rooms named by socket ids,
 /// so that no provider id can reach a socket that did not subscribe.
 fn subscribers(id: &str) -> String {
-    format!("subscribers:{id}")
+    format!("{SUBSCRIBERS}{id}")
 }
+
+/// The prefix of the subscription rooms.
+const SUBSCRIBERS: &str = "subscribers:";
 
 /// One registry entry (spec §1.1): the socket holding a provider id.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,8 +96,20 @@ impl Registry {
     }
 }
 
-/// Serves the profile on `namespace` of `io`.
+/// Serves the profile on `namespace` of `io`, its registry in this
+/// process.
 pub fn mount(io: &SocketIo, namespace: &str) {
+    mount_with_store(io, namespace, Arc::new(InMemoryStore::new()));
+}
+
+/// Serves the profile on `namespace` of `io`. With a store that is not
+/// local (shared by the nodes of a cluster), the registry of A-e1 is the
+/// store's; an in-memory store changes nothing.
+pub fn mount_with_store(io: &SocketIo, namespace: &str, store: Arc<dyn BridgeStore>) {
+    if !store.is_local() {
+        mount_shared(io, namespace, store);
+        return;
+    }
     let registry = Arc::new(Mutex::new(Registry::default()));
     let ns = io.namespace(namespace);
 
@@ -211,6 +237,183 @@ fn provider_broadcast(registry: &Mutex<Registry>, io: &SocketIo, socket: &Socket
         io.of(socket.namespace())
             .to(&subscribers(&id))
             .emit("message_from_provider", message.clone());
+    }
+}
+
+/// The profile with a shared registry.
+struct Shared {
+    io: SocketIo,
+    namespace: String,
+    store: Arc<dyn BridgeStore>,
+    /// Socket of this node → the ids it registered (it may have lost some
+    /// to later registrations since: the store says).
+    registered: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// The emits of the events awaiting the store go out in their order
+    /// (R-A7).
+    turns: Arc<Turns>,
+}
+
+fn mount_shared(io: &SocketIo, namespace: &str, store: Arc<dyn BridgeStore>) {
+    type Handler = fn(&Arc<Shared>, &Socket, &Map<String, Value>) -> Option<Work>;
+    let shared = Arc::new(Shared {
+        io: io.clone(),
+        namespace: namespace.to_owned(),
+        store,
+        registered: Mutex::new(HashMap::new()),
+        turns: Arc::default(),
+    });
+    let ns = io.namespace(namespace);
+    let on_async = |event: &str, f: Handler| {
+        let shared = shared.clone();
+        ns.on_async(event, move |socket, args, reply| {
+            let work = first_object(&args).and_then(|p| f(&shared, &socket, p));
+            async move {
+                if let Some(work) = work {
+                    let _ = work.await;
+                }
+                ack(reply);
+            }
+        });
+    };
+    on_async("register_provider", Shared::register_provider);
+    on_async("request_provider", Shared::request_provider);
+    for event in ["sent_to_my_clients", "send_to_all_clients"] {
+        on_async(event, Shared::provider_broadcast);
+    }
+    ns.on("register_client", |socket, args, reply| {
+        register_client(socket, &args);
+        ack(reply);
+    });
+    let s = shared.clone();
+    ns.on("provider_reply", move |socket, args, reply| {
+        s.provider_reply(socket, &args);
+        ack(reply);
+    });
+    let s = shared.clone();
+    ns.on_disconnect(move |socket, reason| {
+        if !socket.may_recover(reason) {
+            s.release(socket.id());
+        }
+    });
+    ns.on_session_end(move |id| shared.release(id));
+}
+
+/// What an event leaves to do once the store has answered.
+type Work = StoreFuture<'static, ()>;
+
+impl Shared {
+    /// A-e1, R-A1, R-A2 across the cluster: the id's holder is now this
+    /// socket, on every node.
+    fn register_provider(
+        self: &Arc<Self>,
+        socket: &Socket,
+        payload: &Map<String, Value>,
+    ) -> Option<Work> {
+        let provider_id = non_empty_str(payload.get("provider_id"))?;
+        lock(&self.registered)
+            .entry(socket.id().to_owned())
+            .or_default()
+            .insert(provider_id.to_owned());
+        let store = self.store.clone();
+        Some(store.provider_register(&self.namespace, provider_id, socket.id()))
+    }
+
+    /// A-e3, A-e4, R-A4 across the cluster: to the room of the holder's
+    /// socket id, wherever it is connected.
+    fn request_provider(
+        self: &Arc<Self>,
+        socket: &Socket,
+        payload: &Map<String, Value>,
+    ) -> Option<Work> {
+        let provider_id = non_empty_str(payload.get("to_provider_id"))?;
+        if !truthy(payload.get("cmd")) {
+            return None;
+        }
+        let mut request = payload.clone();
+        request.insert("request_from".into(), Value::from(socket.id()));
+        let holders = (self.store.clone()).provider_holders(&self.namespace, &[provider_id.into()]);
+        let (this, turn) = (self.clone(), self.turns.take());
+        Some(Box::pin(async move {
+            let holder = holders.await?.pop().flatten();
+            turn.wait().await;
+            if let Some(holder) = holder {
+                this.io
+                    .of(&this.namespace)
+                    .to(&holder)
+                    .emit("new_request", Value::Object(request));
+            }
+            Ok(())
+        }))
+    }
+
+    /// A-e5, A-e6, R-A5 across the cluster: to the socket of this node
+    /// named `request_from`, else to the room of that name on the other
+    /// nodes, where only a socket can have it [CHOICE: the subscription
+    /// rooms, the only other rooms of the profile, are never a target].
+    fn provider_reply(&self, socket: &Socket, args: &Args) {
+        let Some(payload) = first_object(args) else {
+            return;
+        };
+        let Some(requester) = non_empty_str(payload.get("request_from")) else {
+            return;
+        };
+        let reply = Value::Object(payload.clone());
+        if let Some(requester) = self.io.socket(socket.namespace(), requester) {
+            requester.emit("provider_reply", reply);
+        } else if !requester.starts_with(SUBSCRIBERS) {
+            self.io
+                .of(&self.namespace)
+                .to(requester)
+                .emit("provider_reply", reply);
+        }
+    }
+
+    /// A-e7, A-e8, R-A6 across the cluster: only the ids the store says
+    /// this socket holds.
+    fn provider_broadcast(
+        self: &Arc<Self>,
+        socket: &Socket,
+        payload: &Map<String, Value>,
+    ) -> Option<Work> {
+        let candidates: Vec<String> = match non_empty_str(payload.get("provider_id")) {
+            Some(id) => vec![id.to_owned()],
+            None => lock(&self.registered)
+                .get(socket.id())
+                .map(|ids| ids.iter().cloned().collect())
+                .unwrap_or_default(),
+        };
+        if candidates.is_empty() {
+            return None;
+        }
+        let holders = (self.store.clone()).provider_holders(&self.namespace, &candidates);
+        let (this, turn) = (self.clone(), self.turns.take());
+        let (me, message) = (socket.id().to_owned(), Value::Object(payload.clone()));
+        Some(Box::pin(async move {
+            let holders = holders.await?;
+            turn.wait().await;
+            for (id, holder) in candidates.iter().zip(holders) {
+                if holder.as_deref() == Some(me.as_str()) {
+                    this.io
+                        .of(&this.namespace)
+                        .to(&subscribers(id))
+                        .emit("message_from_provider", message.clone());
+                }
+            }
+            Ok(())
+        }))
+    }
+
+    /// R-A2 on disconnect: the ids this socket registered go from the
+    /// store, each only if it still names the socket (work left to the
+    /// store: nobody awaits a disconnect).
+    fn release(&self, socket: &str) {
+        let Some(ids) = lock(&self.registered).remove(socket) else {
+            return;
+        };
+        let ids: Vec<String> = ids.into_iter().collect();
+        let store = self.store.clone();
+        let release = store.provider_release(&self.namespace, socket, &ids);
+        self.store.detach(release);
     }
 }
 
@@ -480,6 +683,68 @@ mod tests {
             .map(|(_, args)| args[0]["data"].clone())
             .collect();
         assert_eq!(data, (0..10).map(Value::from).collect::<Vec<_>>());
+    }
+
+    /// Two servers over one shared store: a registration on either
+    /// replaces the other's (R-A2), and only the holder releases an id.
+    #[test]
+    fn a_shared_registry_has_one_holder_across_nodes() {
+        use crate::bridge::store::{InMemoryStore, SharedForTests};
+        let memory = Arc::new(InMemoryStore::new());
+        let store: Arc<dyn BridgeStore> = Arc::new(SharedForTests(memory.clone()));
+        let node = |seed| {
+            let io = SocketIo::new(
+                Config::default().with_rng_seed([seed; 32]),
+                ManualClock::new().clock(),
+            );
+            mount_with_store(&io, "/", store.clone());
+            Net { io }
+        };
+        let (n1, n2) = (node(1), node(2));
+        let holder = |id: &str| {
+            crate::bridge::store::now(memory.clone().provider_holders("/", &[id.to_owned()]))
+                .unwrap()
+                .unwrap()
+                .pop()
+                .flatten()
+        };
+        let (p, p_id) = n1.socket();
+        let (c1, c1_id) = n1.socket();
+        let (pb, pb_id) = n2.socket();
+        emit(&p, "register_provider", json!({"provider_id": "P1"}));
+        emit(&p, "register_provider", json!({"provider_id": "P2"}));
+        emit(&c1, "register_client", json!({"master_provider_id": "P1"}));
+        emit(
+            &c1,
+            "request_provider",
+            json!({"to_provider_id": "P1", "cmd": "x"}),
+        );
+        let request = json!({"to_provider_id": "P1", "cmd": "x", "request_from": c1_id});
+        assert_eq!(events(&p), one("new_request", request.clone()));
+        let reply = json!({"request_from": c1_id, "result": 1});
+        emit(&pb, "provider_reply", reply.clone());
+        assert!(events(&c1).is_empty(), "c1 is not on node two");
+        emit(&p, "provider_reply", reply.clone());
+        assert_eq!(events(&c1), one("provider_reply", reply));
+
+        emit(&pb, "register_provider", json!({"provider_id": "P1"}));
+        assert_eq!(holder("P1").as_deref(), Some(pb_id.as_str()));
+        emit(
+            &c1,
+            "request_provider",
+            json!({"to_provider_id": "P1", "cmd": "x"}),
+        );
+        assert!(events(&p).is_empty(), "P1 is node two's now");
+        emit(&p, "send_to_all_clients", json!({"cmd": "b"}));
+        assert!(
+            events(&c1).is_empty(),
+            "P holds P2 only, with no subscriber"
+        );
+        p.close();
+        assert_eq!(holder("P1").as_deref(), Some(pb_id.as_str()));
+        assert_eq!(holder("P2"), None, "released with P ({p_id})");
+        pb.close();
+        assert_eq!(holder("P1"), None);
     }
 
     #[test]

@@ -19,12 +19,21 @@
 //! A disconnect is a leave of every channel and room, announced with the
 //! envelope of the socket's last join (R-B3). Redundant joins and leaves by
 //! non-members emit nothing (R-B1); invalid envelopes are ignored (R-B4).
+//!
+//! With a shared store ([`mount_with_store`], Redis with `--redis`), the
+//! counts of B-e7 and B-r6 are the cluster's: each node keeps its own
+//! sockets' memberships and envelopes (R-B1, R-B3 need nothing else) and
+//! tells the store of every change, which answers the counts after it; the
+//! notices then go out, to the members on every node. When the store
+//! fails (Redis down) the notices still go out, counting this node's
+//! members only.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value, json};
 
+use super::store::{BridgeStore, Counts, InMemoryStore, StoreError, StoreFuture, Turns};
 use super::{RESERVED_EVENTS, ack, first_object, non_empty_str};
 use crate::socketio::{AckSender, Args, Socket, SocketIo};
 
@@ -181,15 +190,34 @@ struct Hubtel {
     io: SocketIo,
     namespace: String,
     presence: Mutex<Presence>,
+    /// Where the cluster-wide counts are, when the store is shared.
+    store: Arc<dyn BridgeStore>,
+    /// With a shared store: the announcements go out in the order of the
+    /// changes they announce.
+    turns: Arc<Turns>,
 }
 
-/// Serves the profile on `namespace` of `io`.
+/// Serves the profile on `namespace` of `io`, counting this process's
+/// sockets.
 pub fn mount(io: &SocketIo, namespace: &str) {
+    mount_with_store(io, namespace, Arc::new(InMemoryStore::new()));
+}
+
+/// Serves the profile on `namespace` of `io`. With a store that is not
+/// local (shared by the nodes of a cluster), the counts of B-e7 and B-r6
+/// are the store's; an in-memory store changes nothing.
+pub fn mount_with_store(io: &SocketIo, namespace: &str, store: Arc<dyn BridgeStore>) {
     let hubtel = Arc::new(Hubtel {
         io: io.clone(),
         namespace: namespace.to_owned(),
         presence: Mutex::new(Presence::default()),
+        store,
+        turns: Arc::default(),
     });
+    if !hubtel.store.is_local() {
+        mount_shared(io, hubtel);
+        return;
+    }
     let ns = io.namespace(namespace);
     let on = |event: &str, f: fn(&Hubtel, &Socket, &Map<String, Value>)| {
         let hubtel = hubtel.clone();
@@ -217,6 +245,54 @@ pub fn mount(io: &SocketIo, namespace: &str) {
         }
     });
     ns.on_session_end(move |id| hubtel.disconnected(id));
+}
+
+/// The handlers with a shared store: the changes of membership await the
+/// store (in the order the events came: the store takes their turns
+/// before the handlers await), the rest is as with local counts.
+fn mount_shared(io: &SocketIo, hubtel: Arc<Hubtel>) {
+    type Change = fn(&Arc<Hubtel>, &Socket, &Map<String, Value>) -> Option<Work>;
+    let ns = io.namespace(&hubtel.namespace);
+    let on_change = |event: &str, f: Change| {
+        let hubtel = hubtel.clone();
+        ns.on_async(event, move |socket, args, reply| {
+            let work = first_object(&args).and_then(|e| f(&hubtel, &socket, e));
+            async move {
+                if let Some(work) = work {
+                    let _ = work.await;
+                }
+                ack(reply);
+            }
+        });
+    };
+    on_change("join-channel", Hubtel::join_channel_shared);
+    on_change("leave-channel", Hubtel::leave_channel_shared);
+    on_change("join-room", Hubtel::join_room_shared);
+    on_change("leave-room", Hubtel::leave_room_shared);
+    let h = hubtel.clone();
+    ns.on("notify-room", move |socket, args, reply| {
+        if let Some(envelope) = first_object(&args) {
+            h.notify_room(socket, envelope);
+        }
+        ack(reply);
+    });
+    let h = hubtel.clone();
+    ns.on_any(move |socket, event, args, reply| h.post(socket, event, &args, reply));
+    let present = hubtel.clone();
+    ns.on_disconnect(move |socket, reason| {
+        if !socket.may_recover(reason) {
+            present.disconnected_shared(socket.id());
+        }
+    });
+    ns.on_session_end(move |id| hubtel.disconnected_shared(id));
+}
+
+/// What a change leaves to do once the store has answered.
+type Work = StoreFuture<'static, ()>;
+
+/// The store's room key of `key`: channel and room id, JSON-quoted.
+fn store_room(key: &RoomKey) -> String {
+    json!([key.0, key.1]).to_string()
 }
 
 impl Hubtel {
@@ -318,6 +394,172 @@ impl Hubtel {
             }
         }
         ack(reply);
+    }
+
+    /// B-e7 from the store's counts, or this node's when the store failed.
+    fn counted(channel: &str, counts: Result<Counts, StoreError>, local: Value) -> Value {
+        match counts {
+            Ok(c) => json!({"roomChannel": channel, "count": c.count, "total": c.total}),
+            Err(_) => local,
+        }
+    }
+
+    /// B-e1 with a shared store: joined here at once, announced with the
+    /// cluster's counts.
+    fn join_channel_shared(
+        self: &Arc<Self>,
+        socket: &Socket,
+        envelope: &Map<String, Value>,
+    ) -> Option<Work> {
+        let channel = channel_id(envelope)?.to_owned();
+        let envelope = Value::Object(envelope.clone());
+        let mut presence = self.presence();
+        if !presence.join_channel(&channel, socket.id(), envelope.clone()) {
+            return None; // R-B1
+        }
+        let room = channel_room(&channel);
+        socket.join(&room);
+        let local = presence.online_users(&channel);
+        drop(presence);
+        let counts = (self.store.clone()).channel_join(&self.namespace, &channel, socket.id());
+        let (this, turn) = (self.clone(), self.turns.take());
+        Some(Box::pin(async move {
+            let counts = counts.await;
+            turn.wait().await;
+            this.to(&room, "join-channel", envelope);
+            this.to(
+                &room,
+                "online-users",
+                Self::counted(&channel, counts, local),
+            );
+            Ok(())
+        }))
+    }
+
+    /// B-e3 with a shared store.
+    fn leave_channel_shared(
+        self: &Arc<Self>,
+        socket: &Socket,
+        envelope: &Map<String, Value>,
+    ) -> Option<Work> {
+        let channel = channel_id(envelope)?.to_owned();
+        let mut presence = self.presence();
+        presence.leave_channel(&channel, socket.id())?; // R-B1
+        let room = channel_room(&channel);
+        socket.leave(&room);
+        let local = presence.online_users(&channel);
+        drop(presence);
+        let counts = (self.store.clone()).channel_leave(&self.namespace, &channel, socket.id());
+        let (this, envelope) = (self.clone(), Value::Object(envelope.clone()));
+        let turn = self.turns.take();
+        Some(Box::pin(async move {
+            let counts = counts.await;
+            turn.wait().await;
+            this.to(&room, "leave-channel", envelope);
+            this.to(
+                &room,
+                "online-users",
+                Self::counted(&channel, counts, local),
+            );
+            Ok(())
+        }))
+    }
+
+    /// B-r1 with a shared store.
+    fn join_room_shared(
+        self: &Arc<Self>,
+        socket: &Socket,
+        envelope: &Map<String, Value>,
+    ) -> Option<Work> {
+        let key = room_key(envelope)?;
+        let envelope = Value::Object(envelope.clone());
+        let mut presence = self.presence();
+        if !presence.join_room(&key, socket.id(), envelope.clone()) {
+            return None; // R-B1
+        }
+        let room = room_room(&key);
+        socket.join(&room);
+        let local = presence.room_online_users(&key);
+        drop(presence);
+        let count = (self.store.clone()).room_join(&self.namespace, &store_room(&key), socket.id());
+        let (this, turn) = (self.clone(), self.turns.take());
+        Some(Box::pin(async move {
+            let users = match count.await {
+                Ok(count) => json!({"roomChannel": key.0, "roomId": key.1, "count": count}),
+                Err(_) => local,
+            };
+            turn.wait().await;
+            this.to(&room, "join-room", envelope);
+            this.to(&room, "room-online-users", users);
+            Ok(())
+        }))
+    }
+
+    /// B-r3 with a shared store: announced at once (no count), the store
+    /// told.
+    fn leave_room_shared(
+        self: &Arc<Self>,
+        socket: &Socket,
+        envelope: &Map<String, Value>,
+    ) -> Option<Work> {
+        let key = room_key(envelope)?;
+        let mut presence = self.presence();
+        presence.leave_room(&key, socket.id())?; // R-B1
+        let room = room_room(&key);
+        socket.leave(&room);
+        self.to(&room, "leave-room", Value::Object(envelope.clone()));
+        drop(presence);
+        Some((self.store.clone()).room_leave(&self.namespace, &store_room(&key), socket.id()))
+    }
+
+    /// R-B3 with a shared store: the room notices at once, the channel
+    /// notices when the store has the cluster's counts after each leave
+    /// (work left to the store: nobody awaits a disconnect).
+    fn disconnected_shared(self: &Arc<Self>, socket: &str) {
+        let mut presence = self.presence();
+        let (channels, rooms) = presence.memberships(socket);
+        let mut left = Vec::new();
+        for channel in channels {
+            if let Some(envelope) = presence.leave_channel(&channel, socket) {
+                let local = presence.online_users(&channel);
+                let counts = (self.store.clone()).channel_leave(&self.namespace, &channel, socket);
+                left.push((channel, envelope, local, counts));
+            }
+        }
+        let mut room_leaves = Vec::new();
+        for key in rooms {
+            if let Some(envelope) = presence.leave_room(&key, socket) {
+                self.to(&room_room(&key), "leave-room", envelope);
+                let store_key = store_room(&key);
+                room_leaves.push((self.store.clone()).room_leave(
+                    &self.namespace,
+                    &store_key,
+                    socket,
+                ));
+            }
+        }
+        drop(presence);
+        let (this, turn) = (self.clone(), self.turns.take());
+        self.store.detach(Box::pin(async move {
+            let mut answers = Vec::new();
+            for (channel, envelope, local, counts) in left {
+                answers.push((channel, envelope, local, counts.await));
+            }
+            turn.wait().await;
+            for (channel, envelope, local, counts) in answers {
+                let room = channel_room(&channel);
+                this.to(&room, "leave-channel", envelope);
+                this.to(
+                    &room,
+                    "online-users",
+                    Self::counted(&channel, counts, local),
+                );
+            }
+            for leave in room_leaves {
+                let _ = leave.await;
+            }
+            Ok(())
+        }));
     }
 
     /// R-B3: a disconnect leaves every channel and room, announced to the
@@ -510,6 +752,68 @@ mod tests {
 
         b.close();
         assert_eq!(a.messages("/"), [ev("leave-room", rb)]);
+    }
+
+    /// Two servers over one shared store: the counts are both servers'.
+    #[test]
+    fn a_shared_store_counts_the_members_of_every_node() {
+        use crate::bridge::store::{InMemoryStore, SharedForTests};
+        let store: Arc<dyn BridgeStore> = Arc::new(SharedForTests(Arc::new(InMemoryStore::new())));
+        let node = |seed| {
+            let io = SocketIo::new(
+                Config::default().with_rng_seed([seed; 32]),
+                ManualClock::new().clock(),
+            );
+            mount_with_store(&io, "/", store.clone());
+            io
+        };
+        let (one, two) = (node(1), node(2));
+        let (a, a_id) = socket(&one);
+        let (b, b_id) = socket(&two);
+        let (c, c_id) = socket(&two);
+        let ea = env(&a_id, "ch1", None, "", "a");
+        send(&a, "join-channel", ea.clone());
+        let online = |count, total| {
+            ev(
+                "online-users",
+                json!({"roomChannel": "ch1", "count": count, "total": total}),
+            )
+        };
+        assert_eq!(a.messages("/"), [ev("join-channel", ea), online(1, 1)]);
+        let eb = env(&b_id, "ch1", None, "", "b");
+        send(&b, "join-channel", eb.clone());
+        assert_eq!(
+            b.messages("/"),
+            [ev("join-channel", eb.clone()), online(2, 2)]
+        );
+        send(&b, "join-channel", eb.clone());
+        assert!(b.messages("/").is_empty(), "R-B1 still holds");
+        send(&c, "join-channel", env(&c_id, "ch2", None, "", "c"));
+        assert_eq!(c.messages("/")[1].1["total"], 3);
+        let ra = env(&a_id, "ch1", Some("r1"), "", "a");
+        send(&a, "join-room", ra.clone());
+        a.messages("/");
+        let rb = env(&b_id, "ch1", Some("r1"), "", "b");
+        send(&b, "join-room", rb.clone());
+        assert_eq!(
+            b.messages("/"),
+            [
+                ev("join-room", rb),
+                ev(
+                    "room-online-users",
+                    json!({"roomChannel": "ch1", "roomId": "r1", "count": 2})
+                )
+            ]
+        );
+        // c's disconnect on node two: b's next join on node one counts without it.
+        c.close();
+        send(&a, "leave-channel", env(&a_id, "ch1", None, "", "a"));
+        assert_eq!(a.messages("/"), []);
+        b.close();
+        let (d, d_id) = socket(&one);
+        let ed = env(&d_id, "ch1", None, "", "d");
+        send(&d, "join-channel", ed.clone());
+        assert_eq!(d.messages("/"), [ev("join-channel", ed), online(1, 1)]);
     }
 
     #[test]

@@ -140,9 +140,10 @@ impl Bridge {
         Bridge::with_store(io, std::sync::Arc::new(store::InMemoryStore::new()))
     }
 
-    /// A bridge over `io` keeping the profiles' state in `store` (so far
-    /// chat's histories, spec §4 D-e5, and Directual's sessions, §3 C-h1);
-    /// mount after this.
+    /// A bridge over `io` keeping the profiles' state in `store` (chat's
+    /// histories, spec §4 D-e5; hubtel's presence counts, §2 B-e7 and
+    /// B-r6; digital-auto's registry, §1 A-e1; Directual's sessions, §3
+    /// C-h1); mount after this.
     pub fn with_store(io: &SocketIo, store: std::sync::Arc<dyn store::BridgeStore>) -> Bridge {
         Bridge {
             io: io.clone(),
@@ -156,8 +157,10 @@ impl Bridge {
     /// namespace once, before clients connect.
     pub fn mount(&mut self, namespace: &str, profile: Profile) {
         match profile {
-            Profile::DigitalAuto => digital_auto::mount(&self.io, namespace),
-            Profile::Hubtel => hubtel::mount(&self.io, namespace),
+            Profile::DigitalAuto => {
+                digital_auto::mount_with_store(&self.io, namespace, self.store.clone())
+            }
+            Profile::Hubtel => hubtel::mount_with_store(&self.io, namespace, self.store.clone()),
             Profile::Directual => self.directual.mount(namespace),
             Profile::Chat => chat::mount_with_store(
                 &self.io,

@@ -344,6 +344,9 @@ async fn run(
             events.extend(std::iter::from_fn(|| core.poll_event()));
             if ws.is_some() {
                 frames.extend(std::iter::from_fn(|| core.poll_ws_frame()));
+                // Taking the last frames may end the session (a CLOSE sent
+                // at shutdown): its Closed event goes out this turn too.
+                events.extend(std::iter::from_fn(|| core.poll_event()));
             }
             (
                 core.poll_timeout(),

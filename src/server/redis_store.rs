@@ -1,16 +1,35 @@
 //! The bridge profiles' state in Redis ([`BridgeStore`]), shared by every
-//! siobridge node started with the same `--redis` and `--redis-prefix`.
+//! siobridge node started with the same `--redis` and `--redis-prefix`:
 //!
-//! So far chat's room histories (spec §4, D-e5): one Redis list per room,
-//! key `<prefix>#bridge#chat#<namespace>#<room>`, appended with `RPUSH`,
-//! bounded with `LTRIM` to `max_history`, read with `LRANGE`, and given an
-//! expiry ([`RedisStoreConfig::history_ttl`]) so that rooms nobody uses
-//! any more leave Redis. The commands go over a connection of their own
+//! - Chat's room histories (spec §4, D-e5): one Redis list per room, key
+//!   `<prefix>#bridge#chat#<namespace>#<room>`, appended with `RPUSH`,
+//!   bounded with `LTRIM` to `max_history`, read with `LRANGE`, and given
+//!   an expiry ([`RedisStoreConfig::history_ttl`]) so that rooms nobody
+//!   uses any more leave Redis.
+//! - Hubtel's presence (§2, B-e7, B-r6): a set of member socket ids per
+//!   channel, `<prefix>#bridge#hubtel#<namespace>#channel#<channel>`, and
+//!   per room, `...#room#<room key>`; a hash socket id → how many channels
+//!   it is in, `...#online`, whose `HLEN` is `total`. Each change is one
+//!   `EVAL` (the change and the counts after it, atomically).
+//! - Digital-auto's registry (§1, A-e1, R-A2): a hash provider id →
+//!   holder socket id, `<prefix>#bridge#digital-auto#<namespace>#providers`:
+//!   `HSET` to register, `HMGET` to route, and on disconnect an `EVAL`
+//!   that deletes an id only while it still names the socket.
+//!
+//! The commands go over a connection of their own
 //! (not the adapter's publishing or subscribing ones), opened on first use
 //! and again after a failure; every wait is bounded by
 //! [`RedisStoreConfig::command_timeout`], so when Redis is down the one
-//! event fails with a log line and no handler hangs.
+//! event fails with a log line and no handler hangs: a chat message is
+//! dropped, hubtel counts with this node's members only, a digital-auto
+//! registration, request or broadcast is dropped.
+//!
+//! A node that dies without its sockets' leaves (a crash, a kill) leaves
+//! them in the presence sets and the registry: they stay counted, and
+//! their provider ids route to a room nobody is in (dropped, as an
+//! unknown id) until another socket registers the id.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -19,7 +38,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::redis::{Endpoint, RedisConfig, parse_url};
-use crate::bridge::store::{BridgeStore, StoreError, StoreFuture};
+use crate::bridge::store::{BridgeStore, Counts, StoreError, StoreFuture, Turn, Turns};
 use crate::cluster::resp::{self, Reply, RespLimits};
 
 /// Settings of the Redis-backed store.
@@ -54,6 +73,12 @@ pub struct RedisStore {
     prefix: String,
     config: RedisStoreConfig,
     conn: tokio::sync::Mutex<Option<(TcpStream, BytesMut)>>,
+    /// The order commands go out in: the order their calls were made (a
+    /// profile calls the store in its events' order, before it awaits).
+    turns: Arc<Turns>,
+    /// The turns taken before the last failure: they waited behind it, so
+    /// they fail at once instead of waiting a command timeout each.
+    failed_before: std::sync::atomic::AtomicU64,
 }
 
 impl RedisStore {
@@ -68,11 +93,26 @@ impl RedisStore {
                 ..config
             },
             conn: tokio::sync::Mutex::new(None),
+            turns: Arc::default(),
+            failed_before: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     fn history_key(&self, key: &str) -> String {
         format!("{}#bridge#chat#{key}", self.prefix)
+    }
+
+    /// Waits until every call made so far has been answered (or failed),
+    /// at most the command timeout: what a stopping node does after its
+    /// sockets have left, so that their leaves (hubtel's presence,
+    /// digital-auto's releases) reach Redis before the process ends.
+    pub async fn drain(&self) {
+        let turn = self.turns.take();
+        let _ = tokio::time::timeout(self.config.command_timeout, turn.wait()).await;
+    }
+
+    fn hubtel_key(&self, namespace: &str, what: &str) -> String {
+        format!("{}#bridge#hubtel#{namespace}#{what}", self.prefix)
     }
 
     /// Directual's sessions (spec §3, C-h1): one hash, session id → `{app_id,
@@ -81,9 +121,79 @@ impl RedisStore {
         format!("{}#bridge#directual#sessions", self.prefix)
     }
 
+    fn providers_key(&self, namespace: &str) -> String {
+        format!("{}#bridge#digital-auto#{namespace}#providers", self.prefix)
+    }
+
+    /// Runs one `EVAL` of `script` and answers its reply.
+    async fn eval(
+        &self,
+        turn: Turn,
+        script: &str,
+        keys: &[&str],
+        args: &[&str],
+        consequence: &str,
+    ) -> Result<Reply, StoreError> {
+        let command = eval_command(script, keys, args);
+        let reply = self.run_in(turn, &[command], consequence).await?.pop();
+        match reply {
+            Some(Reply::Error(e)) => Err(self.failed(&e, consequence)),
+            Some(reply) => Ok(reply),
+            None => Err(StoreError("no reply".into())),
+        }
+    }
+
+    fn failed(&self, why: &str, consequence: &str) -> StoreError {
+        eprintln!("siobridge: bridge store: {why}; {consequence}");
+        StoreError(why.to_owned())
+    }
+
+    async fn counts(
+        &self,
+        turn: Turn,
+        script: &str,
+        keys: &[&str],
+        socket: &str,
+    ) -> Result<Counts, StoreError> {
+        const LOCAL: &str = "online-users counts this node's members only";
+        match self.eval(turn, script, keys, &[socket], LOCAL).await? {
+            Reply::Array(Some(items)) => match items.as_slice() {
+                [Reply::Integer(count), Reply::Integer(total)] => Ok(Counts {
+                    count: (*count).max(0) as usize,
+                    total: (*total).max(0) as usize,
+                }),
+                _ => Err(self.failed(&format!("unexpected counts {items:?}"), LOCAL)),
+            },
+            other => Err(self.failed(&format!("unexpected counts {other:?}"), LOCAL)),
+        }
+    }
+
     /// Sends `commands` in one write and reads their replies, in order,
     /// reconnecting first when needed; any failure drops the connection.
-    async fn run(&self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>, StoreError> {
+    async fn run(
+        &self,
+        commands: &[Vec<Vec<u8>>],
+        consequence: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        self.run_in(self.turns.take(), commands, consequence).await
+    }
+
+    /// [`run`](Self::run) in `turn`: after every call made before it.
+    async fn run_in(
+        &self,
+        turn: Turn,
+        commands: &[Vec<Vec<u8>>],
+        consequence: &str,
+    ) -> Result<Vec<Reply>, StoreError> {
+        turn.wait().await;
+        if turn.number()
+            < self
+                .failed_before
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            let why = "redis failed while this call waited";
+            return Err(self.failed(why, consequence));
+        }
         let mut conn = self.conn.lock().await;
         let answer = tokio::time::timeout(self.config.command_timeout, async {
             if conn.is_none() {
@@ -108,8 +218,10 @@ impl RedisStore {
             Err(_) => "redis did not answer in time".to_owned(),
         };
         *conn = None;
-        eprintln!("siobridge: bridge store: {failure}; the event is dropped");
-        Err(StoreError(failure))
+        let waiting = self.turns.taken();
+        self.failed_before
+            .fetch_max(waiting, std::sync::atomic::Ordering::AcqRel);
+        Err(self.failed(&failure, consequence))
     }
 
     async fn connect(&self) -> std::io::Result<(TcpStream, BytesMut)> {
@@ -200,6 +312,48 @@ pub fn history_push_commands(
     ]
 }
 
+/// B-e1: join a channel (KEYS: the channel's set, the namespace's
+/// `online` hash; ARGV: the socket), answering `{count, total}`.
+const CHANNEL_JOIN: &str = "\
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end \
+return {redis.call('SCARD', KEYS[1]), redis.call('HLEN', KEYS[2])}";
+
+/// B-e3: leave a channel; a socket in no channel any more leaves `online`.
+const CHANNEL_LEAVE: &str = "\
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and \
+redis.call('HINCRBY', KEYS[2], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end \
+return {redis.call('SCARD', KEYS[1]), redis.call('HLEN', KEYS[2])}";
+
+/// B-r1: join a room, answering its member count.
+const ROOM_JOIN: &str = "redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('SCARD', KEYS[1])";
+
+/// R-A2 on disconnect: delete each id (ARGV[2..]) still held by ARGV[1].
+const PROVIDER_RELEASE: &str = "\
+for i = 2, #ARGV do \
+if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end \
+end return 0";
+
+/// Directual (spec §3, C-h1): records a session only while the hash holds
+/// fewer than `max` sessions or already holds this one (so a flood of
+/// session requests cannot grow Redis without bound, as
+/// `directual::MAX_SESSIONS` bounds one process), atomically. Answers 1
+/// when recorded, 0 when refused. KEYS: the hash; ARGV: id, binding, max.
+const SESSION_PUT: &str = "\
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 \
+or redis.call('HLEN', KEYS[1]) < tonumber(ARGV[3]) then \
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0";
+
+/// `EVAL script numkeys keys... args...`.
+pub fn eval_command(script: &str, keys: &[&str], args: &[&str]) -> Vec<Vec<u8>> {
+    let mut command = vec![
+        b"EVAL".to_vec(),
+        script.as_bytes().to_vec(),
+        keys.len().to_string().into_bytes(),
+    ];
+    command.extend(keys.iter().chain(args).map(|s| s.as_bytes().to_vec()));
+    command
+}
+
 impl BridgeStore for RedisStore {
     fn shared(&self) -> bool {
         true
@@ -209,7 +363,7 @@ impl BridgeStore for RedisStore {
         let key = self.history_key(key);
         Box::pin(async move {
             let commands = history_push_commands(&key, &value, max, self.config.history_ttl);
-            let replies = self.run(&commands).await?;
+            let replies = self.run(&commands, "the message is dropped").await?;
             match replies.last() {
                 Some(Reply::Array(Some(items))) => Ok(items
                     .iter()
@@ -227,17 +381,26 @@ impl BridgeStore for RedisStore {
     fn history_forget(&self, key: &str) -> StoreFuture<'_, ()> {
         let key = self.history_key(key);
         Box::pin(async move {
-            self.run(&[vec![b"DEL".to_vec(), key.into_bytes()]]).await?;
+            let del = vec![b"DEL".to_vec(), key.into_bytes()];
+            self.run(&[del], "the history stays until it expires")
+                .await?;
             Ok(())
         })
     }
 
     fn session_put(&self, id: &str, binding: Value, max: usize) -> StoreFuture<'_, bool> {
-        let command = session_put_command(&self.sessions_key(), id, &binding, max);
+        let (key, binding, max) = (self.sessions_key(), binding.to_string(), max.to_string());
+        let id = id.to_owned();
         Box::pin(async move {
-            match self.run(&[command]).await?.pop() {
-                Some(Reply::Integer(stored)) => Ok(stored == 1),
-                other => Err(StoreError(format!("unexpected EVAL reply {other:?}"))),
+            const REFUSED: &str = "the session is not created (503)";
+            let turn = self.turns.take();
+            let args = [id.as_str(), binding.as_str(), max.as_str()];
+            match self
+                .eval(turn, SESSION_PUT, &[&key], &args, REFUSED)
+                .await?
+            {
+                Reply::Integer(stored) => Ok(stored == 1),
+                other => Err(self.failed(&format!("unexpected EVAL reply {other:?}"), REFUSED)),
             }
         })
     }
@@ -249,40 +412,169 @@ impl BridgeStore for RedisStore {
             id.as_bytes().to_vec(),
         ];
         Box::pin(async move {
-            match self.run(&[command]).await?.pop() {
+            const REFUSED: &str = "the CONNECT is refused as unauthorized";
+            match self.run(&[command], REFUSED).await?.pop() {
                 Some(Reply::Bulk(None)) => Ok(None),
                 Some(Reply::Bulk(Some(bytes))) => serde_json::from_slice(&bytes)
                     .map(Some)
-                    .map_err(|e| StoreError(format!("a session that is not JSON: {e}"))),
-                other => Err(StoreError(format!("unexpected HGET reply {other:?}"))),
+                    .map_err(|e| self.failed(&format!("a session that is not JSON: {e}"), REFUSED)),
+                other => Err(self.failed(&format!("unexpected HGET reply {other:?}"), REFUSED)),
             }
         })
     }
-}
 
-/// Records a Directual session only while the hash holds fewer than `max`
-/// sessions or already holds this one (so a flood of C-h1 requests cannot
-/// grow Redis without bound, as `directual::MAX_SESSIONS` bounds one
-/// process), atomically: one script, one round trip. Answers 1 when
-/// recorded, 0 when refused.
-const SESSION_PUT_SCRIPT: &str = "\
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 \
-   or redis.call('HLEN', KEYS[1]) < tonumber(ARGV[3]) then \
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 \
-end return 0";
+    fn channel_join(
+        self: Arc<Self>,
+        namespace: &str,
+        channel: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, Counts> {
+        let set = self.hubtel_key(namespace, &format!("channel#{channel}"));
+        let online = self.hubtel_key(namespace, "online");
+        let (socket, turn) = (socket.to_owned(), self.turns.take());
+        Box::pin(async move {
+            let keys = [set.as_str(), online.as_str()];
+            self.counts(turn, CHANNEL_JOIN, &keys, &socket).await
+        })
+    }
 
-/// The command of a Directual session put (spec §3, C-h1): `EVAL` of
-/// [`SESSION_PUT_SCRIPT`] on the sessions hash.
-pub fn session_put_command(key: &str, id: &str, binding: &Value, max: usize) -> Vec<Vec<u8>> {
-    vec![
-        b"EVAL".to_vec(),
-        SESSION_PUT_SCRIPT.into(),
-        b"1".to_vec(),
-        key.into(),
-        id.into(),
-        binding.to_string().into_bytes(),
-        max.to_string().into_bytes(),
-    ]
+    fn channel_leave(
+        self: Arc<Self>,
+        namespace: &str,
+        channel: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, Counts> {
+        let set = self.hubtel_key(namespace, &format!("channel#{channel}"));
+        let online = self.hubtel_key(namespace, "online");
+        let (socket, turn) = (socket.to_owned(), self.turns.take());
+        Box::pin(async move {
+            let keys = [set.as_str(), online.as_str()];
+            self.counts(turn, CHANNEL_LEAVE, &keys, &socket).await
+        })
+    }
+
+    fn room_join(
+        self: Arc<Self>,
+        namespace: &str,
+        room: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, usize> {
+        let set = self.hubtel_key(namespace, &format!("room#{room}"));
+        let (socket, turn) = (socket.to_owned(), self.turns.take());
+        Box::pin(async move {
+            const LOCAL: &str = "room-online-users counts this node's members only";
+            match self
+                .eval(turn, ROOM_JOIN, &[&set], &[&socket], LOCAL)
+                .await?
+            {
+                Reply::Integer(n) => Ok(n.max(0) as usize),
+                other => Err(self.failed(&format!("unexpected SCARD {other:?}"), LOCAL)),
+            }
+        })
+    }
+
+    fn room_leave(
+        self: Arc<Self>,
+        namespace: &str,
+        room: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, ()> {
+        let set = self.hubtel_key(namespace, &format!("room#{room}"));
+        let command = vec![b"SREM".to_vec(), set.into_bytes(), socket.into()];
+        let turn = self.turns.take();
+        Box::pin(async move {
+            self.run_in(turn, &[command], "the member stays counted")
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn provider_register(
+        self: Arc<Self>,
+        namespace: &str,
+        provider: &str,
+        socket: &str,
+    ) -> StoreFuture<'static, ()> {
+        let command = vec![
+            b"HSET".to_vec(),
+            self.providers_key(namespace).into_bytes(),
+            provider.into(),
+            socket.into(),
+        ];
+        let turn = self.turns.take();
+        Box::pin(async move {
+            const WHAT: &str = "the registration is dropped";
+            match self.run_in(turn, &[command], WHAT).await?.pop() {
+                Some(Reply::Integer(_)) => Ok(()),
+                other => Err(self.failed(&format!("unexpected HSET {other:?}"), WHAT)),
+            }
+        })
+    }
+
+    fn provider_holders(
+        self: Arc<Self>,
+        namespace: &str,
+        providers: &[String],
+    ) -> StoreFuture<'static, Vec<Option<String>>> {
+        // One HMGET per chunk, so that no reply is longer than the bound
+        // on arrays read from Redis (`resp.max_array`).
+        let chunk = self.config.resp.max_array.clamp(1, 1000);
+        let key = self.providers_key(namespace);
+        let commands: Vec<Vec<Vec<u8>>> = providers
+            .chunks(chunk)
+            .map(|ids| {
+                let mut command = vec![b"HMGET".to_vec(), key.clone().into_bytes()];
+                command.extend(ids.iter().map(|id| id.as_bytes().to_vec()));
+                command
+            })
+            .collect();
+        let (wanted, turn) = (providers.len(), self.turns.take());
+        Box::pin(async move {
+            const WHAT: &str = "the event is dropped";
+            if wanted == 0 {
+                return Ok(Vec::new());
+            }
+            let mut holders = Vec::with_capacity(wanted);
+            for reply in self.run_in(turn, &commands, WHAT).await? {
+                let Reply::Array(Some(items)) = reply else {
+                    return Err(self.failed(&format!("unexpected HMGET {reply:?}"), WHAT));
+                };
+                holders.extend(items.iter().map(|item| {
+                    item.bytes()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                }));
+            }
+            if holders.len() != wanted {
+                return Err(self.failed("HMGET answered the wrong count", WHAT));
+            }
+            Ok(holders)
+        })
+    }
+
+    fn provider_release(
+        self: Arc<Self>,
+        namespace: &str,
+        socket: &str,
+        providers: &[String],
+    ) -> StoreFuture<'static, ()> {
+        let key = self.providers_key(namespace);
+        let mut args = vec![socket.to_owned()];
+        args.extend(providers.iter().cloned());
+        let turn = self.turns.take();
+        Box::pin(async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let what = "its ids stay registered until taken over";
+            self.eval(turn, PROVIDER_RELEASE, &[&key], &args, what)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn detach(&self, work: StoreFuture<'static, ()>) {
+        tokio::spawn(async move {
+            let _ = work.await;
+        });
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +604,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn eval_encodes_script_keys_and_args() {
+        let mut out = Vec::new();
+        command(&eval_command("return 1", &["k"], &["a", "b"]), &mut out);
+        assert_eq!(
+            out,
+            b"*6\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn redis_down_fails_every_profile_call_in_time() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let mut redis = RedisConfig::new(format!("redis://127.0.0.1:{port}"));
+        redis.command_timeout = Duration::from_millis(500);
+        let store = Arc::new(RedisStore::new(&redis, RedisStoreConfig::default()).unwrap());
+        let ids = ["P1".to_owned()];
+        assert!(store.clone().channel_join("/", "c", "s").await.is_err());
+        assert!(store.clone().channel_leave("/", "c", "s").await.is_err());
+        assert!(store.clone().room_join("/", "r", "s").await.is_err());
+        assert!(store.clone().room_leave("/", "r", "s").await.is_err());
+        assert!(
+            store
+                .clone()
+                .provider_register("/", "P1", "s")
+                .await
+                .is_err()
+        );
+        assert!(store.clone().provider_holders("/", &ids).await.is_err());
+        assert!(
+            store
+                .clone()
+                .provider_release("/", "s", &ids)
+                .await
+                .is_err()
+        );
+    }
+
     #[tokio::test]
     async fn redis_down_fails_the_one_call_in_time() {
         let port = {
@@ -323,6 +656,34 @@ mod tests {
         let store = RedisStore::new(&redis, RedisStoreConfig::default()).unwrap();
         assert!(store.history_push("/#r", json!(1), 10).await.is_err());
         assert!(store.history_forget("/#r").await.is_err());
+    }
+
+    /// Calls queued behind one that timed out fail with it, not one
+    /// command timeout each; a later call tries Redis again.
+    #[tokio::test(start_paused = true)]
+    async fn calls_queued_behind_a_failure_fail_at_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut redis = RedisConfig::new(format!("redis://127.0.0.1:{port}"));
+        redis.command_timeout = Duration::from_secs(5);
+        let store = Arc::new(RedisStore::new(&redis, RedisStoreConfig::default()).unwrap());
+        let start = tokio::time::Instant::now();
+        let calls: Vec<_> = (0..10)
+            .map(|i| store.clone().channel_join("/", "c", &format!("s{i}")))
+            .collect();
+        let handles: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
+        for handle in handles {
+            assert!(handle.await.unwrap().is_err());
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(5),
+            "one timeout for all"
+        );
+        let later = tokio::time::Instant::now();
+        assert!(store.clone().room_join("/", "r", "s").await.is_err());
+        assert_eq!(later.elapsed(), Duration::from_secs(5), "tried again");
+        drop(listener);
     }
 
     #[tokio::test]
