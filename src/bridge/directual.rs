@@ -293,10 +293,22 @@ impl Directual {
             None => Args::new(),
         };
         let namespaces = self.shared().namespaces.clone();
-        let delivered = namespaces
-            .iter()
-            .map(|ns| self.io.of(ns).to(&room).emit(event, args.clone()))
-            .sum();
+        let mut delivered = 0;
+        for ns in &namespaces {
+            let target = self.io.of(ns).to(&room);
+            let here = match self.io.cluster() {
+                // In a cluster, R-C4's count is the cluster's: the sockets
+                // in the room on every node, asked just before the emit
+                // (the reference's `fetchSockets`), which reaches them all.
+                Some(_) => {
+                    let reached = target.fetch_sockets().await.len();
+                    target.emit(event, args.clone());
+                    reached
+                }
+                None => target.emit(event, args.clone()),
+            };
+            delivered += here;
+        }
         Ok(delivered)
     }
 }

@@ -131,7 +131,20 @@
 //!   `disconnect_sockets`, `fetch_sockets`, `emit_with_ack`) and
 //!   `server_side_emit` hand it their requests for the other nodes.
 //!   `bridge/`, `app/` and `socketio/` know nothing of Redis (`app/` knows
-//!   the trait only).
+//!   the trait only);
+//! - the bridge profiles' own state (chat histories, hubtel presence,
+//!   digital-auto's registry, directual's sessions) goes through
+//!   [`BridgeStore`](crate::bridge::store::BridgeStore), in memory by
+//!   default and in Redis with `--redis`
+//!   ([`RedisStore`](crate::server::redis_store::RedisStore), its own
+//!   command connection);
+//! - a polling request, or a WebSocket upgrade, for a session another node
+//!   holds is passed to that node over Redis (`server/redis_forward.rs`,
+//!   the messages in [`cluster::forward`](crate::cluster::forward)): the
+//!   request with its answer, the upgrade as a tunnel of the connection's
+//!   bytes to the owner, which runs the WebSocket over an in-memory pipe.
+//!   A round-robin balancer then works (docs/cluster.md, "Sticky
+//!   sessions").
 //!
 //! **During a Redis outage**, each node goes on serving its own clients:
 //! connections, emits, rooms, acks and broadcasts among its own sockets are

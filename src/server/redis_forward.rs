@@ -20,7 +20,7 @@
 //! reaches a node not holding the session becomes a tunnel (the `Upgrade`,
 //! `Opened`, `Data` and `End` messages): the owner takes the probe as if
 //! the upgrade had come to it and runs the WebSocket over an in-memory pipe
-//! ([`WsIo::Relayed`](super::driver::WsIo)); this node answers the
+//! (`WsIo::Relayed` in the session driver); this node answers the
 //! handshake and moves the connection's bytes both ways, in order, each
 //! read one `PUBLISH`. A tunnel ends when either side's connection ends,
 //! when the other node says so, or when its incoming queue overflows

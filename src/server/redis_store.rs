@@ -15,6 +15,9 @@
 //!   holder socket id, `<prefix>#bridge#digital-auto#<namespace>#providers`:
 //!   `HSET` to register, `HMGET` to route, and on disconnect an `EVAL`
 //!   that deletes an id only while it still names the socket.
+//! - Directual's sessions (§3, C-h1, C-s1): a hash session id → `{app_id,
+//!   user_id}`, `<prefix>#bridge#directual#sessions`, written by an `EVAL`
+//!   that refuses a new id past the session bound, read with `HGET`.
 //!
 //! The commands go over a connection of their own
 //! (not the adapter's publishing or subscribing ones), opened on first use
@@ -22,7 +25,8 @@
 //! [`RedisStoreConfig::command_timeout`], so when Redis is down the one
 //! event fails with a log line and no handler hangs: a chat message is
 //! dropped, hubtel counts with this node's members only, a digital-auto
-//! registration, request or broadcast is dropped.
+//! registration, request or broadcast is dropped, a directual session is
+//! not created (503) and an unseen one cannot connect.
 //!
 //! A node that dies without its sockets' leaves (a crash, a kill) leaves
 //! them in the presence sets and the registry: they stay counted, and

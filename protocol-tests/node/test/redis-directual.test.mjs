@@ -3,7 +3,8 @@
 // either node (C-h1) lets its user connect to any node (C-s1), and a push
 // to either node (C-h2) reaches the user's sockets on both, never another
 // app's (R-C2, R-C3). The sessions are one Redis hash
-// (`<prefix>#bridge#directual#sessions`, docs/cluster.md).
+// (`<prefix>#bridge#directual#sessions`, docs/cluster.md); `delivered`
+// counts the sockets reached on every node.
 // siobridge only: the reference bridge server has no Redis adapter.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -80,15 +81,46 @@ describe('directual across two siobridge nodes', { skip: !process.env.SIOBRIDGE_
     for (const node of [0, 1]) {
       const got = [next('U1a', 'alert'), next('U1b', 'alert'), expectNoEvent(clients.U2, 'alert', 400), expectNoEvent(clients.X, 'alert', 400)];
       const answer = await postApi(nodes[node].url, '/api/v1/push', { app_id: 'app1', user_id: 'u1', event: 'alert', message: alert });
-      assert.equal(answer.status, 200);
+      // R-C4: `delivered` counts the user's sockets on both nodes.
+      assert.deepEqual({ status: answer.status, body: answer.body }, { status: 200, body: { status: 'OK', delivered: 2 } });
       assert.deepEqual(await Promise.all(got), [[alert], [alert], undefined, undefined]);
+    }
+  });
+
+  test('an offline user: delivered 0 from either node (R-C4)', async () => {
+    for (const node of [0, 1]) {
+      const answer = await postApi(nodes[node].url, '/api/v1/push', { app_id: 'app1', user_id: 'u404', event: 'x' });
+      assert.deepEqual({ status: answer.status, body: answer.body }, { status: 200, body: { status: 'OK', delivered: 0 } });
     }
   });
 
   test("a push to every user of an app reaches that app's sockets on both nodes", async () => {
     const got = [next('U1a', 'refresh_orders'), next('U1b', 'refresh_orders'), next('U2', 'refresh_orders'), expectNoEvent(clients.X, 'refresh_orders', 400)];
     const answer = await postApi(nodes[1].url, '/api/v1/push', { app_id: 'app1', user_id: '*', event: 'refresh_orders', message: 'x' });
-    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body, { status: 'OK', delivered: 3 });
     assert.deepEqual(await Promise.all(got), [['x'], ['x'], ['x'], undefined]);
+  });
+
+  test('Redis down: a new session gets 503 and nothing is created; known sessions still connect to the node that knows them', async () => {
+    await redis.stop();
+    const answer = await postApi(nodes[0].url, '/api/v1/sessions', { session_id: 's9', app_id: 'app1', user_id: 'u9' });
+    assert.deepEqual({ status: answer.status, body: answer.body }, { status: 503, body: { status: 'ERR', message: 'the session store is unreachable' } });
+    // s1 was made on node 0 and used on node 1: both have it in their cache.
+    for (const node of [0, 1]) {
+      const socket = open('again', node, { app_id: 'app1', session_id: 's1' });
+      try {
+        await once(socket, 'connect');
+      } finally {
+        socket.close();
+      }
+    }
+    // s9 was never created: refused, not left hanging.
+    const refused = open('s9', 1, { app_id: 'app1', session_id: 's9' });
+    try {
+      const [error] = await once(refused, 'connect_error', { timeoutMs: 8000 });
+      assert.equal(error.message, 'unauthorized');
+    } finally {
+      refused.close();
+    }
   });
 });
