@@ -23,7 +23,10 @@
 //! (`WsIo::Relayed` in the session driver); this node answers the
 //! handshake and moves the connection's bytes both ways, in order, each
 //! read one `PUBLISH`. A tunnel ends when either side's connection ends,
-//! when the other node says so, or when its incoming queue overflows
+//! when the other node says so, when nothing has come from the other node
+//! for a heartbeat and a `response_timeout` (that node is gone: a live
+//! session hears a PING or a PONG every `pingInterval`), or when its
+//! incoming queue overflows
 //! ([`ForwardConfig::tunnel_queue`]); the client then sees its WebSocket
 //! close, as when a node goes away.
 
@@ -340,8 +343,18 @@ impl Forwarder {
                 }
             }
         };
+        // A live session hears from the other side at least once a
+        // heartbeat (a PING one way, its PONG the other): a tunnel silent
+        // for longer has lost its other node.
+        let idle = match self.shared.upgrade() {
+            Some(shared) => {
+                let engine = &shared.config.engine;
+                engine.ping_interval + engine.ping_timeout + self.config.response_timeout
+            }
+            None => return,
+        };
         let downstream = async {
-            while let Some(bytes) = inbox.recv().await {
+            while let Ok(Some(bytes)) = tokio::time::timeout(idle, inbox.recv()).await {
                 if writer.write_all(&bytes).await.is_err() {
                     return;
                 }
