@@ -168,6 +168,14 @@ describe('three test apps behind a round-robin proxy', { skip }, () => {
       await sockets[k].timeout(3000).emitWithAck('to-all', { event: 'all', data: `from ${k}` });
       assert.deepEqual(await Promise.all(got), sockets.map(() => `from ${k}`));
     }
+    // Heartbeats cross the tunnels (pingInterval 300 ms, pingTimeout 200 ms:
+    // a client that missed its PINGs would be gone), and a tunnel that
+    // carries them outlives its idle bound (1.5 s here).
+    await new Promise((r) => setTimeout(r, 2000));
+    for (let k = 0; k < sockets.length; k += 1) {
+      assert.ok(sockets[k].connected, `client ${k} still connected`);
+      assert.equal(await sockets[k].timeout(3000).emitWithAck('echo', k), k);
+    }
     // A tunnelled WebSocket that closes ends its session on the owner: the
     // cluster's fetchSockets no longer lists it.
     const ids = async () => (await sockets[0].timeout(3000).emitWithAck('cluster-fetch', {})).value.map((s) => s.id);
