@@ -74,10 +74,33 @@ pub(super) enum Work {
 }
 
 /// One client: its connection and, behind its own lock, its machine.
-pub(super) struct ClientCell {
+///
+/// What [`SocketIo::open_client`] gives the transport, for it to hand back
+/// to [`flush_client`](SocketIo::flush_client) and
+/// [`handle_client_messages`](SocketIo::handle_client_messages): the same
+/// calls as by session id, without the lookup in the table of clients.
+/// Opaque.
+pub struct ClientCell {
     pub(super) sid: Sid,
     pub(super) conn: Arc<dyn Conn>,
+    /// Broadcast packets waiting for the connection's own task, outside the
+    /// machine's lock: a broadcast touches only this (one small lock and a
+    /// push) per receiver. They enter the machine whenever its lock is
+    /// next taken ([`ClientCell::lock`]), before anything else does, so
+    /// the client gets every packet in the order it was sent.
+    held: Mutex<Held>,
     state: Mutex<ClientState>,
+}
+
+/// See [`ClientCell::held`].
+#[derive(Default)]
+struct Held {
+    /// Packets and whether each is volatile, in the order they were sent.
+    packets: Vec<(Encoded, bool)>,
+    /// [`Conn::wake`] was called and [`SocketIo::flush_client`] has not run
+    /// since: a flush is coming, so what is sent meanwhile may wait for it
+    /// (in `packets`, or as transmits in the machine).
+    woken: bool,
 }
 
 /// What one client's lock guards.
@@ -90,9 +113,6 @@ struct ClientState {
     sockets: Vec<Arc<SocketShared>>,
     /// The deadline the timer table holds for this client, if any.
     scheduled: Option<Instant>,
-    /// Transmits wait in the machine for the connection's own task
-    /// ([`Conn::wake`] was called and [`SocketIo::flush`] has not run).
-    held: bool,
 }
 
 /// Packets a woken connection may hold in its machine before they are
@@ -101,8 +121,25 @@ struct ClientState {
 pub(super) const MAX_HELD: usize = 1024;
 
 impl ClientCell {
+    /// Locks the machine, after moving the held broadcast packets into it.
     fn lock(&self) -> MutexGuard<'_, ClientState> {
-        lock(&self.state)
+        let mut state = lock(&self.state);
+        let mut held = lock(&self.held);
+        for (packet, volatile) in held.packets.drain(..) {
+            state.machine.send_resolved(packet, volatile);
+        }
+        drop(held);
+        state
+    }
+
+    /// Whether what is sent now may wait for a flush from the connection's
+    /// own task: one is coming, or the connection was just asked for one.
+    fn hold(&self) -> bool {
+        let mut held = lock(&self.held);
+        if !held.woken && self.conn.wake() {
+            held.woken = true;
+        }
+        held.woken
     }
 }
 
@@ -144,17 +181,23 @@ impl SocketIo {
     /// [`Config::connect_timeout`](crate::socketio::Config::connect_timeout)
     /// to join a namespace.
     pub fn handle_open(&self, conn: Arc<dyn Conn>) {
+        self.open_client(conn);
+    }
+
+    /// [`handle_open`](Self::handle_open), which also returns the client, for
+    /// the transport to keep beside its connection.
+    pub fn open_client(&self, conn: Arc<dyn Conn>) -> Arc<ClientCell> {
         let sid = conn.sid();
         let revision = conn.revision();
         let cell = Arc::new(ClientCell {
             sid,
             conn,
+            held: Mutex::new(Held::default()),
             state: Mutex::new(ClientState {
                 machine: Client::new(self.inner.config.clone(), self.now()).with_revision(revision),
                 acks: HashMap::new(),
                 sockets: Vec::new(),
                 scheduled: None,
-                held: false,
             }),
         });
         write(&self.inner.clients).insert(sid, cell.clone());
@@ -163,6 +206,7 @@ impl SocketIo {
         // A v4 client's implicit CONNECT to `/` runs now.
         self.run(work);
         self.run_deferred();
+        cell
     }
 
     /// An Engine.IO message from client `sid`.
@@ -174,9 +218,18 @@ impl SocketIo {
     /// of its WebSocket, one polling POST), in order: each is given to the
     /// client's machine and its events handled before the next.
     pub fn handle_messages(&self, sid: Sid, messages: impl IntoIterator<Item = Data>) {
-        let Some(cell) = self.client(sid) else {
-            return;
-        };
+        if let Some(cell) = self.client(sid) {
+            self.handle_client_messages(&cell, messages);
+        }
+    }
+
+    /// [`handle_messages`](Self::handle_messages) for the client
+    /// [`open_client`](Self::open_client) returned.
+    pub fn handle_client_messages(
+        &self,
+        cell: &Arc<ClientCell>,
+        messages: impl IntoIterator<Item = Data>,
+    ) {
         let now = self.now();
         let mut work = Vec::new();
         for data in messages {
@@ -186,7 +239,7 @@ impl SocketIo {
                     break;
                 }
                 state.machine.handle_message(now, data);
-                self.drain(&cell, &mut state, &mut work);
+                self.drain(cell, &mut state, &mut work);
             }
             self.run(std::mem::take(&mut work));
         }
@@ -321,37 +374,101 @@ impl SocketIo {
         if !state.machine.send(socket, packet, volatile) {
             return;
         }
-        if held == 0 && cell.conn.wake() {
-            state.held = true;
-            return;
-        }
-        if state.held && held < MAX_HELD {
+        if held < MAX_HELD && cell.hold() {
             return;
         }
         self.move_transmits(cell, &mut state);
     }
 
+    /// Queues `packet` for client `cell`, one of whose sockets a broadcast
+    /// resolved to just now (under its namespace's lock): the hot path of
+    /// [`Operators::emit`](super::Operators::emit), which touches only the
+    /// client's held packets when the connection can flush them itself
+    /// ([`send_to_client`](Self::send_to_client) says why), and the
+    /// machine otherwise.
+    ///
+    /// The socket is not checked again: if it leaves before the flush, its
+    /// client gets the packet before the DISCONNECT (the machine's lock
+    /// takes held packets first) or, in a race with a disconnect on
+    /// another thread, just after it, for a namespace it no longer has a
+    /// socket in, which clients drop.
+    pub(super) fn broadcast_to_client(
+        &self,
+        cell: &Arc<ClientCell>,
+        packet: Encoded,
+        volatile: bool,
+    ) {
+        {
+            let mut held = lock(&cell.held);
+            if held.packets.len() < MAX_HELD {
+                if !held.woken && cell.conn.wake() {
+                    held.woken = true;
+                }
+                if held.woken {
+                    held.packets.push((packet, volatile));
+                    return;
+                }
+            }
+        }
+        let mut state = cell.lock();
+        if state.machine.send_resolved(packet, volatile) {
+            self.move_transmits(cell, &mut state);
+        }
+    }
+
     /// Moves what waits in client `sid`'s machine onto its connection: the
     /// transport's answer to [`Conn::wake`], from the connection's own task.
     pub fn flush(&self, sid: Sid) {
-        let Some(cell) = self.client(sid) else {
-            return;
-        };
+        if let Some(cell) = self.client(sid) {
+            self.flush_client(&cell);
+        }
+    }
+
+    /// [`flush`](Self::flush) for the client [`open_client`](Self::open_client)
+    /// returned: the driver of a broadcast's receiver calls this once per
+    /// wake-up, so it skips the lookup.
+    pub fn flush_client(&self, cell: &Arc<ClientCell>) {
+        // Cleared before the packets are taken: what is sent after this
+        // asks for a flush of its own.
+        lock(&cell.held).woken = false;
         let mut work = Vec::new();
         {
-            let mut state = cell.lock();
-            state.held = false;
-            self.drain(&cell, &mut state, &mut work);
+            let mut state = lock(&cell.state);
+            self.send_held(cell, &mut state);
+            self.drain(cell, &mut state, &mut work);
         }
         self.run(work);
         self.run_deferred();
+    }
+
+    /// Queues client `cell`'s held broadcast packets on its connection,
+    /// straight from where they wait when nothing waits in the machine
+    /// before them (otherwise into the machine, as [`ClientCell::lock`]
+    /// does). A packet the connection cannot take makes the client a slow
+    /// consumer, as in [`move_transmits`](Self::move_transmits).
+    fn send_held(&self, cell: &Arc<ClientCell>, state: &mut ClientState) {
+        let mut held = lock(&cell.held);
+        if state.machine.transmits_queued() > 0 || state.machine.is_closed() {
+            for (packet, volatile) in held.packets.drain(..) {
+                state.machine.send_resolved(packet, volatile);
+            }
+            return;
+        }
+        let mut refused = false;
+        for (packet, volatile) in held.packets.drain(..) {
+            refused = refused || !self.queue(&*cell.conn, &packet, volatile);
+        }
+        drop(held);
+        if refused {
+            self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            state.machine.drop_client(DisconnectReason::SlowConsumer);
+        }
     }
 
     /// The hot path of every emit: a plain send changes no timer and tells
     /// nothing, so only the transmits are pulled; the full drain (deferred
     /// work included) runs when the connection could not take one.
     fn move_transmits(&self, cell: &Arc<ClientCell>, state: &mut ClientState) {
-        state.held = false;
         while let Some(transmit) = state.machine.poll_transmit() {
             match transmit {
                 Transmit::Packet { packet, volatile } => {
@@ -454,7 +571,6 @@ impl SocketIo {
     /// Drains `cell`'s machine: transmits onto the connection, events into
     /// bookkeeping and `work`; then keeps the timer table in step.
     fn drain(&self, cell: &Arc<ClientCell>, state: &mut ClientState, work: &mut Vec<Work>) {
-        state.held = false;
         loop {
             while let Some(transmit) = state.machine.poll_transmit() {
                 match transmit {

@@ -74,7 +74,8 @@ pub use socket::{AckSender, Socket};
 use crate::engineio::{Sid, SidGenerator};
 use crate::id_hash::IdMap;
 use crate::socketio::{Adapter, Config, InMemoryAdapter};
-use dispatch::{ClientCell, Timer, Work};
+pub use dispatch::ClientCell;
+use dispatch::{Timer, Work};
 use namespace::{AckGroup, Handlers, Nsp};
 
 /// Where the server reads the time. The `server` module passes

@@ -187,9 +187,9 @@ impl Operators {
         let packet = event_packet(&self.namespace, event, args, None);
         let encoded = Encoded::new(self.io.inner.config.parser, &packet);
         let receivers = self.receivers();
-        for (socket, client) in receivers.iter() {
+        for (_, client) in receivers.iter() {
             self.io
-                .send_to_client(client, &socket.id, encoded.clone(), self.volatile);
+                .broadcast_to_client(client, encoded.clone(), self.volatile);
         }
         if self.only.is_none()
             && !self.local

@@ -1070,6 +1070,32 @@ fn a_waking_connection_gets_its_broadcasts_in_one_flush_and_in_order() {
     assert_eq!(sender.take_text(), [r#"2["m",1]"#, r#"2["m",2]"#]);
 }
 
+/// A broadcast held for a receiver's driver still reaches it before the
+/// DISCONNECT of a socket that leaves before the flush, and before a
+/// direct emit and the ack of a later message: held packets enter the
+/// machine before anything else does.
+#[test]
+fn a_held_broadcast_keeps_its_place_before_what_follows() {
+    let mut sim = Sim::new();
+    sim.io.namespace("/").on("ask", |_socket, _args, ack| {
+        if let Some(ack) = ack {
+            ack.send(json!("ok"));
+        }
+    });
+    let receiver = Arc::new(MemoryConn::new(sim.sids.next_sid(), 100).waking());
+    sim.io.handle_open(receiver.clone());
+    let id = sim.connect(&receiver);
+    sim.io.of("/").emit("m", json!(1));
+    sim.recv(&receiver, r#"21["ask"]"#);
+    sim.io.of("/").emit("m", json!(2));
+    assert_eq!(sim.io.of("/").to(&id).disconnect_sockets(false), 1);
+    sim.io.flush(receiver.sid());
+    assert_eq!(
+        receiver.take_text(),
+        [r#"2["m",1]"#, r#"31["ok"]"#, r#"2["m",2]"#, "1"]
+    );
+}
+
 #[test]
 fn a_held_broadcast_that_does_not_fit_drops_the_receiver_at_its_flush() {
     let mut sim = Sim::new();

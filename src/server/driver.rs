@@ -6,10 +6,11 @@
 //! outputs: events to the [`Handler`](super::Handler), frames to the
 //! WebSocket, and the next deadline for its one timer.
 
+use std::any::Any;
 use std::future::pending;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use std::task::{Context, Poll, Waker};
@@ -122,6 +123,14 @@ pub(super) struct SessionHandle {
     /// [`EngineSocket::wake`] was called: the driver owes the handler an
     /// [`on_flush`](super::Handler::on_flush).
     app_flush: AtomicBool,
+    /// The driver is flushing what the application held for this session
+    /// and drains the core next (see [`run`]): a send then needs no
+    /// wake-up of its own. Read and cleared under the core's lock, so a
+    /// send either sees it set and is taken by that drain, or wakes the
+    /// driver.
+    in_turn: AtomicBool,
+    /// What the handler keeps with the session ([`EngineSocket::set_handler_data`]).
+    handler_data: OnceLock<Weak<dyn Any + Send + Sync>>,
     /// The request that opened the session ([`EngineSocket::request`]).
     request: Option<Arc<ConnInfo>>,
     /// The protocol the session was opened with ([`EngineSocket::protocol`]).
@@ -138,6 +147,8 @@ impl SessionHandle {
             poll_wake: Notify::new(),
             incoming_ws: Mutex::new(None),
             app_flush: AtomicBool::new(false),
+            in_turn: AtomicBool::new(false),
+            handler_data: OnceLock::new(),
             request,
         })
     }
@@ -175,17 +186,24 @@ impl SessionHandle {
     }
 
     fn send(&self, data: Data, volatile: bool) -> Result<(), SendError> {
-        let (result, poll_pending) = {
+        let (result, poll_pending, in_turn) = {
             let mut core = self.core();
             let result = if volatile {
                 core.send_volatile(data)
             } else {
                 core.send(data)
             };
-            (result, core.is_poll_pending())
+            let in_turn = self.in_turn.load(Ordering::Relaxed);
+            (result, core.is_poll_pending(), in_turn)
         };
         if result.is_ok() {
-            self.driver_wake.notify_one();
+            // A flush from the driver's own turn is drained by that turn:
+            // waking it would only cost an empty turn. (The handlers' sends
+            // still wake it: the turn they cause also reads what came in
+            // meanwhile, so that more answers share a write.)
+            if !in_turn {
+                self.driver_wake.notify_one();
+            }
             // Only a waiting GET cares; a WebSocket session never has one
             // (and a broadcast calls this once per receiver).
             if poll_pending {
@@ -270,6 +288,21 @@ impl EngineSocket {
         self.handle.close();
     }
 
+    /// Keeps `data` with the session for the handler, set once (in
+    /// [`on_open`](super::Handler::on_open)): what the handler needs on every
+    /// later call, found without a lookup by session id. Kept weakly, so
+    /// that data holding this socket makes no cycle: the handler owns it.
+    /// `false` when data was set already.
+    pub fn set_handler_data(&self, data: &Arc<dyn Any + Send + Sync>) -> bool {
+        self.handle.handler_data.set(Arc::downgrade(data)).is_ok()
+    }
+
+    /// The data [`set_handler_data`](Self::set_handler_data) kept, while the
+    /// handler still holds it.
+    pub fn handler_data(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.handle.handler_data.get()?.upgrade()
+    }
+
     /// Asks the session's driver to call the handler's
     /// [`on_flush`](super::Handler::on_flush) soon, before it next writes:
     /// an application that holds packets for many sessions (a broadcast)
@@ -325,7 +358,17 @@ async fn run(
     let mut frames = Vec::new();
     let mut events = Vec::new();
     let mut messages = Vec::new();
+    // The session's one timer, kept across turns and moved only when the
+    // deadline moves: tokio enters a sleep into its timer wheel when it is
+    // first polled and takes it out when it is dropped, so a new sleep per
+    // turn would cost two updates of the wheel on every message.
+    let far = tokio::time::Instant::now() + Duration::from_secs(365 * 24 * 3600);
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(far));
+    let mut armed: Option<Instant> = None;
     loop {
+        // Sends from here to the drain below wake no one: the drain takes
+        // them.
+        handle.in_turn.store(true, Ordering::Relaxed);
         // What the application held back for this session goes first, so
         // that this turn writes it.
         if handle.app_flush.swap(false, Ordering::AcqRel) {
@@ -340,6 +383,7 @@ async fn run(
         // 1. Drain the core.
         let (deadline, close_ws, closed, poll_pending, protocol) = {
             let mut core = handle.core();
+            handle.in_turn.store(false, Ordering::Relaxed);
             core.handle_timeout(Instant::now());
             events.extend(std::iter::from_fn(|| core.poll_event()));
             if ws.is_some() {
@@ -402,8 +446,14 @@ async fn run(
         }
 
         // 4. Wait for something to happen.
+        if deadline != armed {
+            if let Some(at) = deadline {
+                timer.as_mut().reset(at.into());
+            }
+            armed = deadline;
+        }
         tokio::select! {
-            () = sleep_until(deadline) => {}
+            () = timer.as_mut(), if armed.is_some() => armed = None,
             () = handle.driver_wake.notified() => {}
             message = next_message(&mut ws) => {
                 let outcome = feed_ready_messages(&mut ws, &mut handle.core(), message);
@@ -568,13 +618,6 @@ async fn write_frames(
         ws.feed(message).await?;
     }
     ws.flush().await
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-        None => pending().await,
-    }
 }
 
 async fn next_message(ws: &mut Option<WsStream>) -> Option<Result<Message, WsError>> {

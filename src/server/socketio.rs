@@ -2,6 +2,7 @@
 //! session is a Socket.IO client, and one task drives the Socket.IO timers
 //! (connect and ack timeouts) at [`SocketIo::poll_timeout`].
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::{EngineSocket, Handler};
 use crate::engineio::{CloseReason, Data, SendError, Sid, TransportKind};
-use crate::socketio::{self, Conn, ConnInfo, SocketIo};
+use crate::socketio::{self, ClientCell, Conn, ConnInfo, SocketIo};
 
 impl Conn for EngineSocket {
     fn sid(&self) -> Sid {
@@ -51,6 +52,12 @@ impl Conn for EngineSocket {
     fn revision(&self) -> socketio::v4::Revision {
         socketio::v4::Revision::of(self.protocol())
     }
+}
+
+/// The Socket.IO client [`SocketIoHandler::on_open`] kept with `socket`,
+/// while the server holds it.
+fn client_of(socket: &EngineSocket) -> Option<Arc<ClientCell>> {
+    socket.handler_data()?.downcast::<ClientCell>().ok()
 }
 
 /// A Socket.IO server reading the real clock.
@@ -96,19 +103,28 @@ impl SocketIoHandler {
 
 impl Handler for SocketIoHandler {
     fn on_open(&self, socket: &EngineSocket) {
-        self.io.handle_open(Arc::new(socket.clone()));
+        // The client rides with its session, so that a read or a flush
+        // finds it without the table of clients.
+        let client: Arc<dyn Any + Send + Sync> = self.io.open_client(Arc::new(socket.clone()));
+        socket.set_handler_data(&client);
     }
 
     fn on_message(&self, socket: &EngineSocket, data: Data) {
-        self.io.handle_message(socket.sid(), data);
+        self.on_messages(socket, &mut std::iter::once(data));
     }
 
     fn on_messages(&self, socket: &EngineSocket, messages: &mut dyn Iterator<Item = Data>) {
-        self.io.handle_messages(socket.sid(), messages);
+        match client_of(socket) {
+            Some(client) => self.io.handle_client_messages(&client, messages),
+            None => self.io.handle_messages(socket.sid(), messages),
+        }
     }
 
     fn on_flush(&self, socket: &EngineSocket) {
-        self.io.flush(socket.sid());
+        match client_of(socket) {
+            Some(client) => self.io.flush_client(&client),
+            None => self.io.flush(socket.sid()),
+        }
     }
 
     fn on_upgrade(&self, socket: &EngineSocket) {

@@ -481,6 +481,18 @@ impl Client {
         true
     }
 
+    /// Queues `packet` for whichever of this client's sockets it is for,
+    /// without the check [`send`](Self::send) makes: a broadcast the
+    /// application resolved to one of them. `false` when the client is
+    /// closing.
+    pub fn send_resolved(&mut self, packet: Encoded, volatile: bool) -> bool {
+        if self.phase != Phase::Open {
+            return false;
+        }
+        push_exact(&mut self.transmits, Transmit::Packet { packet, volatile });
+        true
+    }
+
     /// Queues a packet for socket `socket` that asks for an ack: `encode`
     /// gets the ack id and returns the packet. The answer comes as
     /// [`Event::Ack`] with that id, or [`Event::AckTimedOut`] at `deadline`

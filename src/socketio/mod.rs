@@ -37,7 +37,7 @@ pub use rate::RateLimit;
 pub use recovery::RecoveryConfig;
 // The application layer, under the names it has always had here.
 pub use crate::app::{
-    AckError, AckFuture, AckSender, BroadcastAcks, Clock, Cluster, ClusterFuture, ClusterTimeout,
-    Conn, ConnInfo, Handshake, MiddlewareFuture, Namespace, Operators, RemoteSocket, Socket,
-    SocketEvent, SocketInfo, SocketIo, testing,
+    AckError, AckFuture, AckSender, BroadcastAcks, ClientCell, Clock, Cluster, ClusterFuture,
+    ClusterTimeout, Conn, ConnInfo, Handshake, MiddlewareFuture, Namespace, Operators,
+    RemoteSocket, Socket, SocketEvent, SocketInfo, SocketIo, testing,
 };
