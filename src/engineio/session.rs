@@ -357,6 +357,13 @@ impl Session {
         self.events.pop_front()
     }
 
+    /// Whether [`poll_event`](Self::poll_event) has something: a transport
+    /// that gave the core an input itself uses it to tell whether whoever
+    /// drains the events must look now.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     // ----- time ---------------------------------------------------------------
 
     /// When [`handle_timeout`](Session::handle_timeout) must be called next;

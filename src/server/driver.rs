@@ -129,6 +129,15 @@ pub(super) struct SessionHandle {
     /// send either sees it set and is taken by that drain, or wakes the
     /// driver.
     in_turn: AtomicBool,
+    /// Held by whoever hands the core's events to the handler (the driver,
+    /// or a POST's task in [`after_post`](Self::after_post)), so that they
+    /// reach it in order, one call at a time.
+    turn: Mutex<()>,
+    /// The driver told the handler the session opened: from then on a
+    /// POST's task may hand its messages over itself.
+    opened: AtomicBool,
+    /// The client's address ([`EngineSocket::address`]).
+    address: IpAddr,
     /// What the handler keeps with the session ([`EngineSocket::set_handler_data`]).
     handler_data: OnceLock<Weak<dyn Any + Send + Sync>>,
     /// The request that opened the session ([`EngineSocket::request`]).
@@ -138,7 +147,11 @@ pub(super) struct SessionHandle {
 }
 
 impl SessionHandle {
-    pub(super) fn new(session: Session, request: Option<Arc<ConnInfo>>) -> Arc<SessionHandle> {
+    pub(super) fn new(
+        session: Session,
+        request: Option<Arc<ConnInfo>>,
+        address: IpAddr,
+    ) -> Arc<SessionHandle> {
         Arc::new(SessionHandle {
             sid: session.sid(),
             protocol: session.protocol(),
@@ -148,6 +161,9 @@ impl SessionHandle {
             incoming_ws: Mutex::new(None),
             app_flush: AtomicBool::new(false),
             in_turn: AtomicBool::new(false),
+            turn: Mutex::new(()),
+            opened: AtomicBool::new(false),
+            address,
             handler_data: OnceLock::new(),
             request,
         })
@@ -162,6 +178,55 @@ impl SessionHandle {
     /// Something changed in the core: its outputs must be drained.
     pub(super) fn changed(&self) {
         self.driver_wake.notify_one();
+        self.poll_wake.notify_one();
+    }
+
+    /// [`changed`](Self::changed) after an input whose only outputs may
+    /// be the pending GET's answer (a GET coming, a GET answered): the
+    /// driver is woken only when the input left it something, events to
+    /// hand over, a timer that moved (`before` is the core's
+    /// [`poll_timeout`](Session::poll_timeout) from before the input) or
+    /// the end of the session. Two wake-ups fewer per polling round trip.
+    pub(super) fn changed_since(&self, core: MutexGuard<'_, Session>, before: Option<Instant>) {
+        let driver = core.has_events() || core.is_closed() || core.poll_timeout() != before;
+        drop(core);
+        if driver {
+            self.driver_wake.notify_one();
+        }
+        self.poll_wake.notify_one();
+    }
+
+    /// A POST's payload is in the core (`before` is the core's
+    /// [`poll_timeout`](Session::poll_timeout) from before it): its
+    /// messages go to the handler from the POST's own task when the driver
+    /// is not handing events over itself, so that a message over polling
+    /// costs no wake-up of the driver (which is woken only when the POST
+    /// moved a timer or ended the session); otherwise as
+    /// [`changed`](Self::changed).
+    pub(super) fn after_post(self: &Arc<Self>, shared: &Shared, before: Option<Instant>) {
+        let turn = match self.turn.try_lock() {
+            Ok(turn) => Some(turn),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        let Some(_turn) = turn.filter(|_| self.opened.load(Ordering::Acquire)) else {
+            return self.changed();
+        };
+        let mut events = Vec::new();
+        let driver = {
+            let mut core = self.core();
+            events.extend(std::iter::from_fn(|| core.poll_event()));
+            core.is_closed() || core.poll_timeout() != before
+        };
+        if driver {
+            self.driver_wake.notify_one();
+        }
+        let socket = EngineSocket {
+            handle: self.clone(),
+            stats: shared.stats.clone(),
+            address: self.address,
+        };
+        hand_events(shared, &socket, &mut events, &mut Vec::new());
         self.poll_wake.notify_one();
     }
 
@@ -186,22 +251,27 @@ impl SessionHandle {
     }
 
     fn send(&self, data: Data, volatile: bool) -> Result<(), SendError> {
-        let (result, poll_pending, in_turn) = {
+        let (result, poll_pending, driver) = {
             let mut core = self.core();
+            let before = core.poll_timeout();
             let result = if volatile {
                 core.send_volatile(data)
             } else {
                 core.send(data)
             };
-            let in_turn = self.in_turn.load(Ordering::Relaxed);
-            (result, core.is_poll_pending(), in_turn)
+            // The driver writes a WebSocket's frames; over polling the GET
+            // takes what is sent, and the driver cares only when a timer
+            // moved (a client slow to fetch) or the session ended. A flush
+            // from the driver's own turn is drained by that turn: waking it
+            // would only cost an empty turn. (The handlers' sends still
+            // wake it: the turn they cause also reads what came in
+            // meanwhile, so that more answers share a write.)
+            let driver = !self.in_turn.load(Ordering::Relaxed)
+                && (core.transport() == TransportKind::WebSocket || core.poll_timeout() != before);
+            (result, core.is_poll_pending(), driver)
         };
         if result.is_ok() {
-            // A flush from the driver's own turn is drained by that turn:
-            // waking it would only cost an empty turn. (The handlers' sends
-            // still wake it: the turn they cause also reads what came in
-            // meanwhile, so that more answers share a write.)
-            if !in_turn {
+            if driver {
                 self.driver_wake.notify_one();
             }
             // Only a waiting GET cares; a WebSocket session never has one
@@ -333,28 +403,26 @@ pub(super) fn spawn(
     permit: Permit,
 ) {
     shared.sessions().insert(handle.sid, handle.clone());
-    let address = permit.ip();
     tokio::spawn(async move {
-        run(shared, handle, ws, address).await;
+        run(shared, handle, ws).await;
         drop(permit);
     });
 }
 
 /// The driver loop: drain the core, write, then wait for the next input,
 /// timer or wake-up. Ends when the session is closed.
-async fn run(
-    shared: Arc<Shared>,
-    handle: Arc<SessionHandle>,
-    mut ws: Option<WsStream>,
-    address: IpAddr,
-) {
+async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsStream>) {
     let socket = EngineSocket {
         handle: handle.clone(),
         stats: shared.stats.clone(),
-        address,
+        address: handle.address,
     };
     shared.stats.opened();
-    shared.handler.on_open(&socket);
+    {
+        let _turn = lock(&handle.turn);
+        shared.handler.on_open(&socket);
+        handle.opened.store(true, Ordering::Release);
+    }
     let mut frames = Vec::new();
     let mut events = Vec::new();
     let mut messages = Vec::new();
@@ -366,6 +434,8 @@ async fn run(
     let mut timer = std::pin::pin!(tokio::time::sleep_until(far));
     let mut armed: Option<Instant> = None;
     loop {
+        // Handler calls from here to the write are this turn's.
+        let turn = lock(&handle.turn);
         // Sends from here to the drain below wake no one: the drain takes
         // them.
         handle.in_turn.store(true, Ordering::Relaxed);
@@ -404,27 +474,9 @@ async fn run(
             handle.poll_wake.notify_one();
         }
 
-        // 2. Hand events to the application, outside the lock, in order;
-        //    messages in a row go as one batch.
-        for event in events.drain(..) {
-            match event {
-                Event::Message(data) => {
-                    shared.stats.received(&data);
-                    messages.push(data);
-                }
-                Event::Upgraded => {
-                    hand_over(&*shared.handler, &socket, &mut messages);
-                    shared.stats.upgraded();
-                    shared.handler.on_upgrade(&socket);
-                }
-                Event::Closed(reason) => {
-                    hand_over(&*shared.handler, &socket, &mut messages);
-                    shared.stats.closed();
-                    shared.handler.on_close(&socket, reason);
-                }
-            }
-        }
-        hand_over(&*shared.handler, &socket, &mut messages);
+        // 2. Hand events to the application, outside the core's lock.
+        hand_events(&shared, &socket, &mut events, &mut messages);
+        drop(turn);
 
         // 3. Write to the WebSocket.
         if let Some(socket_ws) = ws.as_mut()
@@ -484,6 +536,35 @@ fn write_failure(error: &WsError) -> CloseReason {
         WsError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => CloseReason::SlowConsumer,
         _ => CloseReason::TransportError,
     }
+}
+
+/// Hands the core's events to the handler, in order; messages in a row go
+/// as one batch. The caller holds the session's `turn`.
+fn hand_events(
+    shared: &Shared,
+    socket: &EngineSocket,
+    events: &mut Vec<Event>,
+    messages: &mut Vec<Data>,
+) {
+    for event in events.drain(..) {
+        match event {
+            Event::Message(data) => {
+                shared.stats.received(&data);
+                messages.push(data);
+            }
+            Event::Upgraded => {
+                hand_over(&*shared.handler, socket, messages);
+                shared.stats.upgraded();
+                shared.handler.on_upgrade(socket);
+            }
+            Event::Closed(reason) => {
+                hand_over(&*shared.handler, socket, messages);
+                shared.stats.closed();
+                shared.handler.on_close(socket, reason);
+            }
+        }
+    }
+    hand_over(&*shared.handler, socket, messages);
 }
 
 /// Hands the messages gathered so far to the handler, as one batch.

@@ -107,7 +107,7 @@ pub(super) async fn handle(
                         .config
                         .keep_requests
                         .then(|| request_info(&req, client, shared.config.tls.is_some()));
-                    let handle = SessionHandle::new(session, request);
+                    let handle = SessionHandle::new(session, request, permit.ip());
                     driver::spawn(shared.clone(), handle.clone(), None, permit);
                     poll(handle).await
                 }
@@ -173,10 +173,13 @@ async fn answer_fallback(
 async fn poll(handle: Arc<SessionHandle>) -> Response<Body> {
     let first = {
         let mut core = handle.core();
-        core.handle_poll(Instant::now())
-            .map(|()| core.take_poll_body())
+        let before = core.poll_timeout();
+        let first = core
+            .handle_poll(Instant::now())
+            .map(|()| core.take_poll_body());
+        handle.changed_since(core, before);
+        first
     };
-    handle.changed();
     let body = match first {
         Err(rejection) => return rejected(rejection, None),
         Ok(Some(body)) => body,
@@ -186,11 +189,12 @@ async fn poll(handle: Arc<SessionHandle>) -> Response<Body> {
             let guard = AbortGuard(Some(handle.clone()));
             loop {
                 handle.poll_changed().await;
-                let taken = handle.core().take_poll_body();
-                if let Some(body) = taken {
+                let mut core = handle.core();
+                let before = core.poll_timeout();
+                if let Some(body) = core.take_poll_body() {
                     // Taking the response can end the session (a CLOSE was
-                    // in it): the driver must look at the core again.
-                    handle.changed();
+                    // in it) or move its timers: the driver looks again then.
+                    handle.changed_since(core, before);
                     break guard.disarm(body);
                 }
             }
@@ -235,18 +239,30 @@ async fn post(
         Some(len) if len > max as u64 => BodyRead::TooLarge,
         _ => read_body(req, max, shared.config.body_read_timeout).await,
     };
-    post_answer(&handle, body, declared, max)
+    post_answer(shared, &handle, body, declared, max)
 }
 
 /// A POST whose body was read (or failed to be): handed to the core.
 fn post_answer(
-    handle: &SessionHandle,
+    shared: &Shared,
+    handle: &Arc<SessionHandle>,
     body: BodyRead,
     declared: Option<u64>,
     max: usize,
 ) -> Response<Body> {
     let result = match body {
-        BodyRead::Complete(body) => handle.core().handle_post(Instant::now(), &body),
+        BodyRead::Complete(body) => {
+            let mut core = handle.core();
+            let before = core.poll_timeout();
+            let result = core.handle_post(Instant::now(), &body);
+            drop(core);
+            if result.is_ok() {
+                // Its messages, handed to the application from this task.
+                handle.after_post(shared, before);
+                return plain(StatusCode::OK, "text/html", "ok");
+            }
+            result
+        }
         BodyRead::TimedOut => {
             // A body trickled slower than allowed: the session ends, as for
             // any transport failure, and the client is told 408 (as Node
@@ -343,7 +359,7 @@ pub(super) async fn answer_forwarded(
                 } else {
                     BodyRead::Complete(body)
                 };
-                post_answer(&handle, read, declared, max)
+                post_answer(shared, &handle, read, declared, max)
             }
         },
         // A handshake or an upgrade is never forwarded.
@@ -433,9 +449,10 @@ fn accept_websocket(
                 let session =
                     Session::new(now, sid, TransportKind::WebSocket, &shared.config.engine)
                         .with_protocol(protocol);
+                let address = permit.ip();
                 driver::spawn(
                     shared.clone(),
-                    SessionHandle::new(session, request),
+                    SessionHandle::new(session, request, address),
                     Some(ws),
                     permit,
                 );
