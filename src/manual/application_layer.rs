@@ -27,9 +27,12 @@
 //! Every input follows three steps (`app/dispatch.rs`):
 //!
 //! 1. **Lock the client, give the input.**
-//!    [`SocketIo::handle_messages`](crate::app::SocketIo::handle_messages)
-//!    finds the client by its Engine.IO session id in the client table
-//!    (a read lock, let go at once), locks that client's mutex and calls
+//!    [`SocketIo::handle_client_messages`](crate::app::SocketIo::handle_client_messages)
+//!    gets the client the transport keeps with its session (what
+//!    [`SocketIo::open_client`](crate::app::SocketIo::open_client)
+//!    returned; [`SocketIo::handle_messages`](crate::app::SocketIo::handle_messages)
+//!    finds it by Engine.IO session id in the client table instead, under
+//!    a read lock let go at once), locks that client's mutex and calls
 //!    [`Client::handle_message`](crate::socketio::Client::handle_message).
 //! 2. **Drain, still locked** (`SocketIo::drain`): every
 //!    [`Transmit`](crate::socketio::Transmit) goes to the connection
@@ -69,9 +72,26 @@
 //! 2. the namespace's read lock is taken while its
 //!    [`Adapter`](crate::socketio::Adapter) resolves the rooms into sockets
 //!    and each socket's handle is copied out, then let go;
-//! 3. each receiver is locked in turn, the shared packet queued in its
-//!    machine and drained onto its connection: one lock for one packet,
-//!    never two clients at once.
+//! 3. for each receiver, `SocketIo::broadcast_to_client` pushes the shared
+//!    packet onto the client's *held* packets, a small list beside its
+//!    machine under a lock of its own, and on the first one asks the
+//!    connection to flush itself ([`Conn::wake`](crate::app::Conn::wake)):
+//!    one small lock and a push per receiver, never two clients at once,
+//!    and the receiver's machine and session stay untouched (cold memory
+//!    is what a broadcast to many costs);
+//! 4. the receiver's own driver, woken, calls
+//!    [`SocketIo::flush_client`](crate::app::SocketIo::flush_client) with
+//!    the [`ClientCell`](crate::app::ClientCell) it keeps with its session
+//!    ([`EngineSocket::handler_data`](crate::server::EngineSocket::handler_data),
+//!    no lookup), which queues every held packet on the session in one go
+//!    (`SocketIo::send_held`) and writes them in one flush.
+//!
+//! Held packets enter the machine whenever anything else takes the
+//! client's lock (`ClientCell::lock`), before that thing does, so a client
+//! gets its packets in the order they were sent: a broadcast before the
+//! ack or the DISCONNECT that follows it. A connection that cannot flush
+//! itself (the test kit's [`MemoryConn`](crate::app::testing::MemoryConn)
+//! by default) gets each packet through the machine at once.
 //!
 //! What the receivers' drains find (a slow consumer to disconnect) would
 //! run `on_disconnect` handlers; an emit may itself be running inside a

@@ -76,10 +76,13 @@
 //! shared by all sessions are the table (taken at a handshake, for each
 //! request's sid lookup, and when a session ends) and the sid generator
 //! (at a handshake). Whoever gives the core an input (a POST, a GET, the
-//! application sending) wakes the session's driver task, which drains the
-//! core's outputs under the session's lock, then lets go of it before it
-//! calls the handler or writes to the socket: a handler may call back into
-//! the session (send, close) without deadlock.
+//! application sending) wakes the session's driver task when the input left
+//! it something to do (events, frames to write, a timer that moved); the
+//! driver drains the core's outputs under the session's lock, then lets go
+//! of it before it calls the handler or writes to the socket: a handler may
+//! call back into the session (send, close) without deadlock. A POST hands
+//! its messages to the handler from its own task when the driver is not
+//! doing so, which saves a wake-up per message over polling.
 //!
 //! ## `bridge/` and the binary
 //!

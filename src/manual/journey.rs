@@ -98,16 +98,21 @@
 //!    [`Event::Message`](crate::engineio::Event::Message) with the data
 //!    `2["hello","world"]` (a PONG would re-arm the heartbeat instead,
 //!    a CLOSE end the session).
-//! 4. `SessionHandle::changed` wakes the driver; the POST is answered `ok`
-//!    ("Sending data").
-//! 5. The driver (`server/driver.rs: run`) drains the core under its lock:
-//!    [`Session::handle_timeout`](crate::engineio::Session::handle_timeout)
-//!    with the time now, then every
-//!    [`Session::poll_event`](crate::engineio::Session::poll_event). Out of
-//!    the lock, it counts the message in
+//! 4. `SessionHandle::after_post` hands the message over from the POST's
+//!    own task: it takes the session's *turn* (the lock whoever hands the
+//!    core's events to the handler holds, so that they arrive in order),
+//!    drains every [`Session::poll_event`](crate::engineio::Session::poll_event)
+//!    under the core's lock and, out of it, counts the message in
 //!    [`Stats`](crate::server::Stats) and hands the messages gathered in a
 //!    row to [`Handler::on_messages`](crate::server::Handler::on_messages)
-//!    as one batch (`server/driver.rs: hand_over`).
+//!    as one batch (`server/driver.rs: hand_events`). The driver is woken
+//!    only if the POST moved a timer (a PONG re-arms the heartbeat) or
+//!    ended the session. When the driver holds the turn (or has not told
+//!    the handler the session opened yet), `SessionHandle::changed` wakes
+//!    it instead and it does the same in its loop (`server/driver.rs: run`,
+//!    after [`Session::handle_timeout`](crate::engineio::Session::handle_timeout)
+//!    with the time now).
+//! 5. The POST is answered `ok` ("Sending data").
 //! 6. With the Socket.IO layer, the handler is
 //!    [`SocketIoHandler`](crate::server::SocketIoHandler): the message is a
 //!    Socket.IO EVENT packet (`2`, socket.io-protocol v5, "Exchange
@@ -119,7 +124,9 @@
 //! 1. The application sends: [`EngineSocket::send`](crate::server::EngineSocket::send)
 //!    calls [`Session::send`](crate::engineio::Session::send), which queues
 //!    the MESSAGE (or refuses it: [`SendError`](crate::engineio::SendError)),
-//!    then wakes the driver and, since a GET is pending, the GET.
+//!    then wakes the GET, if one is pending. Over polling the driver is
+//!    woken only when the send moved a timer (the stall deadline of a
+//!    client slow to fetch); over WebSocket it is, to write the frame.
 //! 2. The waiting `server/http.rs: poll` wakes and calls
 //!    [`Session::take_poll_response`](crate::engineio::Session::take_poll_response):
 //!    the queued packets from the front, as many as fit in about
