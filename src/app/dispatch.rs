@@ -241,7 +241,8 @@ impl SocketIo {
                 state.machine.handle_message(now, data);
                 self.drain(cell, &mut state, &mut work);
             }
-            self.run(std::mem::take(&mut work));
+            // Drained, not taken: the batch's next message reuses the buffer.
+            self.run(work.drain(..));
         }
         self.run_deferred();
     }
@@ -724,7 +725,7 @@ impl SocketIo {
     }
 
     /// Runs application code, in order, with no lock held.
-    fn run(&self, work: Vec<Work>) {
+    fn run(&self, work: impl IntoIterator<Item = Work>) {
         for item in work {
             match item {
                 Work::Connect {

@@ -31,6 +31,11 @@ impl Encoded {
             return Encoded(Arc::from([Data::Binary(bytes.into())]));
         }
         let text = Text::write_message(|out| packet.encode_into(out));
+        if packet.attachments.is_empty() {
+            // The common case in one allocation, not a vector and then the
+            // shared slice.
+            return Encoded(Arc::new([Data::Text(text)]));
+        }
         let mut messages = Vec::with_capacity(1 + packet.attachments.len());
         messages.push(Data::Text(text));
         messages.extend(packet.attachments.iter().cloned().map(Data::Binary));
