@@ -405,10 +405,12 @@ pub(super) fn spawn(
     permit: Permit,
 ) {
     shared.sessions().insert(handle.sid, handle.clone());
-    tokio::spawn(async move {
+    // Boxed: tokio moves a task's future (and writes its whole size again
+    // when it ends), and the driver's is large (the WebSocket inline).
+    tokio::spawn(Box::pin(async move {
         run(shared, handle, ws).await;
         drop(permit);
-    });
+    }));
 }
 
 /// The driver loop: drain the core, write, then wait for the next input,

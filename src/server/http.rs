@@ -420,7 +420,7 @@ fn accept_websocket(
     let on_upgrade = hyper::upgrade::on(req);
     let shared = shared.clone();
     let ws_config = ws_config(&shared);
-    tokio::spawn(async move {
+    tokio::spawn(Box::pin(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(_) => {
@@ -458,7 +458,7 @@ fn accept_websocket(
                 );
             }
         }
-    });
+    }));
     switching_protocols(&accept)
 }
 

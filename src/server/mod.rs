@@ -585,7 +585,9 @@ impl Server {
                 Err(_) => return,
             },
         };
-        tokio::spawn(async move {
+        // Boxed, as the session drivers are: the connection's future is
+        // large (hyper's, and a TLS stream's), and tokio moves it.
+        tokio::spawn(Box::pin(async move {
             match shared.config.tls.clone() {
                 None => serve_http(shared, stream, peer, stop).await,
                 Some(tls) => {
@@ -602,7 +604,7 @@ impl Server {
                     serve_http(shared, stream, peer, stop).await;
                 }
             }
-        });
+        }));
     }
 
     async fn close_all_sessions(&self) {
