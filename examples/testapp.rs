@@ -120,10 +120,7 @@ fn data(args: &Args) -> Args {
         .first()
         .map(|v| v["data"].clone())
         .unwrap_or(Value::Null);
-    Args {
-        values: vec![value],
-        binary: args.binary.clone(),
-    }
+    Args::from_parts(vec![value], args.binary.clone())
 }
 
 fn done(ack: Option<AckSender>, args: impl Into<Args>) {
@@ -199,10 +196,10 @@ fn register(io: &SocketIo) {
                 let answer = match result {
                     // The reply keeps its attachments: its placeholders still
                     // number into `reply.binary`, so binary stays binary.
-                    Ok(reply) => Args {
-                        values: vec![json!({ "err": null, "reply": reply.first().cloned() })],
-                        binary: reply.binary,
-                    },
+                    Ok(reply) => Args::from_parts(
+                        vec![json!({ "err": null, "reply": reply.first().cloned() })],
+                        reply.binary,
+                    ),
                     Err(e) => json!({ "err": e.to_string(), "reply": null }).into(),
                 };
                 done(ack, answer);

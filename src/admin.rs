@@ -208,14 +208,18 @@ pub fn instrument(
         }
     });
     admin.on("_disconnect", |socket, args, _| {
-        let close = args.values.get(1).and_then(Value::as_bool).unwrap_or(false);
+        let close = args
+            .values()
+            .get(1)
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if let Some(ops) = target(socket, &args, 0, 2) {
             ops.disconnect_sockets(close);
         }
     });
     admin.on("emit", |socket, args, _| {
         if let (Some(ops), Some(event)) = (target(socket, &args, 0, 1), string(&args, 2)) {
-            let rest: Vec<Value> = args.values.iter().skip(3).cloned().collect();
+            let rest: Vec<Value> = args.values().iter().skip(3).cloned().collect();
             ops.emit(event, Args::from(rest));
         }
     });
@@ -368,7 +372,7 @@ fn new_session_id() -> String {
 }
 
 fn string(args: &Args, i: usize) -> Option<&str> {
-    args.values.get(i).and_then(Value::as_str)
+    args.values().get(i).and_then(Value::as_str)
 }
 
 /// The sockets of namespace `args[ns]`, in the room or socket id

@@ -490,7 +490,7 @@ fn register(ns: &Namespace, model: &Arc<Mutex<Model>>) {
     on("binary", |s, args, _| {
         s.emit(
             "binary",
-            Args::new().bytes(Bytes::from(format!("{:?}", args.values))),
+            Args::new().bytes(Bytes::from(format!("{:?}", args.values()))),
         );
     });
     let m = model.clone();

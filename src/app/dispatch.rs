@@ -740,9 +740,9 @@ impl SocketIo {
                     ack,
                 } => {
                     self.observe_event(|| {
-                        let mut values = Vec::with_capacity(args.values.len() + 1);
+                        let mut values = Vec::with_capacity(args.values().len() + 1);
                         values.push(Value::from(name.as_str()));
-                        values.extend(args.values.iter().cloned());
+                        values.extend(args.values().iter().cloned());
                         SocketEvent::EventReceived {
                             namespace: socket.shared.namespace.clone(),
                             id: socket.shared.id.clone(),

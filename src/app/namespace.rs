@@ -653,11 +653,15 @@ impl Nsp {
     /// processes it serves ([`Adapter::publish`]).
     pub(super) fn publish(
         &self,
-        packet: &crate::socketio::Packet,
+        packet: impl FnOnce() -> crate::socketio::Packet,
         target: &Target<'_>,
         volatile: bool,
     ) {
         let state = read(&self.state);
+        if !state.adapter.publishes() {
+            return;
+        }
+        let packet = &packet();
         match target.except_socket {
             None => state
                 .adapter

@@ -180,12 +180,17 @@ impl Operators {
                 args,
             );
             if self.only.is_none() && !self.local {
-                nsp.publish(&packet, &self.target(), self.volatile);
+                nsp.publish(|| packet, &self.target(), self.volatile);
             }
             return reached;
         }
-        let packet = event_packet(&self.namespace, event, args, None);
-        let encoded = Encoded::new(self.io.inner.config.parser, &packet);
+        let encoded = Encoded::event(
+            self.io.inner.config.parser,
+            &self.namespace,
+            event,
+            &args,
+            None,
+        );
         let receivers = self.receivers();
         for (_, client) in receivers.iter() {
             self.io
@@ -195,7 +200,11 @@ impl Operators {
             && !self.local
             && let Some(nsp) = self.nsp()
         {
-            nsp.publish(&packet, &self.target(), self.volatile);
+            nsp.publish(
+                || event_packet(&self.namespace, event, args, None),
+                &self.target(),
+                self.volatile,
+            );
         }
         receivers.len()
     }
@@ -287,8 +296,7 @@ impl Operators {
         for (receiver, _) in receivers.iter() {
             let args = args.clone();
             let namespace = self.namespace.clone();
-            let encode =
-                move |ack| Encoded::new(parser, &event_packet(&namespace, event, args, Some(ack)));
+            let encode = move |ack| Encoded::event(parser, &namespace, event, &args, Some(ack));
             // Counted before it is asked: the answer may come at once.
             if let Some(g) = lock(&io.inner.timers).groups.get_mut(&group) {
                 g.waiting += 1;

@@ -103,7 +103,7 @@ impl SocketIo {
         let mut packet = None;
         let encoded = lock(&recovery.log).record(now, options, |offset| {
             let mut args = args;
-            args.values.push(Value::from(offset));
+            args.values_mut().push(Value::from(offset));
             let built = event_packet(&nsp.name, event, args, None);
             let encoded = Encoded::new(parser, &built);
             packet = Some(built);

@@ -13,7 +13,7 @@ use super::namespace::{AckError, Handshake, SocketShared};
 use super::observe::SocketEvent;
 use super::{Operators, SocketIo};
 use crate::socketio::DisconnectReason;
-use crate::socketio::encode::{Encoded, ack_packet, event_packet};
+use crate::socketio::encode::Encoded;
 use crate::socketio::recovery::is_recoverable;
 use crate::socketio::{Args, BroadcastOptions};
 
@@ -41,8 +41,8 @@ impl AckSender {
     /// "ACK").
     pub fn send(self, args: impl Into<Args>) {
         let socket = &self.socket;
-        let packet = ack_packet(&socket.shared.namespace, self.id, args.into());
-        let encoded = Encoded::new(socket.io.inner.config.parser, &packet);
+        let parser = socket.io.inner.config.parser;
+        let encoded = Encoded::ack(parser, &socket.shared.namespace, self.id, &args.into());
         socket.io.send_to(&socket.shared, encoded, false);
     }
 }
@@ -136,8 +136,8 @@ impl Socket {
             self.io.tell();
             return;
         }
-        let packet = event_packet(&self.shared.namespace, event, args, None);
-        let encoded = Encoded::new(self.io.inner.config.parser, &packet);
+        let parser = self.io.inner.config.parser;
+        let encoded = Encoded::event(parser, &self.shared.namespace, event, &args, None);
         self.io.send_to(&self.shared, encoded, false);
         self.io.tell();
     }
@@ -146,9 +146,9 @@ impl Socket {
     /// events are observed.
     fn observe_sent(&self, event: &str, args: &Args) {
         self.io.observe_event(|| {
-            let mut values = Vec::with_capacity(args.values.len() + 1);
+            let mut values = Vec::with_capacity(args.values().len() + 1);
             values.push(Value::from(event));
-            values.extend(args.values.iter().cloned());
+            values.extend(args.values().iter().cloned());
             SocketEvent::EventSent {
                 namespace: self.shared.namespace.clone(),
                 id: self.shared.id.clone(),
@@ -171,8 +171,7 @@ impl Socket {
         let deadline = self.io.now() + timeout;
         let parser = self.io.inner.config.parser;
         let namespace = self.shared.namespace.clone();
-        let encode =
-            move |ack| Encoded::new(parser, &event_packet(&namespace, event, args, Some(ack)));
+        let encode = move |ack| Encoded::event(parser, &namespace, event, &args, Some(ack));
         let asked = self.io.send_with_ack(
             &self.shared,
             deadline,

@@ -428,7 +428,7 @@ fn binary_event_reaches_the_handler_with_its_attachments() {
         .handle_message(conn.sid(), Data::Binary(bytes::Bytes::from_static(&[1, 2])));
     let args = lock(&got).take().unwrap();
     assert_eq!(args.binary, vec![bytes::Bytes::from_static(&[1, 2])]);
-    assert_eq!(args.values, vec![placeholder_value(0)]);
+    assert_eq!(args.values(), vec![placeholder_value(0)]);
 }
 
 fn placeholder_value(n: usize) -> Value {
@@ -484,7 +484,7 @@ fn msgpack_parser_carries_binary_as_the_json_parser_does() {
     ));
     let args = lock(&got).take().unwrap();
     assert_eq!(
-        args.values,
+        args.values(),
         [json!({"name": "a", "body": placeholder_value(0)})]
     );
     assert_eq!(args.binary, std::slice::from_ref(&file));
@@ -527,7 +527,9 @@ fn event_rate_limit_disconnects_the_socket_on_the_virtual_clock() {
     let (keep_seen, keep_reasons) = (seen.clone(), reasons.clone());
     sim.io
         .namespace("/")
-        .on("e", move |_, args, _| lock(&keep_seen).push(args.values))
+        .on("e", move |_, args, _| {
+            lock(&keep_seen).push(args.into_values())
+        })
         .on_disconnect(move |_, r| lock(&keep_reasons).push(r.clone()));
     let conn = sim.client(100);
     sim.connect(&conn);
@@ -746,7 +748,7 @@ fn events_are_observed_only_when_asked_and_broadcasts_are_not() {
     let mut sim = Sim::new();
     let told = observe(&sim.io);
     sim.io.namespace("/").on("ping", |socket, args, _| {
-        socket.emit("pong", args.values.clone());
+        socket.emit("pong", args.values().to_vec());
         socket.broadcast().emit("news", ());
     });
     let conn = sim.client(100);
@@ -1218,14 +1220,17 @@ impl Cluster for FakeCluster {
         self.note(format!(
             "ack {namespace} {} {event} {:?} {timeout:?}",
             target(t),
-            args.values
+            args.values()
         ));
         let answer = lock(&self.acks).take().unwrap_or(Ok(Vec::new()));
         Box::pin(std::future::ready(answer))
     }
 
     fn server_side_emit(&self, namespace: &str, event: &str, args: Args) {
-        self.note(format!("server-side {namespace} {event} {:?}", args.values));
+        self.note(format!(
+            "server-side {namespace} {event} {:?}",
+            args.values()
+        ));
     }
 
     fn server_side_emit_with_ack(
@@ -1236,7 +1241,7 @@ impl Cluster for FakeCluster {
     ) -> ClusterFuture<Result<Vec<Value>, ClusterTimeout<Value>>> {
         self.note(format!(
             "server-side-ack {namespace} {event} {:?}",
-            args.values
+            args.values()
         ));
         Box::pin(std::future::ready(Ok(vec![json!("pong")])))
     }
@@ -1457,7 +1462,7 @@ fn server_side_emits_go_to_the_cluster_and_without_one_reach_nobody() {
     let heard = Arc::new(Mutex::new(Vec::new()));
     let log = heard.clone();
     sim.io.namespace("/").on_server_side("ping", move |args| {
-        lock(&log).push(args.values.clone());
+        lock(&log).push(args.values().to_vec());
         Some(json!({"pong": args.first()}).into())
     });
     assert!(sim.io.listens_server_side("", "ping"));

@@ -266,13 +266,7 @@ fn event_args(
             placeholder(binary.len() - 1)
         });
     }
-    Ok((
-        event,
-        Args {
-            values: data,
-            binary,
-        },
-    ))
+    Ok((event, Args::from_parts(data, binary)))
 }
 
 fn truthy(v: Option<&Value>) -> bool {
@@ -507,10 +501,7 @@ pub fn args_of(mut value: Value, attachments: &[Bytes]) -> Args {
         binary.push(bytes.clone());
         placeholder(binary.len() - 1)
     });
-    Args {
-        values: vec![value],
-        binary,
-    }
+    Args::from_parts(vec![value], binary)
 }
 
 /// A BROADCAST request `{uid, requestId, type: 7, packet, opts}`
@@ -557,7 +548,7 @@ pub fn encode_json_response(request_id: &str, fields: Map<String, Value>) -> Vec
 /// The SERVER_SIDE_EMIT ack reply `{type: 6, requestId, data}` (JSON;
 /// binary in `data` is written as Node's JSON writes a Buffer).
 pub fn encode_server_side_ack(request_id: &str, data: &Args) -> Vec<u8> {
-    let mut value = data.values.first().cloned().unwrap_or(Value::Null);
+    let mut value = data.values().first().cloned().unwrap_or(Value::Null);
     buffers_as_json(&mut value, &data.binary);
     format!(
         "{{\"type\":{},\"requestId\":{},\"data\":{value}}}",
@@ -603,7 +594,7 @@ pub fn encode_broadcast_ack(request_id: &str, ack: &Args) -> Vec<u8> {
     msgpack::encode_str("requestId", &mut out);
     msgpack::encode_str(request_id, &mut out);
     msgpack::encode_str("packet", &mut out);
-    let first = ack.values.first().cloned().unwrap_or(Value::Null);
+    let first = ack.values().first().cloned().unwrap_or(Value::Null);
     msgpack::encode_value(&first, &ack.binary, &mut out);
     out
 }
@@ -611,9 +602,9 @@ pub fn encode_broadcast_ack(request_id: &str, ack: &Args) -> Vec<u8> {
 /// The packet a remote broadcast is delivered as here: an EVENT (a
 /// BINARY_EVENT when it carries binary) of `namespace`.
 pub fn event_packet(namespace: &str, event: &str, args: &Args) -> Packet {
-    let mut values = Vec::with_capacity(args.values.len() + 1);
+    let mut values = Vec::with_capacity(args.values().len() + 1);
     values.push(Value::from(event));
-    values.extend(args.values.iter().cloned());
+    values.extend(args.values().iter().cloned());
     let packet = Packet::event_with_binary(namespace, values, None, args.binary.clone());
     debug_assert!(matches!(
         packet.kind,
@@ -680,7 +671,7 @@ mod tests {
         assert_eq!(channel, "socket.io#/#");
         assert_eq!(b.namespace, "/");
         assert_eq!(b.event, "hello");
-        assert_eq!(b.args.values, [json!("world")]);
+        assert_eq!(b.args.values(), [json!("world")]);
         assert!(b.rooms.is_empty() && b.except.is_empty());
         assert_eq!(b.flags, Flags::default());
         assert_eq!(b.uid.as_deref().map(str::len), Some(6));
@@ -689,7 +680,7 @@ mod tests {
         let channels = Channels::new("socket.io", "/", "x");
         assert_eq!(channels.room_of(channel), Some(Some("room1")));
         assert_eq!(b.rooms, ["room1"]);
-        assert_eq!(b.args.values, [json!("world"), placeholder(0)]);
+        assert_eq!(b.args.values(), [json!("world"), placeholder(0)]);
         assert_eq!(b.args.binary, [Bytes::from_static(&[1, 2, 3])]);
 
         let (_, b) = broadcast("emit-rooms-except");
@@ -698,17 +689,17 @@ mod tests {
             (strings(&["r1", "r2"]), strings(&["r3"]))
         );
         assert_eq!(
-            b.args.values,
+            b.args.values(),
             [json!({"n": 1, "neg": -5, "f": 1.5, "big": 1u64 << 40})]
         );
 
         let (_, b) = broadcast("emit-volatile");
         assert!(b.flags.volatile);
-        assert_eq!(b.args.values, [json!(null), json!(true), json!(false)]);
+        assert_eq!(b.args.values(), [json!(null), json!(true), json!(false)]);
         let (_, b) = broadcast("emit-compress");
         assert_eq!(b.flags.compress, Some(false));
         let (_, b) = broadcast("emit-date");
-        assert_eq!(b.args.values, [json!("2024-01-02T03:04:05.678Z")]);
+        assert_eq!(b.args.values(), [json!("2024-01-02T03:04:05.678Z")]);
         let (channel, b) = broadcast("emit-nsp");
         assert_eq!(b.namespace, "/custom");
         assert_eq!(
@@ -725,7 +716,7 @@ mod tests {
         let (_, b) = broadcast("emitter-all");
         assert_eq!(b.uid.as_deref(), Some("emitter"));
         assert_eq!(
-            (b.event.as_str(), &b.args.values[..]),
+            (b.event.as_str(), b.args.values()),
             ("e", &[json!("v")][..])
         );
         let (channel, b) = broadcast("emitter-room");
@@ -738,7 +729,7 @@ mod tests {
         let (_, b) = broadcast("emitter-volatile-nsp");
         assert!(b.flags.volatile);
         assert_eq!(b.namespace, "/custom");
-        assert!(b.args.values.is_empty());
+        assert!(b.args.values().is_empty());
     }
 
     /// What this codec writes is what the Node adapter writes, byte for
@@ -812,7 +803,7 @@ mod tests {
             (r.event.as_deref(), r.request_id.as_deref()),
             (Some("hi"), None)
         );
-        assert_eq!(r.args.values, [json!(1), json!("two")]);
+        assert_eq!(r.args.values(), [json!(1), json!("two")]);
         let r = request("server-side-emit-ack");
         assert!(r.request_id.is_some());
         let r = request("broadcast-ack");
@@ -851,7 +842,7 @@ mod tests {
         assert_eq!(fields["type"], json!(9));
         let args = args_of(fields["packet"].clone(), &binary);
         assert_eq!(
-            (args.values, args.binary),
+            args.into_parts(),
             (vec![placeholder(0)], vec![Bytes::from_static(&[1])])
         );
     }

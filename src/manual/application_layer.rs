@@ -153,7 +153,8 @@
 //!   `tokio::spawn` under [`SocketIoHandler`](crate::server::SocketIoHandler)),
 //!   so awaiting holds up neither its client nor others.
 //! - [`Namespace::on_typed`](crate::app::Namespace::on_typed): arguments
-//!   are deserialised with serde ([`Args::parse`](crate::socketio::Args::parse));
+//!   are deserialised with serde ([`Args::parse`](crate::socketio::Args::parse)),
+//!   straight from the JSON text they came in when nothing parsed them yet;
 //!   ones that do not fit get `{"error": ...}` in the ack, never a panic.
 //!
 //! ## Connection state recovery

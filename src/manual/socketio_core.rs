@@ -15,6 +15,8 @@
 //! | file | job |
 //! |---|---|
 //! | `socketio/parse.rs` | the packet grammar, with nom: [`decode_text`](crate::socketio::decode_text) ("Packet encoding") |
+//! | `socketio/parse/plain.rs` | its fast path: a plain EVENT or ACK whose arguments are checked but kept as text ([`decode_plain`](crate::socketio::parse::decode_plain)) |
+//! | `socketio/args.rs` | [`Args`](crate::socketio::Args): arguments as values or as the JSON text they came in, parsed when asked for |
 //! | `socketio/binary.rs` | binary attachments: the [`Decoder`](crate::socketio::Decoder) keeps a BINARY_EVENT until its attachments came, as an explicit state |
 //! | `socketio/msgpack.rs` | the `socket.io-msgpack-parser` format, chosen by [`Config::parser`](crate::socketio::Config::parser) |
 //! | `socketio/packet.rs` | [`Packet`](crate::socketio::Packet) and its text encoding |
@@ -58,15 +60,27 @@
 //! That locks this client alone and calls
 //! [`Client::handle_message`](crate::socketio::Client::handle_message):
 //!
-//! 1. The decoder ([`Decoder::decode_text`](crate::socketio::Decoder::decode_text),
-//!    over [`decode_text`](crate::socketio::decode_text)) reads the packet
-//!    type `2` (EVENT), the namespace (none written: `/`), no ack id, and
-//!    the JSON array, within [`Limits`](crate::socketio::Limits) checked
-//!    before anything is allocated. A BINARY_EVENT (`51-["file",{"_placeholder":true,"num":0}]`)
+//! 1. The decoder's fast path ([`decode_plain`](crate::socketio::parse::decode_plain))
+//!    reads the packet type `2` (EVENT), the namespace (none written: `/`),
+//!    no ack id, and the JSON array, within [`Limits`](crate::socketio::Limits)
+//!    checked before anything is allocated. It parses every element with
+//!    serde_json, checking each token as strictly as when a `Value` is
+//!    built, but keeps only the name (`"hello"`) and the arguments' text
+//!    (`["world"]`) in an [`Args`](crate::socketio::Args): no `Value` tree
+//!    is built unless a handler asks for one, and arguments passed on
+//!    unchanged (an echo, a relay) are written out as that very text. What
+//!    the fast path does not take (a binary packet, a number as the name,
+//!    anything that does not decode) goes to
+//!    [`Decoder::decode_text`](crate::socketio::Decoder::decode_text), over
+//!    [`decode_text`](crate::socketio::decode_text), which builds the
+//!    `Value` and gives every error its name; the two accept exactly the
+//!    same packets (unit tests and the `sio_packet` fuzz target check it on
+//!    every input). A BINARY_EVENT (`51-["file",{"_placeholder":true,"num":0}]`)
 //!    waits in the decoder for its attachment, the next binary message
 //!    ("Packet encoding › Binary"); a packet that does not decode ends the
 //!    client with "parse error", as the reference does.
-//! 2. `Client::on_packet` checks it against the state: an EVENT is valid
+//! 2. `Client::on_plain` (or `Client::on_packet`, for a packet decoded in
+//!    full) checks it against the state: an EVENT is valid
 //!    only on a namespace the client joined ("Exchange protocol"). If the
 //!    socket's event budget ([`Config::event_rate_limit`](crate::socketio::Config::event_rate_limit))
 //!    is spent, the socket gets DISCONNECT instead.
@@ -74,8 +88,8 @@
 //!    `{socket, namespace "/", name "hello", args ["world"], ack None}`.
 //! 4. The application layer pulls it and calls the handler (chapter 5).
 //!    A handler's answer to an ack id goes back in through
-//!    [`Client::send`](crate::socketio::Client::send) as an
-//!    [`ack_packet`](crate::socketio::encode::ack_packet) and comes out of
+//!    [`Client::send`](crate::socketio::Client::send), encoded by
+//!    [`Encoded::ack`](crate::socketio::Encoded::ack), and comes out of
 //!    [`poll_transmit`](crate::socketio::Client::poll_transmit).
 //!
 //! ## The other packets

@@ -1078,12 +1078,13 @@ impl Adapter for RedisAdapter {
 /// `[event, ...args]` of a SERVER_SIDE_EMIT request, binary written as
 /// Node's JSON writes a Buffer (requests are JSON).
 fn server_side_data(event: &str, args: Args) -> Value {
+    let (values, binary) = args.into_parts();
     let mut data = vec![Value::from(event)];
-    data.extend(args.values);
+    data.extend(values);
     let mut data = Value::Array(data);
     crate::socketio::replace_placeholders(
         &mut data,
-        &args.binary,
+        &binary,
         |_, bytes| json!({"type": "Buffer", "data": bytes.to_vec()}),
     );
     data

@@ -83,6 +83,13 @@ pub trait Adapter: Send + Sync + 'static {
         let _ = (packet, options);
     }
 
+    /// Whether [`publish`](Adapter::publish) does anything. An adapter of
+    /// one process says no, and a broadcast then skips building the
+    /// [`Packet`] it would be given. By default yes.
+    fn publishes(&self) -> bool {
+        true
+    }
+
     /// [`publish`](Adapter::publish) of a broadcast that was `volatile`
     /// (the reference's `BroadcastFlags.volatile`, which travels with the
     /// broadcast to the other nodes). By default the same as `publish`.
@@ -111,6 +118,11 @@ impl InMemoryAdapter {
 }
 
 impl Adapter for InMemoryAdapter {
+    /// One process: nothing to publish.
+    fn publishes(&self) -> bool {
+        false
+    }
+
     fn add_socket(&mut self, id: &Arc<str>) {
         self.sockets.entry(id.clone()).or_default();
     }

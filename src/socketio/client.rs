@@ -41,7 +41,7 @@ use super::config::{Config, Parser};
 use super::encode::Encoded;
 use super::msgpack;
 use super::packet::{Packet, PacketType};
-use super::parse::DecodeError;
+use super::parse::{self, DecodeError};
 use super::rate::TokenBucket;
 use super::v4::{self, Revision};
 use crate::engineio::{CloseReason, Data};
@@ -174,7 +174,7 @@ pub enum Event {
         name: String,
         /// The arguments after the name, attachments put back in place of
         /// nothing: binary values are in `args.binary`, referred to by
-        /// placeholders in `args.values`.
+        /// placeholders in `args.values()`.
         args: Args,
         /// The ack id the client waits on.
         ack: Option<u64>,
@@ -335,7 +335,18 @@ impl Client {
             return;
         }
         let decoded = match (self.config.parser, data) {
-            (Parser::Json, Data::Text(text)) => self.decoder.decode_text(&text),
+            (Parser::Json, Data::Text(text)) => {
+                // A plain EVENT or ACK keeps its arguments as text (v4
+                // clients' namespaces need rewriting first: full path).
+                if self.revision == Revision::V5
+                    && !self.decoder.is_collecting()
+                    && let Some(plain) = parse::decode_plain(&text, self.decoder.limits())
+                {
+                    self.on_plain(now, plain);
+                    return;
+                }
+                self.decoder.decode_text(&text)
+            }
             (Parser::Json, Data::Binary(bytes)) => self.decoder.decode_binary(bytes),
             (Parser::Msgpack, Data::Binary(bytes)) => {
                 msgpack::decode(&bytes, self.decoder.limits()).map(Some)
@@ -642,14 +653,6 @@ impl Client {
                 self.left(slot, DisconnectReason::ClientNamespaceDisconnect);
             }
             (PacketType::Event | PacketType::BinaryEvent, Some(at)) => {
-                let slot = &mut self.slots[at];
-                if let Some(budget) = &mut slot.budget
-                    && !budget.take(now)
-                {
-                    let id = slot.id.clone();
-                    self.disconnect_with(&id, DisconnectReason::RateLimited);
-                    return;
-                }
                 let mut values = match packet.data {
                     Some(Value::Array(values)) => values,
                     _ => Vec::new(),
@@ -663,47 +666,16 @@ impl Client {
                     Value::String(s) => s,
                     other => other.to_string(),
                 };
-                push_exact(
-                    &mut self.events,
-                    Event::Message {
-                        socket: slot.id.clone(),
-                        namespace: slot.namespace.clone(),
-                        name,
-                        args: Args {
-                            values,
-                            binary: packet.attachments,
-                        },
-                        ack: packet.ack_id,
-                    },
-                );
+                let args = Args::from_parts(values, packet.attachments);
+                self.on_event(now, at, name, args, packet.ack_id);
             }
             (PacketType::Ack | PacketType::BinaryAck, Some(at)) => {
-                let slot = &mut self.slots[at];
-                let Some(ack) = packet.ack_id else {
-                    return;
-                };
-                // An unknown or late ack is ignored, as the reference does.
-                let Some(deadline) = slot.acks.remove(&ack) else {
-                    return;
-                };
-                if let Some(at) = deadline {
-                    self.ack_deadlines.remove(&(at, slot.id.clone(), ack));
-                }
                 let values = match packet.data {
                     Some(Value::Array(values)) => values,
                     _ => Vec::new(),
                 };
-                push_exact(
-                    &mut self.events,
-                    Event::Ack {
-                        socket: slot.id.clone(),
-                        ack,
-                        args: Args {
-                            values,
-                            binary: packet.attachments,
-                        },
-                    },
-                );
+                let args = Args::from_parts(values, packet.attachments);
+                self.on_ack(at, packet.ack_id, args);
             }
             // A second CONNECT while the first waits is ignored (the
             // reference handles the first one only).
@@ -713,6 +685,71 @@ impl Client {
             // closes the connection.
             _ => self.end(DisconnectReason::ParseError),
         }
+    }
+
+    /// A plain EVENT or ACK, its arguments kept as text
+    /// ([`parse::decode_plain`]): what [`on_packet`](Self::on_packet) does
+    /// with the same packet decoded in full.
+    fn on_plain(&mut self, now: Instant, plain: parse::Plain) {
+        let Some(at) = self
+            .slots
+            .iter()
+            .position(|s| *s.namespace == *plain.namespace)
+        else {
+            // Anything but CONNECT on a namespace not joined.
+            self.end(DisconnectReason::ParseError);
+            return;
+        };
+        match plain.name {
+            Some(name) => self.on_event(now, at, name, plain.args, plain.ack_id),
+            None => self.on_ack(at, plain.ack_id, plain.args),
+        }
+    }
+
+    /// Event `name` for the socket in slot `at`, asking for ack `ack` if
+    /// set; a socket over its rate budget is disconnected instead.
+    fn on_event(&mut self, now: Instant, at: usize, name: String, args: Args, ack: Option<u64>) {
+        let slot = &mut self.slots[at];
+        if let Some(budget) = &mut slot.budget
+            && !budget.take(now)
+        {
+            let id = slot.id.clone();
+            self.disconnect_with(&id, DisconnectReason::RateLimited);
+            return;
+        }
+        push_exact(
+            &mut self.events,
+            Event::Message {
+                socket: slot.id.clone(),
+                namespace: slot.namespace.clone(),
+                name,
+                args,
+                ack,
+            },
+        );
+    }
+
+    /// The client's answer `args` to ack `ack` of the socket in slot `at`.
+    fn on_ack(&mut self, at: usize, ack: Option<u64>, args: Args) {
+        let slot = &mut self.slots[at];
+        let Some(ack) = ack else {
+            return;
+        };
+        // An unknown or late ack is ignored, as the reference does.
+        let Some(deadline) = slot.acks.remove(&ack) else {
+            return;
+        };
+        if let Some(at) = deadline {
+            self.ack_deadlines.remove(&(at, slot.id.clone(), ack));
+        }
+        push_exact(
+            &mut self.events,
+            Event::Ack {
+                socket: slot.id.clone(),
+                ack,
+                args,
+            },
+        );
     }
 
     /// Sends DISCONNECT to socket `socket` and lets it leave for `reason`.

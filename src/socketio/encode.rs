@@ -9,12 +9,13 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use super::args::Args;
 use super::config::Parser;
 use super::msgpack;
-use super::packet::Packet;
+use super::packet::{Packet, PacketType, write_header, write_utf8};
 use crate::engineio::{Data, Text};
 
 /// One Socket.IO packet, encoded: the Engine.IO messages that carry it, in
@@ -31,14 +32,82 @@ impl Encoded {
             return Encoded(Arc::from([Data::Binary(bytes.into())]));
         }
         let text = Text::write_message(|out| packet.encode_into(out));
-        if packet.attachments.is_empty() {
+        Encoded::text_then(text, &packet.attachments)
+    }
+
+    /// The EVENT (or BINARY_EVENT) of `event` with `args`, asking for ack
+    /// `ack_id` when set (socket.io-protocol v5, "EVENT" and
+    /// "BINARY_EVENT"), encoded with `parser`: the same messages as
+    /// [`event_packet`] then [`new`](Self::new), but arguments still kept
+    /// as the JSON text they came in are written as that text.
+    pub fn event(
+        parser: Parser,
+        namespace: &str,
+        event: &str,
+        args: &Args,
+        ack_id: Option<u64>,
+    ) -> Encoded {
+        if parser == Parser::Msgpack {
+            return Encoded::new(
+                parser,
+                &event_packet(namespace, event, args.clone(), ack_id),
+            );
+        }
+        Encoded::json_args(PacketType::Event, namespace, ack_id, Some(event), args)
+    }
+
+    /// The ACK (or BINARY_ACK) answering ack `id` with `args`
+    /// (socket.io-protocol v5, "ACK" and "BINARY_ACK"), encoded with
+    /// `parser`, as [`event`](Self::event) does.
+    pub fn ack(parser: Parser, namespace: &str, id: u64, args: &Args) -> Encoded {
+        if parser == Parser::Msgpack {
+            return Encoded::new(parser, &ack_packet(namespace, id, args.clone()));
+        }
+        Encoded::json_args(PacketType::Ack, namespace, Some(id), None, args)
+    }
+
+    /// An EVENT or ACK written with the default parser: the header, then
+    /// the array of the name (events only) and the arguments.
+    fn json_args(
+        plain: PacketType,
+        namespace: &str,
+        ack_id: Option<u64>,
+        name: Option<&str>,
+        args: &Args,
+    ) -> Encoded {
+        let kind = match (plain, args.binary.is_empty()) {
+            (PacketType::Event, false) => PacketType::BinaryEvent,
+            (PacketType::Ack, false) => PacketType::BinaryAck,
+            (kind, _) => kind,
+        };
+        let text = Text::write_message(|out| {
+            write_utf8(out, |bytes| {
+                write_header(bytes, kind, args.binary.len(), namespace, ack_id);
+                bytes.push(b'[');
+                if let Some(name) = name {
+                    // Serializing a `str` into a `Vec` cannot fail.
+                    let _ = serde_json::to_writer(&mut *bytes, name);
+                    if !args.is_empty() {
+                        bytes.push(b',');
+                    }
+                }
+                args.write_elements(bytes);
+                bytes.push(b']');
+            });
+        });
+        Encoded::text_then(text, &args.binary)
+    }
+
+    /// A text message, then its attachments.
+    fn text_then(text: Text, attachments: &[Bytes]) -> Encoded {
+        if attachments.is_empty() {
             // The common case in one allocation, not a vector and then the
             // shared slice.
             return Encoded(Arc::new([Data::Text(text)]));
         }
-        let mut messages = Vec::with_capacity(1 + packet.attachments.len());
+        let mut messages = Vec::with_capacity(1 + attachments.len());
         messages.push(Data::Text(text));
-        messages.extend(packet.attachments.iter().cloned().map(Data::Binary));
+        messages.extend(attachments.iter().cloned().map(Data::Binary));
         Encoded(Arc::from(messages))
     }
 
@@ -61,22 +130,23 @@ impl Encoded {
 /// The EVENT (or BINARY_EVENT) packet of `event` with `args`, asking for ack
 /// `ack_id` when set (socket.io-protocol v5, "EVENT" and "BINARY_EVENT").
 pub fn event_packet(namespace: &str, event: &str, args: Args, ack_id: Option<u64>) -> Packet {
-    let mut values = Vec::with_capacity(args.values.len() + 1);
+    let (args, binary) = args.into_parts();
+    let mut values = Vec::with_capacity(args.len() + 1);
     values.push(Value::from(event));
-    values.extend(args.values);
-    Packet::event_with_binary(namespace, values, ack_id, args.binary)
+    values.extend(args);
+    Packet::event_with_binary(namespace, values, ack_id, binary)
 }
 
 /// The ACK (or BINARY_ACK) packet answering ack `id` with `args`
 /// (socket.io-protocol v5, "ACK" and "BINARY_ACK").
 pub fn ack_packet(namespace: &str, id: u64, args: Args) -> Packet {
-    Packet::ack_with_binary(namespace, args.values, id, args.binary)
+    let (values, binary) = args.into_parts();
+    Packet::ack_with_binary(namespace, values, id, binary)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     #[test]
     fn a_text_packet_is_one_message_behind_the_engine_io_message_type() {

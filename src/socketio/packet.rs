@@ -250,31 +250,58 @@ impl Packet {
     /// Appends the text part of this packet to `out` (see
     /// [`encode`](Self::encode)).
     pub fn encode_into(&self, out: &mut String) {
-        // JSON is written as bytes (serde_json's writer), not through
-        // `Display`, whose formatter costs a call and a bounds check per
-        // token; the bytes are UTF-8 by construction, checked once at the end.
-        let mut bytes = std::mem::take(out).into_bytes();
-        bytes.push(self.kind.as_char() as u8);
-        if self.kind.is_binary() {
-            push_decimal(&mut bytes, self.attachments.len() as u64);
-            bytes.push(b'-');
-        }
-        if !self.namespace.is_empty() && self.namespace != MAIN_NAMESPACE {
-            bytes.extend_from_slice(self.namespace.as_bytes());
-            bytes.push(b',');
-        }
-        if let Some(id) = self.ack_id {
-            push_decimal(&mut bytes, id);
-        }
-        if let Some(data) = &self.data {
-            // Compact JSON, like JSON.stringify. Serializing a `Value` into
-            // a `Vec` cannot fail.
-            let _ = serde_json::to_writer(&mut bytes, data);
-        }
-        *out = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        };
+        write_utf8(out, |bytes| {
+            write_header(
+                bytes,
+                self.kind,
+                self.attachments.len(),
+                &self.namespace,
+                self.ack_id,
+            );
+            if let Some(data) = &self.data {
+                // Compact JSON, like JSON.stringify. Serializing a `Value`
+                // into a `Vec` cannot fail.
+                let _ = serde_json::to_writer(bytes, data);
+            }
+        });
+    }
+}
+
+/// Appends to `out` what `write` writes as bytes, which must be UTF-8.
+///
+/// JSON is written as bytes (serde_json's writer), not through `Display`,
+/// whose formatter costs a call and a bounds check per token; the bytes are
+/// UTF-8 by construction, checked once at the end.
+pub(crate) fn write_utf8(out: &mut String, write: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    write(&mut bytes);
+    *out = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+}
+
+/// Writes everything of a text packet before its payload
+/// (socket.io-protocol v5, "Packet encoding › Format"):
+/// `<packet type>[<# of binary attachments>-][<namespace>,][<acknowledgment id>]`.
+pub(crate) fn write_header(
+    bytes: &mut Vec<u8>,
+    kind: PacketType,
+    attachments: usize,
+    namespace: &str,
+    ack_id: Option<u64>,
+) {
+    bytes.push(kind.as_char() as u8);
+    if kind.is_binary() {
+        push_decimal(bytes, attachments as u64);
+        bytes.push(b'-');
+    }
+    if !namespace.is_empty() && namespace != MAIN_NAMESPACE {
+        bytes.extend_from_slice(namespace.as_bytes());
+        bytes.push(b',');
+    }
+    if let Some(id) = ack_id {
+        push_decimal(bytes, id);
     }
 }
 

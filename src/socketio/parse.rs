@@ -42,6 +42,9 @@ use serde_json::Value;
 use super::binary::validate_placeholders;
 use super::packet::{MAIN_NAMESPACE, Packet, PacketType};
 
+mod plain;
+pub use plain::{Plain, decode_plain};
+
 /// The largest acknowledgement id accepted: 2^53 - 1, JavaScript's
 /// `Number.MAX_SAFE_INTEGER`, the largest integer a JavaScript peer can
 /// represent exactly (the reference parser stores ids as JS numbers).

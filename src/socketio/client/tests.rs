@@ -137,7 +137,7 @@ fn events_are_told_with_their_ack_id_and_answered_by_the_application() {
         (&**socket, &**namespace, name.as_str(), *ack),
         ("s1", "/", "echo", Some(5))
     );
-    assert_eq!(args.values, vec![json!(1), json!({"a": 2})]);
+    assert_eq!(args.values(), vec![json!(1), json!({"a": 2})]);
     let answer = Encoded::new(Parser::Json, &ack_packet("/", 5, args.clone()));
     assert!(c.send("s1", answer, false));
     assert_eq!(transmits(&mut c), vec![r#"35[1,{"a":2}]"#]);
