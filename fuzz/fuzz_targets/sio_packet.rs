@@ -33,8 +33,8 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Some(plain) = plain {
         assert_eq!(
-            (plain.kind, &plain.namespace, plain.ack_id),
-            (header.kind, &header.namespace, header.ack_id)
+            (plain.kind, plain.namespace, plain.ack_id),
+            (header.kind, header.namespace.as_str(), header.ack_id)
         );
         let mut values = plain.args.values().to_vec();
         if let Some(name) = &plain.name {
@@ -43,9 +43,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(Some(Value::Array(values)), header.data);
         let written = match (&plain.name, plain.ack_id) {
             (Some(name), id) => {
-                Encoded::event(Parser::Json, &plain.namespace, name, &plain.args, id)
+                Encoded::event(Parser::Json, plain.namespace, name, &plain.args, id)
             }
-            (None, Some(id)) => Encoded::ack(Parser::Json, &plain.namespace, id, &plain.args),
+            (None, Some(id)) => Encoded::ack(Parser::Json, plain.namespace, id, &plain.args),
             (None, None) => Encoded::new(Parser::Json, &header.clone().into_packet(Vec::new())),
         };
         let Data::Text(again) = &written.messages()[0] else {

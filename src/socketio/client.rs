@@ -690,7 +690,7 @@ impl Client {
     /// A plain EVENT or ACK, its arguments kept as text
     /// ([`parse::decode_plain`]): what [`on_packet`](Self::on_packet) does
     /// with the same packet decoded in full.
-    fn on_plain(&mut self, now: Instant, plain: parse::Plain) {
+    fn on_plain(&mut self, now: Instant, plain: parse::Plain<'_>) {
         let Some(at) = self
             .slots
             .iter()

@@ -26,11 +26,12 @@ use crate::socketio::args::Args;
 
 /// A plain EVENT or ACK, its arguments kept as checked JSON text.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plain {
+pub struct Plain<'a> {
     /// [`PacketType::Event`] or [`PacketType::Ack`].
     pub kind: PacketType,
-    /// The namespace, `"/"` when absent on the wire.
-    pub namespace: String,
+    /// The namespace, `"/"` when absent on the wire (borrowed from the
+    /// input: it is looked up, not kept).
+    pub namespace: &'a str,
     /// The acknowledgement id, if any.
     pub ack_id: Option<u64>,
     /// The event name (EVENT only).
@@ -42,7 +43,7 @@ pub struct Plain {
 /// Decodes `input` if it is a plain EVENT or ACK this path takes (see the
 /// module's documentation); `None` otherwise, and then
 /// [`decode_text`](super::decode_text) decides.
-pub fn decode_plain(input: &str, limits: &Limits) -> Option<Plain> {
+pub fn decode_plain<'a>(input: &'a str, limits: &Limits) -> Option<Plain<'a>> {
     let kind = match input.as_bytes().first() {
         Some(b'2') => PacketType::Event,
         Some(b'3') => PacketType::Ack,
@@ -78,7 +79,7 @@ pub fn decode_plain(input: &str, limits: &Limits) -> Option<Plain> {
     let first_end = list.first_arg_end.map_or(0, |end| end - args_from + 1);
     Some(Plain {
         kind,
-        namespace: ns.to_owned(),
+        namespace: ns,
         ack_id,
         name,
         args: Args::from_checked_json(text.into_boxed_str(), list.args, first_end),
@@ -267,8 +268,8 @@ mod tests {
         assert_eq!(Some(Value::Array(values)), full.data, "{input:?}");
         let parser = Config::default().parser;
         let written = match (&plain.name, plain.ack_id) {
-            (Some(name), id) => Encoded::event(parser, &plain.namespace, name, &plain.args, id),
-            (None, Some(id)) => Encoded::ack(parser, &plain.namespace, id, &plain.args),
+            (Some(name), id) => Encoded::event(parser, plain.namespace, name, &plain.args, id),
+            (None, Some(id)) => Encoded::ack(parser, plain.namespace, id, &plain.args),
             (None, None) => return true,
         };
         let crate::engineio::Data::Text(text) = &written.messages()[0] else {
