@@ -21,7 +21,7 @@ use siobridge::socketio::{Limits, replace_placeholders, validate_placeholders};
 
 /// The arguments with every placeholder replaced by its bytes.
 fn resolved(b: &Broadcast) -> Vec<Value> {
-    let mut values = b.args.values().clone();
+    let mut values = b.args.values().to_vec();
     for v in &mut values {
         replace_placeholders(
             v,
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             assert!(b.args.binary.len() <= limits.max_attachments);
-            for v in &b.args.values() {
+            for v in b.args.values() {
                 validate_placeholders(v, b.args.binary.len())
                     .unwrap_or_else(|e| panic!("dangling placeholder: {e}"));
             }
