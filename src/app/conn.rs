@@ -7,6 +7,7 @@ use std::sync::Arc;
 #[cfg(doc)]
 use super::{Handshake, SocketIo};
 use crate::engineio::{Data, SendError, Sid};
+use crate::socketio::Encoded;
 
 /// The Engine.IO connection under one client, as the Socket.IO layer sees it.
 pub trait Conn: Send + Sync + 'static {
@@ -21,6 +22,27 @@ pub trait Conn: Send + Sync + 'static {
     fn send_volatile(&self, data: Data) -> Result<(), SendError> {
         self.send(data)
     }
+    /// Queues whole packets, in order, each with whether it is volatile,
+    /// as [`queue_packet`] does with [`send`](Conn::send) and
+    /// [`send_volatile`](Conn::send_volatile); after a packet the
+    /// connection could not take ([`SendError::Full`]), the rest are
+    /// dropped and the answer is `false` (a slow consumer). By default one
+    /// message at a time; a transport can take the batch under one lock.
+    fn send_packets(&self, packets: &mut dyn Iterator<Item = (Encoded, bool)>) -> bool {
+        let mut taken = true;
+        for (packet, volatile) in packets {
+            taken = taken
+                && queue_packet(&packet, volatile, |data, volatile| {
+                    if volatile {
+                        self.send_volatile(data)
+                    } else {
+                        self.send(data)
+                    }
+                });
+        }
+        taken
+    }
+
     /// Closes the Engine.IO connection.
     fn close(&self);
     /// Asks the transport to call [`SocketIo::flush`] for this connection
@@ -71,4 +93,29 @@ pub struct ConnInfo {
     pub secure: bool,
     /// When the connection opened, in milliseconds since the Unix epoch.
     pub issued_ms: u64,
+}
+
+/// Queues the messages of `packet` through `send` (a message, and whether
+/// to send it as volatile: the first message of a volatile packet). Returns
+/// `false` when the connection is full ([`SendError::Full`]) for a packet
+/// that is not volatile: a slow consumer. A volatile packet the connection
+/// cannot take now is dropped whole. A connection that is closed or not
+/// writable drops the packet and is not a slow consumer.
+pub fn queue_packet(
+    packet: &Encoded,
+    volatile: bool,
+    mut send: impl FnMut(Data, bool) -> Result<(), SendError>,
+) -> bool {
+    for (i, message) in packet.messages().iter().enumerate() {
+        let first_of_volatile = volatile && i == 0;
+        match send(message.clone(), first_of_volatile) {
+            Ok(()) => {}
+            Err(SendError::Full) if first_of_volatile => return true,
+            Err(SendError::Full) => return false,
+            Err(SendError::NotWritable | SendError::Closed | SendError::Unencodable) => {
+                return true;
+            }
+        }
+    }
+    true
 }

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::conn::Conn;
+use super::conn::{Conn, queue_packet};
 use super::namespace::{
     AckCallback, AckError, BroadcastAckCallback, BroadcastAcks, HandlerFuture, Handlers, Handshake,
     SocketShared, refusal_later,
@@ -31,7 +31,7 @@ use super::observe::SocketEvent;
 use super::recovery::session_asked;
 use super::socket::{AckSender, Socket};
 use super::{SocketIo, lock, read, write};
-use crate::engineio::{CloseReason, Data, SendError, Sid};
+use crate::engineio::{CloseReason, Data, Sid};
 use crate::socketio::v4::Revision;
 use crate::socketio::{Args, Client, ConnectError, DisconnectReason, Encoded, Event, Transmit, v4};
 
@@ -455,10 +455,7 @@ impl SocketIo {
             }
             return;
         }
-        let mut refused = false;
-        for (packet, volatile) in held.packets.drain(..) {
-            refused = refused || !self.queue(&*cell.conn, &packet, volatile);
-        }
+        let refused = !cell.conn.send_packets(&mut held.packets.drain(..));
         drop(held);
         if refused {
             self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
@@ -611,22 +608,13 @@ impl SocketIo {
     /// first message now; once its first message is queued, the rest must
     /// follow, or its attachments would be missing.
     fn queue(&self, conn: &dyn Conn, packet: &Encoded, volatile: bool) -> bool {
-        for (i, message) in packet.messages().iter().enumerate() {
-            let sent = if volatile && i == 0 {
-                conn.send_volatile(message.clone())
+        queue_packet(packet, volatile, |data, volatile| {
+            if volatile {
+                conn.send_volatile(data)
             } else {
-                conn.send(message.clone())
-            };
-            match sent {
-                Ok(()) => {}
-                Err(SendError::Full) if volatile && i == 0 => return true,
-                Err(SendError::Full) => return false,
-                Err(SendError::NotWritable | SendError::Closed | SendError::Unencodable) => {
-                    return true;
-                }
+                conn.send(data)
             }
-        }
-        true
+        })
     }
 
     fn on_event(

@@ -62,7 +62,7 @@ use std::time::Instant;
 
 pub use ack_future::AckFuture;
 pub use cluster::{Cluster, ClusterFuture, ClusterTimeout, RemoteSocket};
-pub use conn::{Conn, ConnInfo};
+pub use conn::{Conn, ConnInfo, queue_packet};
 pub use namespace::{
     AckError, BroadcastAcks, HandlerFuture, Handshake, MiddlewareFuture, Namespace,
 };

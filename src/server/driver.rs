@@ -252,15 +252,30 @@ impl SessionHandle {
     }
 
     fn send(&self, data: Data, volatile: bool) -> Result<(), SendError> {
-        let (result, poll_pending, driver) = {
+        self.send_batch(|send| send(data, volatile))
+    }
+
+    /// Runs `batch`, whose sends (a message, and whether it is volatile)
+    /// are queued under one lock of the core, then wakes the driver and the
+    /// pending GET as one send would, if anything was queued.
+    fn send_batch<R>(
+        &self,
+        batch: impl FnOnce(&mut dyn FnMut(Data, bool) -> Result<(), SendError>) -> R,
+    ) -> R {
+        let (result, sent, poll_pending, driver) = {
             let mut core = self.core();
             let websocket = core.transport() == TransportKind::WebSocket;
             let before = if websocket { None } else { core.poll_timeout() };
-            let result = if volatile {
-                core.send_volatile(data)
-            } else {
-                core.send(data)
-            };
+            let mut sent = false;
+            let result = batch(&mut |data, volatile| {
+                let result = if volatile {
+                    core.send_volatile(data)
+                } else {
+                    core.send(data)
+                };
+                sent |= result.is_ok();
+                result
+            });
             // The driver writes a WebSocket's frames; over polling the GET
             // takes what is sent, and the driver cares only when a timer
             // moved (a client slow to fetch) or the session ended. A flush
@@ -270,9 +285,9 @@ impl SessionHandle {
             // meanwhile, so that more answers share a write.)
             let driver = !self.in_turn.load(Ordering::Relaxed)
                 && (websocket || core.poll_timeout() != before);
-            (result, core.is_poll_pending(), driver)
+            (result, sent, core.is_poll_pending(), driver)
         };
-        if result.is_ok() {
+        if sent {
             if driver {
                 self.driver_wake.notify_one();
             }
@@ -339,6 +354,32 @@ impl EngineSocket {
     pub fn send(&self, data: Data) -> Result<(), SendError> {
         self.stats.sent(&data);
         self.handle.send(data, false)
+    }
+
+    /// Queues what `batch` sends (a message, and whether it is volatile, as
+    /// [`send_volatile`](Self::send_volatile) is) under one lock of the
+    /// session, and wakes its driver once: for a broadcast's held packets,
+    /// several per receiver.
+    pub(crate) fn send_batch<R>(
+        &self,
+        batch: impl FnOnce(&mut dyn FnMut(Data, bool) -> Result<(), SendError>) -> R,
+    ) -> R {
+        let (mut packets, mut bytes) = (0u64, 0u64);
+        let result = self.handle.send_batch(|send| {
+            batch(&mut |data: Data, volatile| {
+                let len = data.len() as u64;
+                let sent = send(data, volatile);
+                if sent.is_ok() {
+                    packets += 1;
+                    bytes += len;
+                }
+                sent
+            })
+        });
+        if packets > 0 {
+            self.stats.sent_many(packets, bytes);
+        }
+        result
     }
 
     /// Queues a message only if the client can take it now; see

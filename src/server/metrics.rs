@@ -57,8 +57,13 @@ impl Stats {
     }
 
     pub(super) fn sent(&self, data: &Data) {
-        self.packets_out.fetch_add(1, Ordering::Relaxed);
-        self.bytes_out.fetch_add(size(data), Ordering::Relaxed);
+        self.sent_many(1, size(data));
+    }
+
+    /// `packets` messages of `bytes` in all went out, counted at once.
+    pub(super) fn sent_many(&self, packets: u64, bytes: u64) {
+        self.packets_out.fetch_add(packets, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
     }
 
     pub(super) fn upgraded(&self) {

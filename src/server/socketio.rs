@@ -9,8 +9,9 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use super::{EngineSocket, Handler};
+use crate::app::queue_packet;
 use crate::engineio::{CloseReason, Data, SendError, Sid, TransportKind};
-use crate::socketio::{self, ClientCell, Conn, ConnInfo, SocketIo};
+use crate::socketio::{self, ClientCell, Conn, ConnInfo, Encoded, SocketIo};
 
 impl Conn for EngineSocket {
     fn sid(&self) -> Sid {
@@ -23,6 +24,16 @@ impl Conn for EngineSocket {
 
     fn send_volatile(&self, data: Data) -> Result<(), SendError> {
         EngineSocket::send_volatile(self, data)
+    }
+
+    fn send_packets(&self, packets: &mut dyn Iterator<Item = (Encoded, bool)>) -> bool {
+        EngineSocket::send_batch(self, |send| {
+            let mut taken = true;
+            for (packet, volatile) in packets {
+                taken = taken && queue_packet(&packet, volatile, &mut *send);
+            }
+            taken
+        })
     }
 
     fn close(&self) {
