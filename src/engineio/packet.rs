@@ -114,6 +114,11 @@ impl Text {
     pub fn framed(&self) -> &Bytes {
         &self.framed
     }
+
+    /// [`framed`](Self::framed), taken.
+    pub fn into_framed(self) -> Bytes {
+        self.framed
+    }
 }
 
 impl std::ops::Deref for Text {
@@ -366,6 +371,15 @@ impl Packet {
         match self {
             Packet::Message(Data::Text(text)) => Some(text.framed()),
             _ => None,
+        }
+    }
+
+    /// [`shared_text_frame`](Self::shared_text_frame), taken out of the
+    /// packet (no second reference to count); the packet itself otherwise.
+    pub fn into_shared_text_frame(self) -> Result<Bytes, Packet> {
+        match self {
+            Packet::Message(Data::Text(text)) => Ok(text.into_framed()),
+            other => Err(other),
         }
     }
 

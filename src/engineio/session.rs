@@ -727,7 +727,7 @@ impl Session {
             // The writer takes what it is given: progress.
             self.stall_deadline = None;
         }
-        if packet == Packet::Close {
+        if matches!(packet, Packet::Close) {
             // The reference server's WebSocket transport ends a session it
             // closes by closing the WebSocket, with no CLOSE packet: clients
             // read that as a lost transport and reconnect (python-socketio

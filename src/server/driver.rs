@@ -734,13 +734,9 @@ async fn write_frames(
         // are UTF-8: an `engineio::Text` is UTF-8 by construction, and the
         // check of every receiver's copy of a broadcast was a tenth of the
         // work of a fanout. Other packets are encoded.
-        let message = match packet.shared_text_frame() {
-            Some(bytes) => Message::Frame(WsFrame::message(
-                bytes.clone(),
-                OpCode::Data(OpData::Text),
-                true,
-            )),
-            None => match protocol.ws_frame(&packet) {
+        let message = match packet.into_shared_text_frame() {
+            Ok(bytes) => Message::Frame(WsFrame::message(bytes, OpCode::Data(OpData::Text), true)),
+            Err(packet) => match protocol.ws_frame(&packet) {
                 Frame::Text(text) => Message::text(text),
                 Frame::Binary(bytes) => Message::Binary(bytes),
             },
