@@ -124,11 +124,12 @@ pub(super) struct SessionHandle {
     /// [`EngineSocket::wake`] was called: the driver owes the handler an
     /// [`on_flush`](super::Handler::on_flush).
     app_flush: AtomicBool,
-    /// The driver is flushing what the application held for this session
-    /// and drains the core next (see [`run`]): a send then needs no
-    /// wake-up of its own. Read and cleared under the core's lock, so a
-    /// send either sees it set and is taken by that drain, or wakes the
-    /// driver.
+    /// The driver is in its turn, before the drain that takes the frames
+    /// (see [`run`]): it is handing events over and flushing what the
+    /// application held, so a send or a wake-up then needs no wake-up of
+    /// its own. Cleared under the core's lock, so a send either sees it set
+    /// and is taken by that drain, or wakes the driver; a wake-up that sees
+    /// it set is seen by the driver after the drain.
     in_turn: AtomicBool,
     /// Held by whoever hands the core's events to the handler (the driver,
     /// or a POST's task in [`after_post`](Self::after_post)), so that they
@@ -423,7 +424,11 @@ impl EngineSocket {
     /// task, instead of touching every session once per packet. Wakes in a
     /// row before the driver runs cost one call.
     pub fn wake(&self) {
-        if !self.handle.app_flush.swap(true, Ordering::AcqRel) {
+        // The driver's turn flushes before its drain, and looks again
+        // after it: a wake-up in between needs no notification (see `run`).
+        if !self.handle.app_flush.swap(true, Ordering::SeqCst)
+            && !self.handle.in_turn.load(Ordering::SeqCst)
+        {
             self.handle.driver_wake.notify_one();
         }
     }
@@ -481,32 +486,42 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
     loop {
         // Handler calls from here to the write are this turn's.
         let turn = lock(&handle.turn);
-        // Sends from here to the drain below wake no one: the drain takes
-        // them.
-        handle.in_turn.store(true, Ordering::Relaxed);
-        // What the application held back for this session goes first, so
-        // that this turn writes it.
-        if handle.app_flush.swap(false, Ordering::AcqRel) {
-            shared.handler.on_flush(&socket);
-        }
+        // Sends and wake-ups from here to the drain of step 3 wake no one:
+        // that drain takes them.
+        handle.in_turn.store(true, Ordering::SeqCst);
         if let Some(incoming) = lock(&handle.incoming_ws).take() {
             // Only one WebSocket per session: a newer probe replaces nothing
             // live, because the core refuses a second upgrade.
             ws = Some(incoming);
         }
 
-        // 1. Drain the core.
-        let (deadline, close_ws, closed, poll_pending, protocol) = {
+        // 1. Take the core's events.
+        {
             let mut core = handle.core();
-            handle.in_turn.store(false, Ordering::Relaxed);
             core.handle_timeout(Instant::now());
             events.extend(std::iter::from_fn(|| core.poll_event()));
+        }
+
+        // 2. Hand them to the application, outside the core's lock; then
+        // ask it for what it held back for this session (a broadcast's
+        // packets, the handlers' answers), so that this turn writes it
+        // with the answers.
+        hand_events(&shared, &socket, &mut events, &mut messages);
+        if handle.app_flush.swap(false, Ordering::SeqCst) {
+            shared.handler.on_flush(&socket);
+        }
+
+        // 3. Drain the core.
+        let (deadline, close_ws, closed, poll_pending, protocol) = {
+            let mut core = handle.core();
+            handle.in_turn.store(false, Ordering::SeqCst);
             if ws.is_some() {
                 frames.extend(std::iter::from_fn(|| core.poll_ws_frame()));
-                // Taking the last frames may end the session (a CLOSE sent
-                // at shutdown): its Closed event goes out this turn too.
-                events.extend(std::iter::from_fn(|| core.poll_event()));
             }
+            // What the handlers did may have ended the session, and taking
+            // the last frames may too (a CLOSE sent at shutdown): its Closed
+            // event goes out this turn.
+            events.extend(std::iter::from_fn(|| core.poll_event()));
             (
                 core.poll_timeout(),
                 core.take_ws_close(),
@@ -518,8 +533,6 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
         if poll_pending {
             handle.poll_wake.notify_one();
         }
-
-        // 2. Hand events to the application, outside the core's lock.
         hand_events(&shared, &socket, &mut events, &mut messages);
         drop(turn);
 
@@ -548,6 +561,12 @@ async fn run(shared: Arc<Shared>, handle: Arc<SessionHandle>, mut ws: Option<WsS
                 timer.as_mut().reset(at.into());
             }
             armed = deadline;
+        }
+        // A wake-up that came after step 2 and before step 3's drain
+        // notified no one (`in_turn`): this turn's drain may not have
+        // taken what it asked for.
+        if handle.app_flush.load(Ordering::SeqCst) {
+            continue;
         }
         tokio::select! {
             () = timer.as_mut(), if armed.is_some() => armed = None,
