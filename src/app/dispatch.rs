@@ -15,7 +15,7 @@
 //!    for the end of the input in progress, or for the timer task.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -89,6 +89,16 @@ pub struct ClientCell {
     /// next taken ([`ClientCell::lock`]), before anything else does, so
     /// the client gets every packet in the order it was sent.
     held: Mutex<Held>,
+    /// `held` has packets: set and cleared under its lock, read without
+    /// it, so that taking the machine's lock costs no second lock when no
+    /// broadcast is waiting (a packet held just after the look waits for
+    /// the flush that is coming, as it would had it come after the lock).
+    any_held: AtomicBool,
+    /// [`Conn::wake`] was called and [`SocketIo::flush_client`] has not run
+    /// since: a flush is coming, so what is sent meanwhile may wait for it
+    /// (in `held`, or as transmits in the machine). Written under `held`'s
+    /// lock; [`ClientCell::hold`] reads it without, under the machine's.
+    woken: AtomicBool,
     state: Mutex<ClientState>,
 }
 
@@ -97,10 +107,6 @@ pub struct ClientCell {
 struct Held {
     /// Packets and whether each is volatile, in the order they were sent.
     packets: Vec<(Encoded, bool)>,
-    /// [`Conn::wake`] was called and [`SocketIo::flush_client`] has not run
-    /// since: a flush is coming, so what is sent meanwhile may wait for it
-    /// (in `packets`, or as transmits in the machine).
-    woken: bool,
 }
 
 /// What one client's lock guards.
@@ -124,22 +130,40 @@ impl ClientCell {
     /// Locks the machine, after moving the held broadcast packets into it.
     fn lock(&self) -> MutexGuard<'_, ClientState> {
         let mut state = lock(&self.state);
-        let mut held = lock(&self.held);
-        for (packet, volatile) in held.packets.drain(..) {
-            state.machine.send_resolved(packet, volatile);
+        if self.any_held.load(Ordering::Acquire) {
+            let mut held = lock(&self.held);
+            for (packet, volatile) in held.packets.drain(..) {
+                state.machine.send_resolved(packet, volatile);
+            }
+            self.any_held.store(false, Ordering::Release);
         }
-        drop(held);
         state
     }
 
     /// Whether what is sent now may wait for a flush from the connection's
     /// own task: one is coming, or the connection was just asked for one.
+    /// Called under the machine's lock, after a send into it.
+    ///
+    /// `woken` is read first without `held`'s lock: if it is set, a flush
+    /// is coming that takes this send. [`flush_client`](SocketIo::flush_client)
+    /// clears it before it takes the machine's lock, so a clear that the
+    /// read misses belongs to a flush that has not yet drained the
+    /// machine.
     fn hold(&self) -> bool {
-        let mut held = lock(&self.held);
-        if !held.woken && self.conn.wake() {
-            held.woken = true;
+        if self.woken.load(Ordering::Acquire) {
+            return true;
         }
-        held.woken
+        let _held = lock(&self.held);
+        self.wake_locked()
+    }
+
+    /// Asks the connection for a flush unless one is coming; whether one
+    /// is. The caller holds `held`'s lock.
+    fn wake_locked(&self) -> bool {
+        if !self.woken.load(Ordering::Relaxed) && self.conn.wake() {
+            self.woken.store(true, Ordering::Release);
+        }
+        self.woken.load(Ordering::Relaxed)
     }
 }
 
@@ -193,6 +217,8 @@ impl SocketIo {
             sid,
             conn,
             held: Mutex::new(Held::default()),
+            any_held: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
             state: Mutex::new(ClientState {
                 machine: Client::new(self.inner.config.clone(), self.now()).with_revision(revision),
                 acks: HashMap::new(),
@@ -401,14 +427,10 @@ impl SocketIo {
     ) {
         {
             let mut held = lock(&cell.held);
-            if held.packets.len() < MAX_HELD {
-                if !held.woken && cell.conn.wake() {
-                    held.woken = true;
-                }
-                if held.woken {
-                    held.packets.push((packet, volatile));
-                    return;
-                }
+            if held.packets.len() < MAX_HELD && cell.wake_locked() {
+                held.packets.push((packet, volatile));
+                cell.any_held.store(true, Ordering::Release);
+                return;
             }
         }
         let mut state = cell.lock();
@@ -431,7 +453,10 @@ impl SocketIo {
     pub fn flush_client(&self, cell: &Arc<ClientCell>) {
         // Cleared before the packets are taken: what is sent after this
         // asks for a flush of its own.
-        lock(&cell.held).woken = false;
+        {
+            let _held = lock(&cell.held);
+            cell.woken.store(false, Ordering::Release);
+        }
         let mut work = Vec::new();
         {
             let mut state = lock(&cell.state);
@@ -448,7 +473,11 @@ impl SocketIo {
     /// does). A packet the connection cannot take makes the client a slow
     /// consumer, as in [`move_transmits`](Self::move_transmits).
     fn send_held(&self, cell: &Arc<ClientCell>, state: &mut ClientState) {
+        if !cell.any_held.load(Ordering::Acquire) {
+            return;
+        }
         let mut held = lock(&cell.held);
+        cell.any_held.store(false, Ordering::Release);
         if state.machine.transmits_queued() > 0 || state.machine.is_closed() {
             for (packet, volatile) in held.packets.drain(..) {
                 state.machine.send_resolved(packet, volatile);
@@ -738,8 +767,7 @@ impl SocketIo {
                         }
                     });
                     let ack = ack.map(|id| AckSender::new(socket.clone(), id));
-                    let handlers = socket.shared.nsp.handlers.clone();
-                    Handlers::call(&handlers, &socket, &name, args, ack);
+                    Handlers::call(&socket.shared.nsp.handlers, &socket, &name, args, ack);
                 }
                 Work::Ack(callback, result) => callback(result),
                 Work::GroupDone(callback, result) => callback(result),
