@@ -9,6 +9,14 @@
 //! serde_json's parser, which checks every token exactly as it does when it
 //! builds a `Value`, and the arguments go into [`Args`] as text.
 //!
+//! Most elements never reach serde_json: a small scanner ([`Scanner`])
+//! takes the JSON that serde_json cannot refuse (strings without control
+//! characters or lone surrogates, integers of up to 18 digits, decimals
+//! without an exponent, the literals, and arrays and objects of these
+//! within the nesting limit) and hands anything else (an exponent, a
+//! surrogate escape, a long number, an error) to serde_json's checking walk
+//! for that element.
+//!
 //! This path only ever *accepts*. Whatever it does not take (an error of any
 //! kind, a number as the event name, a reserved or overlong name, nesting
 //! near a limit) it leaves to [`decode_text`](super::decode_text), which
@@ -53,14 +61,11 @@ pub fn decode_plain<'a>(input: &'a str, limits: &Limits) -> Option<Plain<'a>> {
     let (input, _) = attachment_count(input, kind, limits.max_attachments).ok()?;
     let (input, ns) = namespace(input, limits.max_namespace_len).ok()?;
     let (payload, ack_id) = ack_id(input).ok()?;
-    // Few brackets (nearly every packet): then the nesting is within the
-    // limit, and within serde_json's own, whichever way the elements are
-    // parsed. Otherwise the exact check is the full decoder's.
-    let brackets = payload.bytes().filter(|&b| b == b'[' || b == b'{').count();
-    if brackets > limits.max_json_depth.min(100) {
-        return None;
-    }
-    let list = walk(payload, kind == PacketType::Event)?;
+    let list = walk(
+        payload,
+        kind == PacketType::Event,
+        limits.max_json_depth.min(100),
+    )?;
     let mut name = None;
     let mut args_from = list.open + 1;
     if kind == PacketType::Event {
@@ -103,10 +108,25 @@ struct List {
 }
 
 /// Walks `payload`, which must be one JSON array and nothing else (JSON
-/// whitespace aside), parsing each element with serde_json. With `named`,
-/// the first element is the event name and must be a string. `None` for
-/// anything else, including an empty array for an event.
-fn walk(payload: &str, named: bool) -> Option<List> {
+/// whitespace aside), nesting at most `max_depth` deep (the array is depth
+/// 1), taking each element with the [`Scanner`] or else serde_json. With
+/// `named`, the first element is the event name and must be a string.
+/// `None` for anything else, including an empty array for an event.
+fn walk(payload: &str, named: bool, max_depth: usize) -> Option<List> {
+    let scanner = Scanner {
+        bytes: payload.as_bytes(),
+        max_depth,
+    };
+    // serde_json is asked only when the payload has few brackets: then the
+    // nesting is within the limit (and within serde_json's own), whichever
+    // way the elements are parsed. Otherwise the exact check is the full
+    // decoder's. Counted once, on the first element the scanner leaves.
+    let mut few_brackets = None;
+    let mut serde_may_take = || {
+        *few_brackets.get_or_insert_with(|| {
+            payload.bytes().filter(|&b| b == b'[' || b == b'{').count() <= max_depth
+        })
+    };
     let open = skip_whitespace(payload, 0);
     if payload.as_bytes().get(open) != Some(&b'[') {
         return None;
@@ -129,15 +149,28 @@ fn walk(payload: &str, named: bool) -> Option<List> {
         return finish(payload, list);
     }
     loop {
-        let rest = payload.get(at..)?;
+        at = skip_whitespace(payload, at);
         let end = if named && index == 0 {
-            let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<String>();
-            list.name = Some(stream.next()?.ok()?);
-            at + stream.byte_offset()
-        } else {
+            if let Some(end) = scanner.unescaped_string(at) {
+                list.name = Some(payload[at + 1..end - 1].to_owned());
+                end
+            } else if serde_may_take() {
+                let rest = payload.get(at..)?;
+                let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+                list.name = Some(stream.next()?.ok()?);
+                at + stream.byte_offset()
+            } else {
+                return None;
+            }
+        } else if let Some(end) = scanner.value(at, 1) {
+            end
+        } else if serde_may_take() {
+            let rest = payload.get(at..)?;
             let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Checked>();
             stream.next()?.ok()?;
             at + stream.byte_offset()
+        } else {
+            return None;
         };
         if !(named && index == 0) {
             list.args += 1;
@@ -177,6 +210,205 @@ fn skip_whitespace(text: &str, at: usize) -> usize {
         at += 1;
     }
     at
+}
+
+/// A scanner of the JSON that serde_json accepts whatever it holds
+/// (RFC 8259 with serde_json's own refusals kept out): each method takes
+/// the offset where a token starts and gives the offset just past it, or
+/// `None` when the token is not JSON or is one it leaves to serde_json.
+/// Checks what serde_json checks, and keeps nothing.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    /// The deepest an array or object may be (the payload's array is 1).
+    max_depth: usize,
+}
+
+impl Scanner<'_> {
+    /// One value inside containers `depth` deep (RFC 8259 § 3).
+    fn value(&self, at: usize, depth: usize) -> Option<usize> {
+        match *self.bytes.get(at)? {
+            b'"' => self.string(at),
+            b'[' => self.array(at, depth + 1),
+            b'{' => self.object(at, depth + 1),
+            b't' => self.literal(at, b"true"),
+            b'f' => self.literal(at, b"false"),
+            b'n' => self.literal(at, b"null"),
+            b'-' | b'0'..=b'9' => self.number(at),
+            _ => None,
+        }
+    }
+
+    /// `[ value *( , value ) ]`, itself `depth` deep (§ 5).
+    fn array(&self, at: usize, depth: usize) -> Option<usize> {
+        if depth > self.max_depth {
+            return None;
+        }
+        let mut at = self.whitespace(at + 1);
+        if self.bytes.get(at) == Some(&b']') {
+            return Some(at + 1);
+        }
+        loop {
+            at = self.whitespace(self.value(at, depth)?);
+            match *self.bytes.get(at)? {
+                b',' => at = self.whitespace(at + 1),
+                b']' => return Some(at + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    /// `{ string : value *( , string : value ) }`, itself `depth` deep
+    /// (§ 4). Repeated names are taken, as serde_json takes them.
+    fn object(&self, at: usize, depth: usize) -> Option<usize> {
+        if depth > self.max_depth {
+            return None;
+        }
+        let mut at = self.whitespace(at + 1);
+        if self.bytes.get(at) == Some(&b'}') {
+            return Some(at + 1);
+        }
+        loop {
+            if self.bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            at = self.whitespace(self.string(at)?);
+            if self.bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            at = self.whitespace(self.value(self.whitespace(at + 1), depth)?);
+            match *self.bytes.get(at)? {
+                b',' => at = self.whitespace(at + 1),
+                b'}' => return Some(at + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string (§ 7): no control character unescaped, and no `\u`
+    /// escape of a surrogate (whose pairing serde_json checks). The input
+    /// is a `str`, so the rest is UTF-8.
+    fn string(&self, at: usize) -> Option<usize> {
+        let mut at = at + 1;
+        loop {
+            at = self.special(at);
+            match *self.bytes.get(at)? {
+                b'"' => return Some(at + 1),
+                b'\\' => at = self.escape(at + 1)?,
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string with no escape at all: its text is its value.
+    fn unescaped_string(&self, at: usize) -> Option<usize> {
+        if self.bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let at = self.special(at + 1);
+        (*self.bytes.get(at)? == b'"').then_some(at + 1)
+    }
+
+    /// The first offset from `at` that holds a `"`, a `\\` or a control
+    /// character (the end of the input if none does): eight bytes a step.
+    fn special(&self, at: usize) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let mut at = at;
+        while let Some(chunk) = self.bytes.get(at..at + 8) {
+            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let v = u64::from_le_bytes(chunk);
+            let quote = v ^ (ONES * u64::from(b'"'));
+            let backslash = v ^ (ONES * u64::from(b'\\'));
+            // `(x - ONES) & !x` sets the high bit of x's first zero byte,
+            // `(v - 0x20 * ONES) & !v` that of v's first byte below 0x20
+            // (higher bytes may be set wrongly after a borrow, never lower
+            // ones, so the lowest bit set is always right).
+            let found = ((quote.wrapping_sub(ONES) & !quote)
+                | (backslash.wrapping_sub(ONES) & !backslash)
+                | (v.wrapping_sub(ONES * 0x20) & !v))
+                & HIGHS;
+            if found != 0 {
+                return at + (found.trailing_zeros() / 8) as usize;
+            }
+            at += 8;
+        }
+        while let Some(&byte) = self.bytes.get(at) {
+            if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                break;
+            }
+            at += 1;
+        }
+        at
+    }
+
+    /// What follows a `\`.
+    fn escape(&self, at: usize) -> Option<usize> {
+        match *self.bytes.get(at)? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 1),
+            b'u' => {
+                let hex = self.bytes.get(at + 1..at + 5)?;
+                let mut code = 0u32;
+                for &digit in hex {
+                    code = code * 16 + char::from(digit).to_digit(16)?;
+                }
+                (!(0xD800..=0xDFFF).contains(&code)).then_some(at + 5)
+            }
+            _ => None,
+        }
+    }
+
+    /// A number (§ 6) that no range check can refuse: at most 18 digits
+    /// before the point and 18 after it, and no exponent.
+    fn number(&self, at: usize) -> Option<usize> {
+        let mut at = at;
+        if self.bytes[at] == b'-' {
+            at += 1;
+        }
+        let int = at;
+        match *self.bytes.get(at)? {
+            b'0' => at += 1,
+            b'1'..=b'9' => at = self.digits(at),
+            _ => return None,
+        }
+        if at - int > 18 {
+            return None;
+        }
+        if self.bytes.get(at) == Some(&b'.') {
+            let fraction = at + 1;
+            at = self.digits(fraction);
+            if at == fraction || at - fraction > 18 {
+                return None;
+            }
+        }
+        match self.bytes.get(at) {
+            Some(b'e' | b'E') => None,
+            _ => Some(at),
+        }
+    }
+
+    fn digits(&self, at: usize) -> usize {
+        let mut at = at;
+        while self.bytes.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        at
+    }
+
+    fn literal(&self, at: usize, word: &[u8]) -> Option<usize> {
+        self.bytes[at..]
+            .starts_with(word)
+            .then_some(at + word.len())
+    }
+
+    fn whitespace(&self, at: usize) -> usize {
+        let mut at = at;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(at) {
+            at += 1;
+        }
+        at
+    }
 }
 
 /// Any JSON value, checked token by token as serde_json checks the value it
@@ -298,6 +530,12 @@ mod tests {
             r#"2["n\u0061me",1]"#,
             r#"2["x",12345678901234567890,1e308,0.1]"#,
             r#"2["\u0000",""]"#,
+            r#"2["a",{"k":[1,{"j":null}],"l":"","k":0},-0.25,"\/\b\f\n\r\t\u00E9\uffff"]"#,
+            r#"2["a",{ "k" : [ ] , "l" : { } }, 123456789012345678, -0.123456789012345678]"#,
+            // 32 deep, the default limit.
+            &format!(r#"2["a",{}{}]"#, "[".repeat(31), "]".repeat(31)),
+            // More brackets than the limit, but side by side.
+            &format!(r#"2["a"{}]"#, ",[]".repeat(40)),
         ] {
             assert!(agrees(input), "{input:?} was not taken");
         }
@@ -339,6 +577,26 @@ mod tests {
             "2[\"a\",\u{a0}1]",
             &format!(r#"2["{}"]"#, "n".repeat(300)),
             &format!(r#"2["a",{}1{}]"#, "[".repeat(40), "]".repeat(40)),
+            &format!(r#"2["a",{}{}]"#, "[".repeat(32), "]".repeat(32)),
+            &format!(r#"2["a",{}{}]"#, "{\"k\":".repeat(32), "}".repeat(32)),
+            "2[\"a\",\"\u{1}\"]",
+            "2[\"a\u{1f}\"]",
+            r#"2["a","\x"]"#,
+            r#"2["a","\u12"]"#,
+            r#"2["a","\uZZZZ"]"#,
+            r#"2["a","\udfff"]"#,
+            r#"2["a",1.]"#,
+            r#"2["a",.5]"#,
+            r#"2["a",-]"#,
+            r#"2["a",+1]"#,
+            r#"2["a",1.5.3]"#,
+            r#"2["a",[1,]]"#,
+            r#"2["a",{"k" 1}]"#,
+            r#"2["a",{,}]"#,
+            r#"2["a",{"k":1,}]"#,
+            r#"2["a",tru]"#,
+            r#"2["a",nulls]"#,
+            r#"2["a","unterminated]"#,
         ] {
             let taken = agrees(input);
             assert!(!taken, "{input:?} was taken");
@@ -350,7 +608,13 @@ mod tests {
     /// they could disagree.
     #[test]
     fn on_generated_near_packets_the_fast_path_never_takes_what_the_decoder_refuses() {
-        const PIECES: [&str; 34] = [
+        const PIECES: [&str; 40] = [
+            "\"\\x\"",
+            "\"\u{1}\"",
+            "1.",
+            "123456789012345678901",
+            "\"\\u12\"",
+            "\"\\uD83D\\uDE00\"",
             "[",
             "]",
             "{",
@@ -418,6 +682,36 @@ mod tests {
         }
         // The generator reaches both sides.
         assert!(taken > 500, "only {taken} inputs taken");
+    }
+
+    #[test]
+    fn the_scanner_finds_the_first_quote_backslash_or_control_character() {
+        // Bytes that are none of these, next to them in value.
+        const PLAIN: [u8; 8] = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff];
+        for len in 0..24 {
+            let filler: Vec<u8> = (0..len).map(|i| PLAIN[(i * 5 + len) % 8]).collect();
+            let none = Scanner {
+                bytes: &filler,
+                max_depth: 32,
+            };
+            assert_eq!(none.special(0), len, "{filler:?}");
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x01, 0x1f] {
+                    let mut bytes = filler.clone();
+                    bytes[at] = special;
+                    // A second one later must not hide the first.
+                    if at + 3 < len {
+                        bytes[at + 3] = b'"';
+                    }
+                    let scanner = Scanner {
+                        bytes: &bytes,
+                        max_depth: 32,
+                    };
+                    assert_eq!(scanner.special(0), at, "{bytes:?}");
+                    assert_eq!(scanner.special(at), at, "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]
