@@ -32,7 +32,7 @@ pub trait Conn: Send + Sync + 'static {
         let mut taken = true;
         for (packet, volatile) in packets {
             taken = taken
-                && queue_packet(&packet, volatile, |data, volatile| {
+                && queue_packet(packet, volatile, |data, volatile| {
                     if volatile {
                         self.send_volatile(data)
                     } else {
@@ -102,13 +102,13 @@ pub struct ConnInfo {
 /// cannot take now is dropped whole. A connection that is closed or not
 /// writable drops the packet and is not a slow consumer.
 pub fn queue_packet(
-    packet: &Encoded,
+    packet: Encoded,
     volatile: bool,
     mut send: impl FnMut(Data, bool) -> Result<(), SendError>,
 ) -> bool {
-    for (i, message) in packet.messages().iter().enumerate() {
+    for (i, message) in packet.into_messages().enumerate() {
         let first_of_volatile = volatile && i == 0;
-        match send(message.clone(), first_of_volatile) {
+        match send(message, first_of_volatile) {
             Ok(()) => {}
             Err(SendError::Full) if first_of_volatile => return true,
             Err(SendError::Full) => return false,

@@ -499,7 +499,7 @@ impl SocketIo {
         while let Some(transmit) = state.machine.poll_transmit() {
             match transmit {
                 Transmit::Packet { packet, volatile } => {
-                    if !self.queue(&*cell.conn, &packet, volatile) {
+                    if !self.queue(&*cell.conn, packet, volatile) {
                         self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                         state.machine.drop_client(DisconnectReason::SlowConsumer);
                         let mut work = Vec::new();
@@ -602,7 +602,7 @@ impl SocketIo {
             while let Some(transmit) = state.machine.poll_transmit() {
                 match transmit {
                     Transmit::Packet { packet, volatile } => {
-                        if !self.queue(&*cell.conn, &packet, volatile) {
+                        if !self.queue(&*cell.conn, packet, volatile) {
                             self.inner.slow_consumers.fetch_add(1, Ordering::Relaxed);
                             state.machine.drop_client(DisconnectReason::SlowConsumer);
                         }
@@ -636,7 +636,7 @@ impl SocketIo {
     /// volatile packet is dropped whole when the client cannot take its
     /// first message now; once its first message is queued, the rest must
     /// follow, or its attachments would be missing.
-    fn queue(&self, conn: &dyn Conn, packet: &Encoded, volatile: bool) -> bool {
+    fn queue(&self, conn: &dyn Conn, packet: Encoded, volatile: bool) -> bool {
         queue_packet(packet, volatile, |data, volatile| {
             if volatile {
                 conn.send_volatile(data)

@@ -84,7 +84,16 @@ impl Text {
     /// encoder writes its packet once, in place, without knowing Engine.IO's
     /// framing.
     pub fn write_message(write: impl FnOnce(&mut String)) -> Text {
-        let mut packet = String::with_capacity(128);
+        Text::write_message_sized(128, write)
+    }
+
+    /// [`write_message`](Self::write_message) into a buffer of `capacity`
+    /// bytes, the `4` included: when the producer knows the length, the
+    /// buffer it fills becomes the shared one as it is, with no second
+    /// allocation for the sharing (which a buffer with room to spare
+    /// needs).
+    pub fn write_message_sized(capacity: usize, write: impl FnOnce(&mut String)) -> Text {
+        let mut packet = String::with_capacity(capacity.max(1));
         packet.push('4');
         write(&mut packet);
         Text {

@@ -30,7 +30,7 @@ impl Conn for EngineSocket {
         EngineSocket::send_batch(self, |send| {
             let mut taken = true;
             for (packet, volatile) in packets {
-                taken = taken && queue_packet(&packet, volatile, &mut *send);
+                taken = taken && queue_packet(packet, volatile, &mut *send);
             }
             taken
         })

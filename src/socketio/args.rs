@@ -146,6 +146,15 @@ impl Args {
     /// comma-separated, without the brackets: the text they came in when
     /// they are still kept as text (socket.io-protocol v5, "Packet
     /// encoding": the payload is the JSON-stringified argument list).
+    /// The arguments as the JSON text they came in, without the brackets
+    /// (`None` once they are values).
+    pub(crate) fn json_elements(&self) -> Option<&str> {
+        match &self.list {
+            List::Json(json) => Some(&json.text[1..json.text.len() - 1]),
+            List::Values(_) => None,
+        }
+    }
+
     pub(crate) fn write_elements(&self, out: &mut Vec<u8>) {
         match &self.list {
             List::Json(json) => {

@@ -3,9 +3,9 @@
 //! socket.io-protocol v5, "Packet encoding": with the default parser a
 //! packet is one text message, followed by one binary message per
 //! attachment; with `socket.io-msgpack-parser` it is one binary message.
-//! An [`Encoded`] packet holds those messages behind one shared pointer, so
-//! a broadcast to a thousand receivers is encoded once and each receiver
-//! gets a reference to the same bytes.
+//! An [`Encoded`] packet holds those messages as shared buffers, so a
+//! broadcast to a thousand receivers is encoded once and each receiver gets
+//! a reference to the same bytes.
 
 use std::sync::Arc;
 
@@ -15,21 +15,55 @@ use serde_json::Value;
 use super::args::Args;
 use super::config::Parser;
 use super::msgpack;
-use super::packet::{Packet, PacketType, write_header, write_utf8};
+use super::packet::{Packet, PacketType, header_len, write_header, write_utf8};
 use crate::engineio::{Data, Text};
 
 /// One Socket.IO packet, encoded: the Engine.IO messages that carry it, in
 /// order (the text, then its attachments; or one msgpack message). Cheap to
 /// clone: every clone shares the same messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Encoded(Arc<[Data]>);
+pub struct Encoded(Messages);
+
+/// The messages of an [`Encoded`]: nearly every packet is one message,
+/// whose buffer is already shared, so it needs no list of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Messages {
+    One(Data),
+    /// A text and its attachments.
+    Many(Arc<[Data]>),
+}
+
+/// The messages of an [`Encoded`], taken ([`Encoded::into_messages`]).
+#[derive(Debug)]
+pub struct IntoMessages(IntoMessagesInner);
+
+#[derive(Debug)]
+enum IntoMessagesInner {
+    One(Option<Data>),
+    Many(Arc<[Data]>, usize),
+}
+
+impl Iterator for IntoMessages {
+    type Item = Data;
+
+    fn next(&mut self) -> Option<Data> {
+        match &mut self.0 {
+            IntoMessagesInner::One(message) => message.take(),
+            IntoMessagesInner::Many(messages, at) => {
+                let message = messages.get(*at)?.clone();
+                *at += 1;
+                Some(message)
+            }
+        }
+    }
+}
 
 impl Encoded {
     /// Encodes `packet` with `parser`.
     pub fn new(parser: Parser, packet: &Packet) -> Encoded {
         if parser == Parser::Msgpack {
             let bytes = msgpack::encode(packet);
-            return Encoded(Arc::from([Data::Binary(bytes.into())]));
+            return Encoded(Messages::One(Data::Binary(bytes.into())));
         }
         let text = Text::write_message(|out| packet.encode_into(out));
         Encoded::text_then(text, &packet.attachments)
@@ -80,9 +114,35 @@ impl Encoded {
             (PacketType::Ack, false) => PacketType::BinaryAck,
             (kind, _) => kind,
         };
+        let attachments = args.binary.len();
+        // Arguments kept as text, and a name JSON writes as it is (no
+        // character to escape): the packet's length is known, and it is
+        // written as text, with nothing to check.
+        if let Some(inner) = args.json_elements()
+            && name.is_none_or(|name| !name.bytes().any(needs_escape))
+        {
+            let name_len = name.map_or(0, |name| name.len() + 2 + usize::from(!inner.is_empty()));
+            let len =
+                1 + header_len(kind, attachments, namespace, ack_id) + name_len + inner.len() + 2;
+            let text = Text::write_message_sized(len, |out| {
+                write_header(out, kind, attachments, namespace, ack_id);
+                out.push('[');
+                if let Some(name) = name {
+                    out.push('"');
+                    out.push_str(name);
+                    out.push('"');
+                    if !inner.is_empty() {
+                        out.push(',');
+                    }
+                }
+                out.push_str(inner);
+                out.push(']');
+            });
+            return Encoded::text_then(text, &args.binary);
+        }
         let text = Text::write_message(|out| {
+            write_header(out, kind, attachments, namespace, ack_id);
             write_utf8(out, |bytes| {
-                write_header(bytes, kind, args.binary.len(), namespace, ack_id);
                 bytes.push(b'[');
                 if let Some(name) = name {
                     // Serializing a `str` into a `Vec` cannot fail.
@@ -101,30 +161,47 @@ impl Encoded {
     /// A text message, then its attachments.
     fn text_then(text: Text, attachments: &[Bytes]) -> Encoded {
         if attachments.is_empty() {
-            // The common case in one allocation, not a vector and then the
-            // shared slice.
-            return Encoded(Arc::new([Data::Text(text)]));
+            return Encoded(Messages::One(Data::Text(text)));
         }
         let mut messages = Vec::with_capacity(1 + attachments.len());
         messages.push(Data::Text(text));
         messages.extend(attachments.iter().cloned().map(Data::Binary));
-        Encoded(Arc::from(messages))
+        Encoded(Messages::Many(Arc::from(messages)))
     }
 
     /// The Engine.IO messages, in the order they must be sent.
     pub fn messages(&self) -> &[Data] {
-        &self.0
+        match &self.0 {
+            Messages::One(message) => std::slice::from_ref(message),
+            Messages::Many(messages) => messages,
+        }
+    }
+
+    /// [`messages`](Self::messages), taken: a packet of one message gives
+    /// it up without a copy of its handle.
+    pub fn into_messages(self) -> IntoMessages {
+        IntoMessages(match self.0 {
+            Messages::One(message) => IntoMessagesInner::One(Some(message)),
+            Messages::Many(messages) => IntoMessagesInner::Many(messages, 0),
+        })
     }
 
     /// The bytes carried, over every message.
     pub fn len(&self) -> usize {
-        self.0.iter().map(Data::len).sum()
+        self.messages().iter().map(Data::len).sum()
     }
 
     /// Whether no message carries a byte (never the case for a packet).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Whether JSON writes `byte` of a string escaped (RFC 8259 § 7, as
+/// serde_json and `JSON.stringify` write strings: `"`, `\` and the control
+/// characters, nothing else).
+fn needs_escape(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || byte < 0x20
 }
 
 /// The EVENT (or BINARY_EVENT) packet of `event` with `args`, asking for ack
@@ -147,6 +224,37 @@ pub fn ack_packet(namespace: &str, id: u64, args: Args) -> Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::socketio::parse::{Limits, decode_plain};
+
+    #[test]
+    fn arguments_kept_as_text_are_written_as_values_would_be() {
+        // Compact JSON, as clients send it: the text path and the value
+        // path must then write the same packet.
+        for (namespace, name, ack) in [
+            ("/", "echo", Some(7)),
+            ("/chat", "m", None),
+            ("/", "a\"quote", Some(0)),
+            ("/n", "line\nbreak", Some(123_456_789)),
+            ("/", "caf\u{e9}", None),
+        ] {
+            for args in ["[]", "[1]", r#"[{"seq":1,"text":"x"},null,[true]]"#] {
+                let input = format!(r#"2["e",{}"#, &args[1..]).replace("[\"e\",]", "[\"e\"]");
+                let plain = decode_plain(&input, &Limits::default()).expect("taken");
+                let values = plain.args.values().to_vec();
+                let text = Encoded::event(Parser::Json, namespace, name, &plain.args, ack);
+                let value = Encoded::new(
+                    Parser::Json,
+                    &event_packet(namespace, name, Args::from(values.clone()), ack),
+                );
+                assert_eq!(text, value, "{namespace} {name} {args}");
+                let Some(id) = ack else { continue };
+                let text = Encoded::ack(Parser::Json, namespace, id, &plain.args);
+                let value =
+                    Encoded::new(Parser::Json, &ack_packet(namespace, id, Args::from(values)));
+                assert_eq!(text, value, "{namespace} {id} {args}");
+            }
+        }
+    }
 
     #[test]
     fn a_text_packet_is_one_message_behind_the_engine_io_message_type() {

@@ -250,14 +250,14 @@ impl Packet {
     /// Appends the text part of this packet to `out` (see
     /// [`encode`](Self::encode)).
     pub fn encode_into(&self, out: &mut String) {
+        write_header(
+            out,
+            self.kind,
+            self.attachments.len(),
+            &self.namespace,
+            self.ack_id,
+        );
         write_utf8(out, |bytes| {
-            write_header(
-                bytes,
-                self.kind,
-                self.attachments.len(),
-                &self.namespace,
-                self.ack_id,
-            );
             if let Some(data) = &self.data {
                 // Compact JSON, like JSON.stringify. Serializing a `Value`
                 // into a `Vec` cannot fail.
@@ -285,28 +285,45 @@ pub(crate) fn write_utf8(out: &mut String, write: impl FnOnce(&mut Vec<u8>)) {
 /// (socket.io-protocol v5, "Packet encoding › Format"):
 /// `<packet type>[<# of binary attachments>-][<namespace>,][<acknowledgment id>]`.
 pub(crate) fn write_header(
-    bytes: &mut Vec<u8>,
+    out: &mut String,
     kind: PacketType,
     attachments: usize,
     namespace: &str,
     ack_id: Option<u64>,
 ) {
-    bytes.push(kind.as_char() as u8);
+    out.push(kind.as_char());
     if kind.is_binary() {
-        push_decimal(bytes, attachments as u64);
-        bytes.push(b'-');
+        push_decimal(out, attachments as u64);
+        out.push('-');
     }
     if !namespace.is_empty() && namespace != MAIN_NAMESPACE {
-        bytes.extend_from_slice(namespace.as_bytes());
-        bytes.push(b',');
+        out.push_str(namespace);
+        out.push(',');
     }
     if let Some(id) = ack_id {
-        push_decimal(bytes, id);
+        push_decimal(out, id);
     }
 }
 
+/// How many bytes [`write_header`] writes.
+pub(crate) fn header_len(
+    kind: PacketType,
+    attachments: usize,
+    namespace: &str,
+    ack_id: Option<u64>,
+) -> usize {
+    let mut len = 1;
+    if kind.is_binary() {
+        len += decimal_len(attachments as u64) + 1;
+    }
+    if !namespace.is_empty() && namespace != MAIN_NAMESPACE {
+        len += namespace.len() + 1;
+    }
+    len + ack_id.map_or(0, decimal_len)
+}
+
 /// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, n: u64) {
+fn push_decimal(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut n = n;
@@ -318,7 +335,12 @@ fn push_decimal(out: &mut Vec<u8>, n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    out.extend(digits[at..].iter().map(|&digit| char::from(digit)));
+}
+
+/// How many digits `n` has in decimal.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 #[cfg(test)]
