@@ -101,11 +101,22 @@ pub struct ConnInfo {
 /// that is not volatile: a slow consumer. A volatile packet the connection
 /// cannot take now is dropped whole. A connection that is closed or not
 /// writable drops the packet and is not a slow consumer.
+#[inline]
 pub fn queue_packet(
     packet: Encoded,
     volatile: bool,
     mut send: impl FnMut(Data, bool) -> Result<(), SendError>,
 ) -> bool {
+    let packet = match packet.into_single() {
+        Ok(message) => {
+            return match send(message, volatile) {
+                Ok(()) => true,
+                Err(SendError::Full) => volatile,
+                Err(SendError::NotWritable | SendError::Closed | SendError::Unencodable) => true,
+            };
+        }
+        Err(packet) => packet,
+    };
     for (i, message) in packet.into_messages().enumerate() {
         let first_of_volatile = volatile && i == 0;
         match send(message, first_of_volatile) {

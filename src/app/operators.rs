@@ -192,6 +192,11 @@ impl Operators {
             None,
         );
         let receivers = self.receivers();
+        let encoded = if receivers.len() > 1 {
+            encoded.shared()
+        } else {
+            encoded
+        };
         for (_, client) in receivers.iter() {
             self.io
                 .broadcast_to_client(client, encoded.clone(), self.volatile);

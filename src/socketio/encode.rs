@@ -21,16 +21,28 @@ use crate::engineio::{Data, Text};
 /// One Socket.IO packet, encoded: the Engine.IO messages that carry it, in
 /// order (the text, then its attachments; or one msgpack message). Cheap to
 /// clone: every clone shares the same messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Encoded(Messages);
 
-/// The messages of an [`Encoded`]: nearly every packet is one message,
-/// whose buffer is already shared, so it needs no list of its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Two packets are equal when their messages are, however they are held.
+impl PartialEq for Encoded {
+    fn eq(&self, other: &Encoded) -> bool {
+        self.messages() == other.messages()
+    }
+}
+
+impl Eq for Encoded {}
+
+/// The messages of an [`Encoded`].
+#[derive(Debug, Clone)]
 enum Messages {
+    /// One message, held as it is: nearly every packet, and for one
+    /// receiver (an answer) no list is needed.
     One(Data),
-    /// A text and its attachments.
-    Many(Arc<[Data]>),
+    /// Behind one handle: a text with its attachments, or a packet for
+    /// many receivers ([`Encoded::shared`]), each of whom then clones one
+    /// handle for all of its messages.
+    Shared(Arc<[Data]>),
 }
 
 /// The messages of an [`Encoded`], taken ([`Encoded::into_messages`]).
@@ -40,7 +52,7 @@ pub struct IntoMessages(IntoMessagesInner);
 #[derive(Debug)]
 enum IntoMessagesInner {
     One(Option<Data>),
-    Many(Arc<[Data]>, usize),
+    Shared(Arc<[Data]>, usize),
 }
 
 impl Iterator for IntoMessages {
@@ -49,7 +61,7 @@ impl Iterator for IntoMessages {
     fn next(&mut self) -> Option<Data> {
         match &mut self.0 {
             IntoMessagesInner::One(message) => message.take(),
-            IntoMessagesInner::Many(messages, at) => {
+            IntoMessagesInner::Shared(messages, at) => {
                 let message = messages.get(*at)?.clone();
                 *at += 1;
                 Some(message)
@@ -124,7 +136,16 @@ impl Encoded {
             let name_len = name.map_or(0, |name| name.len() + 2 + usize::from(!inner.is_empty()));
             let len =
                 1 + header_len(kind, attachments, namespace, ack_id) + name_len + inner.len() + 2;
-            let text = Text::write_message_sized(len, |out| {
+            // An answer goes to one receiver, which takes its buffer as it
+            // is. An event may go to many, each of whom clones its handle:
+            // a byte to spare gives the buffer its shared form at once
+            // (`bytes` then makes every clone a plain count).
+            let capacity = if plain == PacketType::Ack {
+                len
+            } else {
+                len + 1
+            };
+            let text = Text::write_message_sized(capacity, |out| {
                 write_header(out, kind, attachments, namespace, ack_id);
                 out.push('[');
                 if let Some(name) = name {
@@ -166,14 +187,34 @@ impl Encoded {
         let mut messages = Vec::with_capacity(1 + attachments.len());
         messages.push(Data::Text(text));
         messages.extend(attachments.iter().cloned().map(Data::Binary));
-        Encoded(Messages::Many(Arc::from(messages)))
+        Encoded(Messages::Shared(Arc::from(messages)))
     }
 
     /// The Engine.IO messages, in the order they must be sent.
+    #[inline]
     pub fn messages(&self) -> &[Data] {
         match &self.0 {
             Messages::One(message) => std::slice::from_ref(message),
-            Messages::Many(messages) => messages,
+            Messages::Shared(messages) => messages,
+        }
+    }
+
+    /// This packet behind one handle, for many receivers: a clone then
+    /// costs one count of that handle.
+    pub fn shared(self) -> Encoded {
+        match self.0 {
+            Messages::One(message) => Encoded(Messages::Shared(Arc::new([message]))),
+            shared => Encoded(shared),
+        }
+    }
+
+    /// The one message of a packet that has one (nearly every packet),
+    /// taken without a copy of its handle; the packet itself otherwise.
+    #[inline]
+    pub fn into_single(self) -> Result<Data, Encoded> {
+        match self.0 {
+            Messages::One(message) => Ok(message),
+            shared => Err(Encoded(shared)),
         }
     }
 
@@ -182,7 +223,7 @@ impl Encoded {
     pub fn into_messages(self) -> IntoMessages {
         IntoMessages(match self.0 {
             Messages::One(message) => IntoMessagesInner::One(Some(message)),
-            Messages::Many(messages) => IntoMessagesInner::Many(messages, 0),
+            Messages::Shared(messages) => IntoMessagesInner::Shared(messages, 0),
         })
     }
 
