@@ -191,7 +191,13 @@
 //!    a POST record would.
 //! 4. Back at the top of its loop, the driver drains the events and hands
 //!    the batch to [`Handler::on_messages`](crate::server::Handler::on_messages),
-//!    as for polling.
+//!    as for polling; then, if the application asked for it
+//!    ([`EngineSocket::wake`](crate::server::EngineSocket::wake)), it calls
+//!    [`Handler::on_flush`](crate::server::Handler::on_flush), which moves
+//!    what the handlers left waiting (answers, held broadcast packets) onto
+//!    the session. Sends and wake-ups in this part of the turn notify no
+//!    one: the drain that follows takes them, and a wake-up that comes
+//!    after the flush is seen when the drain is done.
 //!
 //! During an upgrade the same frames reach the core, which reads them as
 //! the probe: `2probe` is answered `3probe` (from
@@ -203,10 +209,10 @@
 //!
 //! ### Frames out
 //!
-//! 1. After the events, the driver collects
+//! 1. After the events and the flush, the driver collects
 //!    [`Session::poll_ws_frame`](crate::engineio::Session::poll_ws_frame)
 //!    until it returns `None`: every packet queued by the handlers of that
-//!    batch.
+//!    batch, so the answers leave in the turn that read their requests.
 //! 2. `server/driver.rs: write_frames` feeds them all to tungstenite, a text
 //!    MESSAGE straight from its shared buffer
 //!    ([`Packet::shared_text_frame`](crate::engineio::Packet::shared_text_frame):

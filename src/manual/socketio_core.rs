@@ -63,9 +63,14 @@
 //! 1. The decoder's fast path ([`decode_plain`](crate::socketio::parse::decode_plain))
 //!    reads the packet type `2` (EVENT), the namespace (none written: `/`),
 //!    no ack id, and the JSON array, within [`Limits`](crate::socketio::Limits)
-//!    checked before anything is allocated. It parses every element with
-//!    serde_json, checking each token as strictly as when a `Value` is
-//!    built, but keeps only the name (`"hello"`) and the arguments' text
+//!    checked before anything is allocated. It checks every element
+//!    without building anything: a small scanner takes the JSON that
+//!    serde_json cannot refuse (strings without control characters or
+//!    surrogate escapes, scanned eight bytes a step; integers of up to 18
+//!    digits; decimals without an exponent; literals; nesting within the
+//!    limit), and serde_json, checking each token as strictly as when a
+//!    `Value` is built, takes any element the scanner leaves. It keeps only
+//!    the name (`"hello"`) and the arguments' text
 //!    (`["world"]`) in an [`Args`](crate::socketio::Args): no `Value` tree
 //!    is built unless a handler asks for one, and arguments passed on
 //!    unchanged (an echo, a relay) are written out as that very text. What
